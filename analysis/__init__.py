@@ -1,0 +1,1 @@
+"""Customer segmentation: transactions in, a versioned bundle out."""

@@ -1,0 +1,281 @@
+"""The run configuration: one TOML file, validated once at the boundary.
+
+Each stage is handed its own section; nothing reads a global setting. Unknown
+keys are refused (``extra="forbid"``) so that a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from analysis.errors import ConfigError
+
+__all__ = [
+    "ColumnsConfig",
+    "CleaningConfig",
+    "CustomersConfig",
+    "FeaturesConfig",
+    "KSelectionConfig",
+    "ClusterConfig",
+    "NamingConfig",
+    "RfmConfig",
+    "PrivacyConfig",
+    "ClvConfig",
+    "ExperimentsConfig",
+    "Config",
+    "load_config",
+]
+
+FEATURES = (
+    "recency",
+    "frequency",
+    "monetary",
+    "avg_unit_cost",
+    "avg_order_value",
+    "tenure",
+    "distinct_products",
+    "total_quantity",
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnsConfig(_Section):
+    """Maps the roles the pipeline needs onto the columns of an unknown file.
+
+    Leave it empty for the shapes recognised without configuration (Online
+    Retail II, Online Retail, CDNOW, ``customer_data.csv``).
+    """
+
+    customer: str | None = None
+    timestamp: str | None = None
+    invoice: str | None = None
+    quantity: str | None = None
+    unit_price: str | None = None
+    amount: str | None = None
+    product: str | None = None
+    description: str | None = None
+    country: str | None = None
+    date_format: str | None = Field(
+        default=None, description="strptime format of the timestamp column; detected when unset"
+    )
+
+    def mapping(self) -> dict[str, str]:
+        """Return the configured ``{role: column}`` pairs."""
+        return {
+            role: col
+            for role, col in self.model_dump(exclude={"date_format"}).items()
+            if col is not None
+        }
+
+
+DEFAULT_NON_PRODUCT_CODES = (
+    "POST",
+    "DOT",
+    "M",
+    "m",
+    "C2",
+    "D",
+    "S",
+    "B",
+    "BANK CHARGES",
+    "ADJUST",
+    "ADJUST2",
+    "AMAZONFEE",
+    "CRUK",
+    "PADS",
+    "TEST001",
+    "TEST002",
+)
+
+
+class CleaningConfig(_Section):
+    """Row rules; every dropped row is counted under the first rule it breaks."""
+
+    non_product_codes: tuple[str, ...] = DEFAULT_NON_PRODUCT_CODES
+    non_product_prefixes: tuple[str, ...] = ("gift_0001_", "DCGS")
+    drop_duplicates: bool = True
+    max_unparseable_share: float = Field(
+        default=0.001,
+        ge=0.0,
+        le=1.0,
+        description="above this share of unparseable values in a column the run stops with an error",
+    )
+
+
+class CustomersConfig(_Section):
+    """How the per-customer table is built."""
+
+    snapshot_date: dt.date | None = Field(
+        default=None, description="reference date for recency; default: last date in the data + 1 day"
+    )
+
+
+class FeaturesConfig(_Section):
+    """Which per-customer columns feed the clustering, and how they are transformed."""
+
+    columns: tuple[str, ...] = ("recency", "frequency", "monetary", "avg_unit_cost")
+    log1p: tuple[str, ...] | Literal["auto"] = "auto"
+    skew_threshold: float = Field(default=1.0, ge=0.0)
+    scaler: Literal["standard", "robust"] = "standard"
+    winsorize: tuple[float, float] | None = Field(
+        default=None, description="lower and upper quantiles to clip each feature to, e.g. [0.01, 0.99]"
+    )
+
+    @model_validator(mode="after")
+    def _known_columns(self) -> FeaturesConfig:
+        bad = [c for c in self.columns if c not in FEATURES]
+        if bad:
+            raise ValueError(f"unknown feature(s) {bad!r}; allowed: {list(FEATURES)!r}")
+        if len(set(self.columns)) != len(self.columns) or len(self.columns) < 2:
+            raise ValueError(f"needs at least two distinct features, got {list(self.columns)!r}")
+        if self.winsorize is not None:
+            lo, hi = self.winsorize
+            if not 0.0 <= lo < hi <= 1.0:
+                raise ValueError(f"winsorize must be [lo, hi] with 0 <= lo < hi <= 1, got {self.winsorize!r}")
+        return self
+
+
+class KSelectionConfig(_Section):
+    """The range of k tried and the evidence computed for each."""
+
+    k_min: int = Field(default=2, ge=2, le=30)
+    k_max: int = Field(default=10, ge=2, le=30)
+    silhouette_sample: int = Field(default=4000, ge=100)
+    stability_resamples: int = Field(default=10, ge=2, le=200)
+    stability_sample: float = Field(default=0.8, gt=0.0, le=1.0)
+    min_stability: float = Field(default=0.75, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> KSelectionConfig:
+        if self.k_min > self.k_max:
+            raise ValueError(f"k_min ({self.k_min}) must not exceed k_max ({self.k_max})")
+        return self
+
+
+class ClusterConfig(_Section):
+    """The clustering algorithm and its reproducibility settings."""
+
+    method: Literal["kmeans", "gmm"] = "kmeans"
+    k: int | None = Field(default=None, ge=2, le=30, description="fixed k; skips the automatic choice")
+    random_state: int = 42
+    n_init: int = Field(default=10, ge=1)
+    minibatch_above: int = Field(default=200_000, ge=1000)
+    min_share: float = Field(default=0.02, ge=0.0, lt=0.5)
+
+
+class NamingConfig(_Section):
+    """Where the persona playbook lives (rules as data)."""
+
+    playbook: Path | None = Field(default=None, description="TOML playbook; default: the packaged one")
+
+
+class RfmConfig(_Section):
+    """Classic RFM quintile scoring."""
+
+    bins: Literal[5] = 5
+
+
+class PrivacyConfig(_Section):
+    """Keyed pseudonyms: the key comes from the environment or from here."""
+
+    key_env: str = "SEGMENTATION_KEY"
+    key: str | None = None
+
+
+class ClvConfig(_Section):
+    """BG/NBD + Gamma-Gamma customer lifetime value."""
+
+    enabled: bool = True
+    time_unit: Literal["day", "week", "month"] = "week"
+    calibration_end: dt.date | None = Field(
+        default=None, description="end of the calibration period; default: a holdout of holdout_share of the span"
+    )
+    holdout_share: float = Field(default=0.25, gt=0.0, lt=0.9)
+    horizon: float = Field(default=52.0, gt=0.0, description="prediction horizon, in time_unit")
+    annual_discount_rate: float = Field(default=0.10, ge=0.0, lt=1.0)
+    min_repeat_buyers: int = Field(default=100, ge=10)
+    min_calibration_units: float = Field(default=8.0, gt=0.0)
+
+
+class ExperimentsConfig(_Section):
+    """Per-segment A/B test design."""
+
+    metric: Literal["conversion", "revenue"] = "conversion"
+    window_days: int = Field(default=90, ge=1, le=730)
+    mde: float = Field(default=0.10, gt=0.0, le=5.0, description="relative minimum detectable effect")
+    alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
+    power: float = Field(default=0.80, ge=0.5, lt=1.0)
+    control_share: float = Field(default=0.5, gt=0.0, lt=1.0)
+    seed: str = "segmentation-ab-v1"
+    results: Path | None = None
+
+
+class Config(_Section):
+    """The whole run configuration."""
+
+    columns: ColumnsConfig = ColumnsConfig()
+    cleaning: CleaningConfig = CleaningConfig()
+    customers: CustomersConfig = CustomersConfig()
+    features: FeaturesConfig = FeaturesConfig()
+    k_selection: KSelectionConfig = KSelectionConfig()
+    cluster: ClusterConfig = ClusterConfig()
+    naming: NamingConfig = NamingConfig()
+    rfm: RfmConfig = RfmConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
+    clv: ClvConfig = ClvConfig()
+    experiments: ExperimentsConfig = ExperimentsConfig()
+
+
+def _describe(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    more = len(err.errors()) - 1
+    tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    got = first.get("input")
+    got_text = "" if isinstance(got, dict) else f" Got {got!r}."
+    return f"{source}: setting {where!r}: {first['msg']}.{got_text}{tail}"
+
+
+def load_config(path: Path | None = None, **overrides: dict) -> Config:
+    """Read and validate a TOML configuration file.
+
+    Parameters
+    ----------
+    path
+        The TOML file; ``None`` gives the defaults.
+    overrides
+        Section dictionaries merged over the file (used by the CLI, e.g. ``cluster={"k": 4}``).
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing, is not TOML, or breaks a declared constraint.
+    """
+    raw: dict = {}
+    source = "config"
+    if path is not None:
+        source = str(path)
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found.") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}.") from None
+    for section, values in overrides.items():
+        if values:
+            raw.setdefault(section, {})
+            if not isinstance(raw[section], dict):
+                raise ConfigError(f"{source}: [{section}] must be a table.")
+            raw[section] = {**raw[section], **values}
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
