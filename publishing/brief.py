@@ -1,0 +1,140 @@
+"""The two-page PDF executive brief: bundle -> Jinja HTML + print CSS -> WeasyPrint.
+
+Pagination (margins, running header, "Page N of M", a different first page)
+lives in ``templates/brief/brief.css``; this module only computes the context
+(:mod:`publishing._brief_context`), draws the charts and renders.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from analysis.bundle import Bundle
+from analysis.errors import PublishError
+from publishing._brief_charts import share_chart, value_chart
+from publishing._brief_context import brief_context
+from publishing._env import TEMPLATES_DIR, make_env
+
+__all__ = ["DEFAULT_SITE_URL", "build_brief", "load_bundle"]
+
+DEFAULT_SITE_URL = "_site/index.html"
+_TEMPLATE = "brief/brief.html.j2"
+_CURRENCY_BY_SHAPE = {"online_retail_ii": "£", "online_retail": "£", "cdnow": "$"}
+
+
+def load_bundle(bundle_path: Path) -> Bundle:
+    """Read and validate ``bundle.json``; raise :class:`PublishError` with the reason."""
+    path = Path(bundle_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PublishError(f"{path}: bundle not found; run the analysis first.") from None
+    try:
+        return Bundle.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise PublishError(
+            f"{path}: not a valid bundle (schema {Bundle.model_fields['schema_version'].default}): "
+            f"field {where!r}: {first['msg']}."
+        ) from None
+
+
+def _segment_colors(bundle: Bundle) -> dict[int, str]:
+    try:
+        from publishing.figures import segment_colors
+    except ImportError:  # the site's figures module is optional for the brief
+        palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+                   "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+        return {s.id: palette[(s.id - 1) % len(palette)] for s in bundle.segments}
+    return dict(segment_colors(bundle))
+
+
+def _data_uri(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+def _write_figure(figures_dir: Path | None, name: str, svg: str) -> None:
+    if figures_dir is not None:
+        figures_dir.mkdir(parents=True, exist_ok=True)
+        (figures_dir / name).write_text(svg, encoding="utf-8")
+
+
+def render_brief_html(bundle: Bundle, *, site_url: str = DEFAULT_SITE_URL,
+                      figures_dir: Path | None = None) -> str:
+    """Return the brief's HTML (charts embedded as ``data:`` URIs); used by :func:`build_brief`."""
+    colors = _segment_colors(bundle)
+    ctx = brief_context(bundle, colors=colors, site_url=site_url,
+                        currency=_CURRENCY_BY_SHAPE.get(bundle.data.source.shape, ""))
+    rows = ctx.rows
+    share_svg = share_chart([r.name for r in rows], [r.share_customers for r in rows],
+                            [r.share_revenue for r in rows], [r.color for r in rows])
+    value_svg = value_chart([r.name for r in rows], [r.revenue_per_customer for r in rows],
+                            [r.color for r in rows], label="Revenue per customer",
+                            currency=ctx.currency)
+    _write_figure(figures_dir, "brief-share.svg", share_svg)
+    _write_figure(figures_dir, "brief-value.svg", value_svg)
+    template = make_env().get_template(_TEMPLATE)
+    return template.render(b=ctx, charts={"share": _data_uri(share_svg), "value": _data_uri(value_svg)})
+
+
+def build_brief(
+    bundle_path: Path,
+    out_pdf: Path,
+    *,
+    figures_dir: Path | None = None,
+    site_url: str = DEFAULT_SITE_URL,
+) -> Path:
+    """Render the two-page executive brief of a bundle to PDF.
+
+    Parameters
+    ----------
+    bundle_path
+        The ``bundle.json`` written by the analysis.
+    out_pdf
+        Where to write the PDF; written through a temporary file and renamed,
+        so a failed render never leaves a partial PDF.
+    figures_dir
+        When given, the charts are also written there as SVG files.
+    site_url
+        Where the full website lives, printed on page 2.
+
+    Returns
+    -------
+    Path
+        ``out_pdf``.
+
+    Raises
+    ------
+    PublishError
+        When the bundle is missing or invalid, or the PDF cannot be written.
+    """
+    # Imported here: WeasyPrint loads Pango at import, which the CLI's --help need not pay for.
+    import weasyprint
+
+    bundle = load_bundle(Path(bundle_path))
+    html = render_brief_html(bundle, site_url=site_url,
+                             figures_dir=Path(figures_dir) if figures_dir is not None else None)
+    out_pdf = Path(out_pdf)
+    out_pdf.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out_pdf.parent, prefix=".brief-", suffix=".pdf")
+    os.close(fd)
+    # WeasyPrint logs every unsupported CSS property as a warning; keep real errors only.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    try:
+        document = weasyprint.HTML(string=html, base_url=str(TEMPLATES_DIR / "brief"))
+        document.write_pdf(tmp)
+        os.replace(tmp, out_pdf)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise PublishError(f"{out_pdf}: could not write the brief: {exc.strerror or exc}.") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out_pdf

@@ -1,0 +1,165 @@
+"""A realistic, hand-made :class:`analysis.bundle.Bundle` for the brief and build tests.
+
+The numbers are shaped like a run on the Online Retail II sample (four segments,
+pounds sterling) but are invented: tests read them back from the bundle instead
+of hard-coding expected output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from analysis.bundle import (
+    BoxStats,
+    Bundle,
+    Candidate,
+    DataSection,
+    FeatureProfile,
+    FeaturesSection,
+    KSelection,
+    Projection,
+    Recommendation,
+    RfmCell,
+    RfmSection,
+    RfmSegment,
+    Segment,
+    Source,
+    write_bundle,
+)
+
+__all__ = ["make_bundle", "write_sample_bundle"]
+
+_SEGMENTS = (
+    # name, persona, size, revenue, mean recency, mean frequency, mean monetary
+    ("Loyal Wholesalers", "champions", 412, 1_480_250.40, 18.0, 21.4, 3592.8),
+    ("Regular Gift Buyers", "loyal", 1_105, 905_114.75, 41.0, 6.2, 819.1),
+    ("Lapsing Occasionals", "at_risk", 1_380, 402_377.10, 165.0, 2.3, 291.6),
+    ("One-off Visitors", "hibernating", 1_503, 211_903.55, 262.0, 1.1, 141.0),
+)
+
+_RECOMMENDATIONS = {
+    "champions": [
+        ("Offer a named account manager and early access to new ranges",
+         "mean spend {m} over {f} orders", "repeat-order rate"),
+        ("Invite to a volume-tier price list", "they bring {sr} of revenue", "average order value"),
+    ],
+    "loyal": [
+        ("Cross-sell seasonal bundles before peak weeks", "{f} orders on average", "items per order"),
+    ],
+    "at_risk": [
+        ("Send a win-back voucher within 30 days", "last order {r} days ago on average",
+         "reactivation within 60 days"),
+    ],
+    "hibernating": [
+        ("Move to a low-cost quarterly newsletter", "a single order of {m} on average",
+         "cost per reactivated customer"),
+    ],
+}
+
+
+def _box(mean: float) -> BoxStats:
+    return BoxStats(
+        min=0.1 * mean,
+        q1=0.5 * mean,
+        median=0.8 * mean,
+        q3=1.2 * mean,
+        max=4.0 * mean,
+        whisker_low=0.1 * mean,
+        whisker_high=2.0 * mean,
+        mean=mean,
+    )
+
+
+def _profile(value: float, base: float) -> FeatureProfile:
+    return FeatureProfile(mean=value, median=0.8 * value, z=(value - base) / base, box=_box(value))
+
+
+def make_bundle(
+    *,
+    names: tuple[str, ...] | None = None,
+    actions: tuple[str, ...] | None = None,
+    source_name: str = "online_retail_II_sample.csv.gz",
+) -> Bundle:
+    """Return a four-segment bundle; ``names``/``actions`` override the segment names and first actions."""
+    customers = sum(s[2] for s in _SEGMENTS)
+    revenue = round(sum(s[3] for s in _SEGMENTS), 2)
+    base = {"recency": 120.0, "frequency": 5.0, "monetary": 700.0}
+    segments = []
+    for i, (name, persona, size, rev, rec, freq, mon) in enumerate(_SEGMENTS):
+        recs = []
+        for j, (action, why, kpi) in enumerate(_RECOMMENDATIONS[persona]):
+            if actions is not None and j == 0:
+                action = actions[i]
+            recs.append(
+                Recommendation(
+                    action=action,
+                    why=why.format(m=f"£{mon:,.0f}", f=f"{freq:.1f}", r=f"{rec:.0f}",
+                                   sr=f"{rev / revenue:.0%}"),
+                    kpi=kpi,
+                )
+            )
+        segments.append(
+            Segment(
+                id=i + 1,
+                persona=persona,
+                name=names[i] if names is not None else name,
+                description=f"{size:,} customers, mean spend £{mon:,.0f}, last seen {rec:.0f} days ago.",
+                size=size,
+                share_customers=size / customers,
+                revenue=rev,
+                share_revenue=rev / revenue,
+                outlier=False,
+                outlier_reason=None,
+                profile={
+                    "recency": _profile(rec, base["recency"]),
+                    "frequency": _profile(freq, base["frequency"]),
+                    "monetary": _profile(mon, base["monetary"]),
+                },
+                recommendations=recs,
+                rfm_mix={"Champions": size // 3, "At Risk": size // 4},
+            )
+        )
+    candidates = [
+        Candidate(k=k, inertia=10_000.0 / k, silhouette=0.30 + 0.02 * (k == 4), calinski_harabasz=2000.0 - 50 * k,
+                  davies_bouldin=1.0 + 0.05 * k, stability=0.9 - 0.02 * k, min_share=0.3 / k)
+        for k in range(2, 9)
+    ]
+    return Bundle(
+        generator={"segmentation": "0.1.0", "python": "3.11"},
+        data=DataSection(
+            source=Source(name=source_name, sha256="0" * 64, format="csv.gz",
+                          shape="online_retail_ii", level="transactions"),
+            rows_in=250_000,
+            rows_kept=231_442,
+            dropped={"no_customer": 15_000, "cancelled": 3_558},
+            reasons={"no_customer": "no customer ID", "cancelled": "cancelled invoice"},
+            customers=customers,
+            orders=17_820,
+            revenue=revenue,
+            snapshot_date="2011-12-10",
+            date_range={"first": "2009-12-01", "last": "2011-12-09"},
+            returns=None,
+            countries=37,
+        ),
+        config={"cluster": {"method": "kmeans", "k": None}},
+        features=FeaturesSection(columns=["recency", "frequency", "monetary"], log1p=["frequency", "monetary"],
+                                 scaler="standard", winsorize=None,
+                                 skewness={"recency": 1.2, "frequency": 9.1, "monetary": 20.3}),
+        k_selection=KSelection(candidates=candidates, elbow_k=4, chosen_k=4, overridden=False,
+                               rule="best silhouette among stable k", rationale="k = 4 has the best silhouette."),
+        segments=segments,
+        projection=Projection(method="pca", explained_variance=[0.6, 0.3], points=[], centroids=[]),
+        rfm=RfmSection(
+            segments=[RfmSegment(name="Champions", description="bought recently, often", rule="R>=4 and F>=4",
+                                 size=900, share_customers=900 / customers, revenue=1_600_000.0,
+                                 share_revenue=1_600_000.0 / revenue, mean_recency=15.0, mean_frequency=14.0,
+                                 mean_monetary=1800.0)],
+            grid=[RfmCell(r=5, f=5, customers=600, segment="Champions")],
+            crosstab={"Champions": {"1": 400, "2": 500}},
+        ),
+    )
+
+
+def write_sample_bundle(out_dir: Path, **kwargs) -> Path:
+    """Write :func:`make_bundle` to ``out_dir/bundle.json`` and return the path."""
+    return write_bundle(make_bundle(**kwargs), out_dir)

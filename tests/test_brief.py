@@ -1,0 +1,140 @@
+"""The PDF executive brief, read back from the PDF itself (pypdf)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from _brief_factory import make_bundle, write_sample_bundle
+from analysis.bundle import write_bundle
+from analysis.errors import PublishError
+from publishing._brief_context import brief_context
+from publishing._env import format_date, format_money, format_number, format_percent
+from publishing.brief import build_brief
+
+EVIL_NAME = "<script>alert(1)</script> Evil & Co"
+EVIL_ACTION = '<img src=x onerror=alert(1)> <b>bold</b> action'
+
+
+def _text(pdf: Path) -> list[str]:
+    # Collapse whitespace: pypdf may break a line anywhere inside a table cell.
+    return [" ".join(page.extract_text().split()) for page in PdfReader(pdf).pages]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, Path]:
+    out = tmp_path_factory.mktemp("brief")
+    bundle_path = write_sample_bundle(out)
+    return bundle_path, build_brief(bundle_path, out / "brief.pdf", figures_dir=out / "figures",
+                                    site_url="https://example.org/segments/")
+
+
+@pytest.fixture(scope="module")
+def evil(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("evil")
+    base = make_bundle()
+    names = (EVIL_NAME,) + tuple(s.name for s in base.segments[1:])
+    actions = (EVIL_ACTION,) + tuple(s.recommendations[0].action for s in base.segments[1:])
+    bundle_path = write_sample_bundle(out, names=names, actions=actions, source_name="<i>x</i>.csv")
+    return build_brief(bundle_path, out / "brief.pdf")
+
+
+def test_exactly_two_a4_pages(built):
+    reader = PdfReader(built[1])
+    assert len(reader.pages) == 2
+    for page in reader.pages:
+        width, height = float(page.mediabox.width), float(page.mediabox.height)
+        assert (round(width), round(height)) == (595, 842)  # A4 in points (ISO 216: 210 x 297 mm)
+
+
+def test_text_has_every_segment_and_the_kpis(built):
+    bundle = make_bundle()
+    first, second = _text(built[1])
+    for seg in bundle.segments:
+        assert seg.name in first
+        assert format_number(seg.size) in first
+        assert format_percent(seg.share_revenue) in first
+    assert format_number(bundle.data.customers) in first
+    assert format_money(bundle.data.revenue, "£") in first
+    assert format_date(bundle.data.snapshot_date) in first
+    assert f"Segments {len(bundle.segments)}" in first.replace("SEGMENTS", "Segments")
+
+
+def test_page_numbers_and_running_header(built):
+    first, second = _text(built[1])
+    assert "Page 1 of 2" in first
+    assert "Page 2 of 2" in second
+    # The running header is on page 2 only (the first page has the masthead).
+    snapshot = format_date(make_bundle().data.snapshot_date)
+    assert f"Snapshot {snapshot}" in second
+    assert "executive brief" in second.lower()
+
+
+def test_three_actions_are_the_highest_revenue_segments(built):
+    bundle = make_bundle()
+    second = _text(built[1])[1]
+    ranked = sorted(bundle.segments, key=lambda s: -s.revenue)
+    for seg in ranked[:3]:
+        assert seg.recommendations[0].action in second
+        assert format_money(seg.revenue, "£") in second
+    for seg in ranked[3:]:
+        assert seg.recommendations[0].action not in second
+
+
+def test_site_url_printed(built):
+    assert "https://example.org/segments/" in _text(built[1])[1]
+
+
+def test_figures_written_as_svg_with_title(built):
+    figures = sorted((built[0].parent / "figures").glob("*.svg"))
+    assert [f.name for f in figures] == ["brief-share.svg", "brief-value.svg"]
+    for f in figures:
+        assert re.search(r"<title>[^<]+</title>", f.read_text(encoding="utf-8"))
+
+
+def test_same_bundle_same_bytes(built, tmp_path):
+    again = build_brief(built[0], tmp_path / "again.pdf", site_url="https://example.org/segments/")
+    assert again.read_bytes() == built[1].read_bytes()
+
+
+def test_markup_in_data_is_printed_as_text(evil):
+    text = " ".join(_text(evil))
+    assert EVIL_NAME in text
+    assert "<img src=x onerror=alert(1)> <b>bold</b> action" in text
+    assert "<i>x</i>.csv" in text
+    raw = evil.read_bytes()
+    assert b"/JavaScript" not in raw and b"/JS" not in raw
+    # Only the two chart images are embedded: the <img> in the data made none.
+    assert len(PdfReader(evil).pages) == 2
+
+
+def test_missing_bundle_is_a_publish_error(tmp_path):
+    with pytest.raises(PublishError, match="bundle not found"):
+        build_brief(tmp_path / "nope.json", tmp_path / "b.pdf")
+    assert not (tmp_path / "b.pdf").exists()
+
+
+def test_invalid_bundle_names_the_field(tmp_path):
+    (tmp_path / "bundle.json").write_text('{"schema_version": "1.0.0"}', encoding="utf-8")
+    with pytest.raises(PublishError, match="not a valid bundle"):
+        build_brief(tmp_path / "bundle.json", tmp_path / "b.pdf")
+
+
+def test_many_segments_still_two_pages(tmp_path):
+    base = make_bundle()
+    segs = [s.model_copy(update={"id": i + 1, "name": f"Segment {i + 1}", "size": 100,
+                                 "share_customers": 1 / 12, "share_revenue": 1 / 12})
+            for i, s in enumerate(base.segments * 3)]
+    bundle = base.model_copy(update={"segments": segs})
+    pdf = build_brief(write_bundle(bundle, tmp_path), tmp_path / "b.pdf")
+    assert len(PdfReader(pdf).pages) == 2
+
+
+def test_action_ties_break_by_segment_id():
+    base = make_bundle()
+    segs = [s.model_copy(update={"revenue": 100.0}) for s in base.segments]
+    ctx = brief_context(base.model_copy(update={"segments": segs}), colors={}, site_url="x")
+    assert [a.segment_id for a in ctx.actions] == [1, 2, 3]
