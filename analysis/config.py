@@ -101,7 +101,13 @@ class CleaningConfig(_Section):
 
     non_product_codes: tuple[str, ...] = DEFAULT_NON_PRODUCT_CODES
     non_product_prefixes: tuple[str, ...] = ("gift_0001_", "DCGS")
-    drop_duplicates: bool = True
+    drop_duplicates: bool | Literal["auto"] = Field(
+        default="auto",
+        description=(
+            "drop exact duplicate rows; 'auto' does so only when the file has an invoice column, "
+            "since without one two identical lines can be two real purchases (CDNOW)"
+        ),
+    )
     max_unparseable_share: float = Field(
         default=0.001,
         ge=0.0,

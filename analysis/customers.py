@@ -1,0 +1,152 @@
+"""Aggregate cleaned transactions into one row per customer.
+
+The aggregation is plain SQL (``analysis/sql/customers.sql``) so that another
+engine can run the same text; only the date arithmetic that SQL dialects spell
+differently (recency, tenure) is done here, in pandas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from analysis.clean import CleanedData
+from analysis.config import CustomersConfig
+from analysis.errors import DataError
+
+__all__ = ["CustomerTable", "CustomerSchema", "OrderSchema", "customer_table", "read_sql"]
+
+
+class CustomerSchema(pa.DataFrameModel):
+    """One row per customer; the contract between aggregation and every model."""
+
+    customer_id: str = pa.Field(unique=True)
+    recency: float = pa.Field(ge=0)
+    frequency: int = pa.Field(ge=1)
+    monetary: float = pa.Field(gt=0)
+    avg_unit_cost: float = pa.Field(nullable=True)
+    avg_order_value: float = pa.Field(nullable=True)
+    tenure: float = pa.Field(nullable=True, ge=0)
+    distinct_products: float = pa.Field(nullable=True)
+    total_quantity: float = pa.Field(nullable=True)
+    first_purchase: pd.Timestamp = pa.Field(nullable=True)
+    last_purchase: pd.Timestamp = pa.Field(nullable=True)
+    country: str = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        coerce = True
+        ordered = True
+
+
+class OrderSchema(pa.DataFrameModel):
+    """One row per order: the input of CLV and of experiment baselines."""
+
+    customer_id: str
+    order_id: str
+    timestamp: pd.Timestamp
+    amount: float = pa.Field(gt=0)
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+@dataclass(frozen=True)
+class CustomerTable:
+    """The per-customer table and what it was measured against.
+
+    ``orders`` is ``None`` for pre-aggregated (customer-level) input.
+    """
+
+    customers: pd.DataFrame
+    orders: pd.DataFrame | None
+    snapshot_date: dt.date | None
+    first_date: dt.date | None
+    last_date: dt.date | None
+
+
+def read_sql(name: str) -> str:
+    """Return the text of ``analysis/sql/<name>.sql``."""
+    return resources.files("analysis").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+
+
+def _from_transactions(data: CleanedData, config: CustomersConfig) -> CustomerTable:
+    con = data.loaded.con
+    frame = con.execute(read_sql("customers")).fetch_df()
+    orders = con.execute(read_sql("orders")).fetch_df().rename(columns={"ts": "timestamp"})
+    first = pd.Timestamp(frame["first_purchase"].min()).date()
+    last = pd.Timestamp(frame["last_purchase"].max()).date()
+    snapshot = config.snapshot_date or (last + dt.timedelta(days=1))
+    if snapshot <= last:
+        raise DataError(
+            f"snapshot_date must be after the last purchase ({last.isoformat()}).",
+            column="customers.snapshot_date",
+            value=snapshot.isoformat(),
+        )
+    snap = pd.Timestamp(snapshot)
+    frame["recency"] = (snap - frame["last_purchase"].dt.normalize()).dt.days.astype(float)
+    frame["tenure"] = (snap - frame["first_purchase"].dt.normalize()).dt.days.astype(float)
+    if "quantity" not in data.loaded.roles:
+        frame[["avg_unit_cost", "total_quantity"]] = np.nan
+    if "product" not in data.loaded.roles:
+        frame["distinct_products"] = np.nan
+    frame = frame[list(CustomerSchema.to_schema().columns)]
+    return CustomerTable(
+        customers=CustomerSchema.validate(frame).reset_index(drop=True),
+        orders=OrderSchema.validate(orders).reset_index(drop=True),
+        snapshot_date=snapshot,
+        first_date=first,
+        last_date=last,
+    )
+
+
+def _from_customer_level(data: CleanedData) -> CustomerTable:
+    frame = data.loaded.con.execute("SELECT * FROM clean ORDER BY customer_id").fetch_df()
+    frame["frequency"] = frame["frequency"].round().astype(int)
+    frame["avg_order_value"] = frame["monetary"] / frame["frequency"]
+    for col in ("tenure", "distinct_products", "total_quantity"):
+        frame[col] = np.nan
+    frame["first_purchase"] = pd.NaT
+    frame["last_purchase"] = pd.NaT
+    frame["country"] = None
+    frame = frame[list(CustomerSchema.to_schema().columns)]
+    return CustomerTable(
+        customers=CustomerSchema.validate(frame).reset_index(drop=True),
+        orders=None,
+        snapshot_date=None,
+        first_date=None,
+        last_date=None,
+    )
+
+
+def customer_table(data: CleanedData, *, config: CustomersConfig) -> CustomerTable:
+    """Build the per-customer table from cleaned rows.
+
+    Parameters
+    ----------
+    data
+        Cleaned rows (table ``clean``).
+    config
+        Optional fixed snapshot date.
+
+    Returns
+    -------
+    CustomerTable
+        ``customers`` columns: customer_id, recency (days from the last purchase
+        day to the snapshot date), frequency (distinct orders), monetary (spend
+        of kept lines), avg_unit_cost (spend / units), avg_order_value, tenure
+        (days from the first purchase day to the snapshot), distinct_products,
+        total_quantity, first_purchase, last_purchase, country (most frequent).
+        Sorted by customer_id. ``orders``: customer_id, order_id, timestamp, amount.
+        The snapshot date is the last purchase date + 1 day unless configured;
+        never today's date.
+    """
+    if data.loaded.level == "customers":
+        return _from_customer_level(data)
+    return _from_transactions(data, config)

@@ -1,0 +1,79 @@
+"""Keyed pseudonyms: the only customer identifier that may leave the private export.
+
+A pseudonym is ``c_`` + the first 16 hex digits of HMAC-SHA256(key, raw id).
+Without the key it cannot be reversed by hashing candidate IDs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from analysis.config import PrivacyConfig
+from analysis.errors import ConfigError
+
+__all__ = ["PseudonymKey", "resolve_key", "pseudonymize"]
+
+_MIN_KEY_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class PseudonymKey:
+    """The HMAC key and where it came from ('environment', 'config' or 'derived')."""
+
+    secret: bytes
+    origin: str
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"PseudonymKey(origin={self.origin!r})"
+
+
+def _derive_from_file(path: Path) -> bytes:
+    # A keyed BLAKE2 of the whole file: reproducible by whoever has the file (who
+    # has the raw IDs anyway), but not from anything published (the bundle holds
+    # the file's SHA-256, a different function).
+    digest = hashlib.blake2b(key=b"segmentation-pseudonym-key-v1", digest_size=32)
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.digest()
+
+
+def resolve_key(config: PrivacyConfig, *, data_path: Path) -> PseudonymKey:
+    """Find the pseudonym key: environment variable, then config, then derived from the data file.
+
+    The derived key keeps runs deterministic with no setup, but pseudonyms then
+    change when the file changes; a warning says so. Set the environment
+    variable named by ``config.key_env`` for pseudonyms stable across refreshes.
+    """
+    env_value = os.environ.get(config.key_env)
+    if env_value:
+        secret, origin = env_value, "environment"
+    elif config.key:
+        secret, origin = config.key, "config"
+    else:
+        warnings.warn(
+            f"no pseudonym key set (environment variable {config.key_env}); using a key derived "
+            "from the data file, so pseudonyms will change when the data changes.",
+            stacklevel=2,
+        )
+        return PseudonymKey(_derive_from_file(data_path), "derived")
+    if len(secret) < _MIN_KEY_LENGTH:
+        raise ConfigError(
+            f"the pseudonym key from the {origin} must be at least {_MIN_KEY_LENGTH} characters. "
+            f"Got {len(secret)} characters."
+        )
+    return PseudonymKey(secret.encode("utf-8"), origin)
+
+
+def pseudonymize(ids: Iterable[str], key: PseudonymKey) -> list[str]:
+    """Return the keyed pseudonym of each raw customer ID, in order."""
+    return [
+        "c_" + hmac.new(key.secret, str(i).encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+        for i in ids
+    ]
