@@ -1,0 +1,136 @@
+"""Feature matrix -> segment labels 1..k, numbered by descending mean spend.
+
+One public verb, :func:`fit_segments`. Two properties matter downstream:
+
+* **Stable numbering.** Segment 1 is always the highest-spending one; ties are
+  broken by size (larger first), then by centroid coordinates, so the same data
+  gives the same numbers on every run.
+* **Row-order independence.** The rows are put in a canonical order (sorted by
+  their feature values) before fitting, so permuting the customers gives every
+  customer the same label. Estimators seed their initialisation from positions,
+  which is why this matters.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.mixture import GaussianMixture
+
+from analysis.config import ClusterConfig
+from analysis.errors import DataError
+
+__all__ = ["fit_segments"]
+
+
+def _canonical_order(X: np.ndarray) -> np.ndarray:
+    """Row indices sorting ``X`` by its values (first column first)."""
+    return np.lexsort(X.T[::-1])
+
+
+def _validate(X: np.ndarray, k: int) -> np.ndarray:
+    X = np.asarray(X, dtype="float64")
+    if X.ndim != 2 or X.shape[1] < 1:
+        raise DataError(f"the feature matrix must be 2-D with at least one column; got shape {X.shape!r}.")
+    if not np.isfinite(X).all():
+        raise DataError("the feature matrix must be finite; it holds NaN or infinite values.")
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 2:
+        raise DataError(f"The 'k' parameter must be an int >= 2. Got {k!r} instead.")
+    if X.shape[0] < k:
+        raise DataError(f"cannot form {k} segments from {X.shape[0]} customers; need at least k customers.")
+    return X
+
+
+def _fit_labels(
+    X: np.ndarray,
+    k: int,
+    *,
+    method: str,
+    random_state: int,
+    n_init: int,
+    minibatch_above: int,
+) -> np.ndarray:
+    """Raw labels 0..k-1 for rows of ``X`` as given (no canonical ordering here)."""
+    n = X.shape[0]
+    if method == "gmm":
+        model = GaussianMixture(
+            n_components=k, covariance_type="full", n_init=n_init, random_state=random_state, reg_covar=1e-6
+        )
+        return model.fit(X).predict(X)
+    if n > minibatch_above:
+        model = MiniBatchKMeans(
+            n_clusters=k, n_init=n_init, random_state=random_state, batch_size=4096, max_no_improvement=20
+        )
+    else:
+        model = KMeans(n_clusters=k, n_init=n_init, random_state=random_state)
+    return model.fit_predict(X)
+
+
+def _fit_canonical(X: np.ndarray, k: int, config: ClusterConfig, random_state: int | None = None) -> np.ndarray:
+    """Raw labels 0..k-1 in the input row order, fitted in canonical row order."""
+    order = _canonical_order(X)
+    raw = _fit_labels(
+        X[order],
+        k,
+        method=config.method,
+        random_state=config.random_state if random_state is None else random_state,
+        n_init=config.n_init,
+        minibatch_above=config.minibatch_above,
+    )
+    labels = np.empty(X.shape[0], dtype=np.int64)
+    labels[order] = raw
+    return labels
+
+
+def _relabel(X: np.ndarray, raw: np.ndarray, spend: np.ndarray) -> np.ndarray:
+    """Map raw cluster ids onto 1..m by descending mean spend, size, centroid."""
+    keys = []
+    for c in np.unique(raw):
+        members = raw == c
+        mean_spend = math.fsum(np.sort(spend[members])) / int(members.sum())
+        centroid = tuple(math.fsum(np.sort(col)) / int(members.sum()) for col in X[members].T)
+        keys.append(((-mean_spend, -int(members.sum()), centroid), c))
+    keys.sort(key=lambda item: item[0])
+    mapping = {c: i + 1 for i, (_, c) in enumerate(keys)}
+    return np.array([mapping[c] for c in raw], dtype=np.int64)
+
+
+def fit_segments(X: np.ndarray, k: int, *, config: ClusterConfig, spend) -> np.ndarray:
+    """Cluster customers and number the segments by descending mean spend.
+
+    Parameters
+    ----------
+    X
+        ``n x p`` scaled feature matrix (see :func:`analysis.features.build_features`).
+    k
+        Number of segments.
+    config
+        Algorithm (``kmeans``, or ``gmm``), ``random_state``, ``n_init``; KMeans
+        switches to MiniBatchKMeans above ``minibatch_above`` rows.
+    spend
+        Raw monetary value per row (same order as ``X``), used only to number
+        the segments.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n`` int64 labels in ``1..k``; 1 is the segment with the highest mean
+        spend. A Gaussian mixture can leave a component empty, in which case
+        the labels run ``1..m`` with ``m < k``.
+
+    Raises
+    ------
+    DataError
+        ``X`` is not a finite 2-D matrix, ``spend`` has the wrong length or is
+        not finite, ``k < 2``, or there are fewer rows than ``k``.
+    """
+    X = _validate(X, k)
+    spend = np.asarray(spend, dtype="float64")
+    if spend.shape != (X.shape[0],) or not np.isfinite(spend).all():
+        raise DataError(
+            f"'spend' must hold one finite value per row ({X.shape[0]}); got shape {spend.shape!r}."
+        )
+    raw = _fit_canonical(X, int(k), config)
+    return _relabel(X, raw, spend)
