@@ -209,6 +209,16 @@ class ClvConfig(_Section):
     annual_discount_rate: float = Field(default=0.10, ge=0.0, lt=1.0)
     min_repeat_buyers: int = Field(default=100, ge=10)
     min_calibration_units: float = Field(default=8.0, gt=0.0)
+    refit_on_full: bool = Field(
+        default=True, description="forecast with a refit on the whole observation period (else the calibration fit)"
+    )
+    interval_level: float = Field(default=0.90, gt=0.0, lt=1.0, description="two-sided level of CLV intervals")
+    frequency_bins: int = Field(
+        default=7, ge=2, le=50, description="holdout table rows: calibration frequency 0 .. n-1 and an open 'n+' row"
+    )
+    max_spend_frequency_correlation: float = Field(
+        default=0.3, gt=0.0, le=1.0, description="above this |correlation| the Gamma-Gamma independence warning is raised"
+    )
 
 
 class ExperimentsConfig(_Section):
@@ -222,6 +232,9 @@ class ExperimentsConfig(_Section):
     control_share: float = Field(default=0.5, gt=0.0, lt=1.0)
     seed: str = "segmentation-ab-v1"
     results: Path | None = None
+    max_bad_result_share: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="above this share of unparseable rows a results file is refused"
+    )
 
 
 class Config(_Section):
