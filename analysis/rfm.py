@@ -381,8 +381,10 @@ def _labels(labels: np.ndarray | Sequence[int], n: int) -> np.ndarray:
             value=arr.shape,
         )
     if not np.issubdtype(arr.dtype, np.integer):
-        if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(
-            arr == np.round(arr)
+        if (
+            np.issubdtype(arr.dtype, np.floating)
+            and np.all(np.isfinite(arr))
+            and np.all(arr == np.round(arr))
         ):
             arr = arr.astype(np.int64)
         else:
