@@ -1,4 +1,4 @@
-"""The brief's two small charts, drawn by matplotlib into SVG text.
+"""The brief's own small chart, drawn by matplotlib into SVG text.
 
 Sized for a print column (in inches) and coloured with the site's segment
 colours, so a segment looks the same on the site and on paper.
@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["share_chart", "value_chart"]
+__all__ = ["value_chart"]
 
 _RC = {
     "svg.fonttype": "none",
@@ -44,44 +44,6 @@ def _short(name: str, width: int = 24) -> str:
     return name if len(name) <= width else name[: width - 1] + "…"
 
 
-def share_chart(
-    names: Sequence[str],
-    share_customers: Sequence[float],
-    share_revenue: Sequence[float],
-    colors: Sequence[str],
-    *,
-    width: float = 6.6,
-) -> str:
-    """Paired bars per segment: share of customers (light) against share of revenue (solid).
-
-    Returns
-    -------
-    str
-        SVG text with a ``<title>`` for accessibility.
-    """
-    n = len(names)
-    with plt.rc_context(_RC):
-        fig, ax = plt.subplots(figsize=(width, 0.42 * n + 0.7))
-        ys = list(range(n))[::-1]
-        h = 0.36
-        for y, sc, sr, col in zip(ys, share_customers, share_revenue, colors, strict=True):
-            ax.barh(y + h / 2, sc * 100, height=h, color=col, alpha=0.35, edgecolor=col, linewidth=0.6)
-            ax.barh(y - h / 2, sr * 100, height=h, color=col)
-            ax.text(sc * 100 + 0.6, y + h / 2, f"{sc:.0%}", va="center", fontsize=7, color="#5b6570")
-            ax.text(sr * 100 + 0.6, y - h / 2, f"{sr:.0%}", va="center", fontsize=7, color="#222a33",
-                    fontweight="bold")
-        ax.set_yticks(ys, [_short(s) for s in names])
-        ax.set_xlabel("% of customers (light bar) and % of revenue (solid bar)")
-        top = max([*share_customers, *share_revenue, 0.01]) * 100
-        ax.set_xlim(0, top * 1.15)
-        ax.tick_params(axis="y", length=0)
-        fig.suptitle("Share of customers vs share of revenue", x=0.0, ha="left", fontsize=9,
-                     fontweight="bold", color="#222a33")
-        ax.set_gid("share-chart")
-        svg = _svg(fig)
-    return _with_title(svg, "Share of customers against share of revenue, by segment")
-
-
 def value_chart(
     names: Sequence[str],
     values: Sequence[float],
@@ -99,7 +61,9 @@ def value_chart(
         ax.barh(ys, values, color=list(colors), height=0.6)
         top = max([*values, 1.0])
         for y, v in zip(ys, values, strict=True):
-            ax.text(v + top * 0.02, y, f"{currency}{v:,.0f}", va="center", fontsize=7, color="#222a33")
+            ax.text(
+                v + top * 0.02, y, f"{currency}{v:,.0f}", va="center", fontsize=7, color="#222a33"
+            )
         ax.set_yticks(ys, [_short(s, 20) for s in names])
         ax.set_xlim(0, top * 1.3)
         ax.set_xticks([])

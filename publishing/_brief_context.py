@@ -97,13 +97,17 @@ def _clv_values(bundle: Bundle) -> dict[int, float]:
 def _choose_actions(bundle: Bundle, colors: dict[int, str]) -> tuple[tuple[Action, ...], str]:
     clv = _clv_values(bundle)
     if clv:
-        rule = ("Ranked by each segment's predicted future value (CLV); one action per segment, "
-                "the first of its playbook.")
+        rule = (
+            "Ranked by each segment's predicted future value (CLV); one action per segment, "
+            "the first of its playbook."
+        )
         label = "predicted value"
         value_of = {s.id: clv.get(s.id, 0.0) for s in bundle.segments}
     else:
-        rule = ("Ranked by the revenue each segment brought in the period; one action per segment, "
-                "the first of its playbook.")
+        rule = (
+            "Ranked by the revenue each segment brought in the period; one action per segment, "
+            "the first of its playbook."
+        )
         label = "revenue"
         value_of = {s.id: s.revenue for s in bundle.segments}
     # Ties are broken by segment id so the choice is stable across runs.

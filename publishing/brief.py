@@ -17,9 +17,10 @@ from pydantic import ValidationError
 
 from analysis.bundle import Bundle
 from analysis.errors import PublishError
-from publishing._brief_charts import share_chart, value_chart
+from publishing._brief_charts import value_chart
 from publishing._brief_context import brief_context
 from publishing._env import TEMPLATES_DIR, make_env
+from publishing.figures import segment_colors, size_revenue_chart
 
 __all__ = ["DEFAULT_SITE_URL", "build_brief", "load_bundle"]
 
@@ -46,16 +47,6 @@ def load_bundle(bundle_path: Path) -> Bundle:
         ) from None
 
 
-def _segment_colors(bundle: Bundle) -> dict[int, str]:
-    try:
-        from publishing.figures import segment_colors
-    except ImportError:  # the site's figures module is optional for the brief
-        palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
-                   "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-        return {s.id: palette[(s.id - 1) % len(palette)] for s in bundle.segments}
-    return dict(segment_colors(bundle))
-
-
 def _data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
@@ -66,22 +57,33 @@ def _write_figure(figures_dir: Path | None, name: str, svg: str) -> None:
         (figures_dir / name).write_text(svg, encoding="utf-8")
 
 
-def render_brief_html(bundle: Bundle, *, site_url: str = DEFAULT_SITE_URL,
-                      figures_dir: Path | None = None) -> str:
+def render_brief_html(
+    bundle: Bundle, *, site_url: str = DEFAULT_SITE_URL, figures_dir: Path | None = None
+) -> str:
     """Return the brief's HTML (charts embedded as ``data:`` URIs); used by :func:`build_brief`."""
-    colors = _segment_colors(bundle)
-    ctx = brief_context(bundle, colors=colors, site_url=site_url,
-                        currency=_CURRENCY_BY_SHAPE.get(bundle.data.source.shape, ""))
+    colors = segment_colors(bundle)
+    ctx = brief_context(
+        bundle,
+        colors=colors,
+        site_url=site_url,
+        currency=_CURRENCY_BY_SHAPE.get(bundle.data.source.shape, ""),
+    )
     rows = ctx.rows
-    share_svg = share_chart([r.name for r in rows], [r.share_customers for r in rows],
-                            [r.share_revenue for r in rows], [r.color for r in rows])
-    value_svg = value_chart([r.name for r in rows], [r.revenue_per_customer for r in rows],
-                            [r.color for r in rows], label="Revenue per customer",
-                            currency=ctx.currency)
+    # The site's own chart, so the brief and the site show the same picture in the same colours.
+    share_svg = size_revenue_chart(bundle).svg
+    value_svg = value_chart(
+        [r.name for r in rows],
+        [r.revenue_per_customer for r in rows],
+        [r.color for r in rows],
+        label="Revenue per customer",
+        currency=ctx.currency,
+    )
     _write_figure(figures_dir, "brief-share.svg", share_svg)
     _write_figure(figures_dir, "brief-value.svg", value_svg)
     template = make_env().get_template(_TEMPLATE)
-    return template.render(b=ctx, charts={"share": _data_uri(share_svg), "value": _data_uri(value_svg)})
+    return template.render(
+        b=ctx, charts={"share": _data_uri(share_svg), "value": _data_uri(value_svg)}
+    )
 
 
 def build_brief(
@@ -119,8 +121,11 @@ def build_brief(
     import weasyprint
 
     bundle = load_bundle(Path(bundle_path))
-    html = render_brief_html(bundle, site_url=site_url,
-                             figures_dir=Path(figures_dir) if figures_dir is not None else None)
+    html = render_brief_html(
+        bundle,
+        site_url=site_url,
+        figures_dir=Path(figures_dir) if figures_dir is not None else None,
+    )
     out_pdf = Path(out_pdf)
     out_pdf.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out_pdf.parent, prefix=".brief-", suffix=".pdf")
@@ -133,7 +138,9 @@ def build_brief(
         os.replace(tmp, out_pdf)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise PublishError(f"{out_pdf}: could not write the brief: {exc.strerror or exc}.") from None
+        raise PublishError(
+            f"{out_pdf}: could not write the brief: {exc.strerror or exc}."
+        ) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -39,20 +39,33 @@ _SEGMENTS = (
 
 _RECOMMENDATIONS = {
     "champions": [
-        ("Offer a named account manager and early access to new ranges",
-         "mean spend {m} over {f} orders", "repeat-order rate"),
+        (
+            "Offer a named account manager and early access to new ranges",
+            "mean spend {m} over {f} orders",
+            "repeat-order rate",
+        ),
         ("Invite to a volume-tier price list", "they bring {sr} of revenue", "average order value"),
     ],
     "loyal": [
-        ("Cross-sell seasonal bundles before peak weeks", "{f} orders on average", "items per order"),
+        (
+            "Cross-sell seasonal bundles before peak weeks",
+            "{f} orders on average",
+            "items per order",
+        ),
     ],
     "at_risk": [
-        ("Send a win-back voucher within 30 days", "last order {r} days ago on average",
-         "reactivation within 60 days"),
+        (
+            "Send a win-back voucher within 30 days",
+            "last order {r} days ago on average",
+            "reactivation within 60 days",
+        ),
     ],
     "hibernating": [
-        ("Move to a low-cost quarterly newsletter", "a single order of {m} on average",
-         "cost per reactivated customer"),
+        (
+            "Move to a low-cost quarterly newsletter",
+            "a single order of {m} on average",
+            "cost per reactivated customer",
+        ),
     ],
 }
 
@@ -80,7 +93,7 @@ def make_bundle(
     actions: tuple[str, ...] | None = None,
     source_name: str = "online_retail_II_sample.csv.gz",
 ) -> Bundle:
-    """Return a four-segment bundle; ``names``/``actions`` override the segment names and first actions."""
+    """Return a four-segment bundle; ``names``/``actions`` override names and first actions."""
     customers = sum(s[2] for s in _SEGMENTS)
     revenue = round(sum(s[3] for s in _SEGMENTS), 2)
     base = {"recency": 120.0, "frequency": 5.0, "monetary": 700.0}
@@ -93,8 +106,9 @@ def make_bundle(
             recs.append(
                 Recommendation(
                     action=action,
-                    why=why.format(m=f"£{mon:,.0f}", f=f"{freq:.1f}", r=f"{rec:.0f}",
-                                   sr=f"{rev / revenue:.0%}"),
+                    why=why.format(
+                        m=f"£{mon:,.0f}", f=f"{freq:.1f}", r=f"{rec:.0f}", sr=f"{rev / revenue:.0%}"
+                    ),
                     kpi=kpi,
                 )
             )
@@ -103,7 +117,7 @@ def make_bundle(
                 id=i + 1,
                 persona=persona,
                 name=names[i] if names is not None else name,
-                description=f"{size:,} customers, mean spend £{mon:,.0f}, last seen {rec:.0f} days ago.",
+                description=f"Mean spend £{mon:,.0f}, last order {rec:.0f} days ago",
                 size=size,
                 share_customers=size / customers,
                 revenue=rev,
@@ -120,15 +134,27 @@ def make_bundle(
             )
         )
     candidates = [
-        Candidate(k=k, inertia=10_000.0 / k, silhouette=0.30 + 0.02 * (k == 4), calinski_harabasz=2000.0 - 50 * k,
-                  davies_bouldin=1.0 + 0.05 * k, stability=0.9 - 0.02 * k, min_share=0.3 / k)
+        Candidate(
+            k=k,
+            inertia=10_000.0 / k,
+            silhouette=0.30 + 0.02 * (k == 4),
+            calinski_harabasz=2000.0 - 50 * k,
+            davies_bouldin=1.0 + 0.05 * k,
+            stability=0.9 - 0.02 * k,
+            min_share=0.3 / k,
+        )
         for k in range(2, 9)
     ]
     return Bundle(
         generator={"segmentation": "0.1.0", "python": "3.11"},
         data=DataSection(
-            source=Source(name=source_name, sha256="0" * 64, format="csv.gz",
-                          shape="online_retail_ii", level="transactions"),
+            source=Source(
+                name=source_name,
+                sha256="0" * 64,
+                format="csv.gz",
+                shape="online_retail_ii",
+                level="transactions",
+            ),
             rows_in=250_000,
             rows_kept=231_442,
             dropped={"no_customer": 15_000, "cancelled": 3_558},
@@ -142,18 +168,38 @@ def make_bundle(
             countries=37,
         ),
         config={"cluster": {"method": "kmeans", "k": None}},
-        features=FeaturesSection(columns=["recency", "frequency", "monetary"], log1p=["frequency", "monetary"],
-                                 scaler="standard", winsorize=None,
-                                 skewness={"recency": 1.2, "frequency": 9.1, "monetary": 20.3}),
-        k_selection=KSelection(candidates=candidates, elbow_k=4, chosen_k=4, overridden=False,
-                               rule="best silhouette among stable k", rationale="k = 4 has the best silhouette."),
+        features=FeaturesSection(
+            columns=["recency", "frequency", "monetary"],
+            log1p=["frequency", "monetary"],
+            scaler="standard",
+            winsorize=None,
+            skewness={"recency": 1.2, "frequency": 9.1, "monetary": 20.3},
+        ),
+        k_selection=KSelection(
+            candidates=candidates,
+            elbow_k=4,
+            chosen_k=4,
+            overridden=False,
+            rule="best silhouette among stable k",
+            rationale="k = 4 has the best silhouette.",
+        ),
         segments=segments,
         projection=Projection(method="pca", explained_variance=[0.6, 0.3], points=[], centroids=[]),
         rfm=RfmSection(
-            segments=[RfmSegment(name="Champions", description="bought recently, often", rule="R>=4 and F>=4",
-                                 size=900, share_customers=900 / customers, revenue=1_600_000.0,
-                                 share_revenue=1_600_000.0 / revenue, mean_recency=15.0, mean_frequency=14.0,
-                                 mean_monetary=1800.0)],
+            segments=[
+                RfmSegment(
+                    name="Champions",
+                    description="bought recently, often",
+                    rule="R>=4 and F>=4",
+                    size=900,
+                    share_customers=900 / customers,
+                    revenue=1_600_000.0,
+                    share_revenue=1_600_000.0 / revenue,
+                    mean_recency=15.0,
+                    mean_frequency=14.0,
+                    mean_monetary=1800.0,
+                )
+            ],
             grid=[RfmCell(r=5, f=5, customers=600, segment="Champions")],
             crosstab={"Champions": {"1": 400, "2": 500}},
         ),

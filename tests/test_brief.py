@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
+from _brief_factory import make_bundle, write_sample_bundle
 from pypdf import PdfReader
 
-from _brief_factory import make_bundle, write_sample_bundle
 from analysis.bundle import write_bundle
 from analysis.errors import PublishError
 from publishing._brief_context import brief_context
@@ -16,7 +16,7 @@ from publishing._env import format_date, format_money, format_number, format_per
 from publishing.brief import build_brief
 
 EVIL_NAME = "<script>alert(1)</script> Evil & Co"
-EVIL_ACTION = '<img src=x onerror=alert(1)> <b>bold</b> action'
+EVIL_ACTION = "<img src=x onerror=alert(1)> <b>bold</b> action"
 
 
 def _text(pdf: Path) -> list[str]:
@@ -28,8 +28,12 @@ def _text(pdf: Path) -> list[str]:
 def built(tmp_path_factory) -> tuple[Path, Path]:
     out = tmp_path_factory.mktemp("brief")
     bundle_path = write_sample_bundle(out)
-    return bundle_path, build_brief(bundle_path, out / "brief.pdf", figures_dir=out / "figures",
-                                    site_url="https://example.org/segments/")
+    return bundle_path, build_brief(
+        bundle_path,
+        out / "brief.pdf",
+        figures_dir=out / "figures",
+        site_url="https://example.org/segments/",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -125,9 +129,18 @@ def test_invalid_bundle_names_the_field(tmp_path):
 
 def test_many_segments_still_two_pages(tmp_path):
     base = make_bundle()
-    segs = [s.model_copy(update={"id": i + 1, "name": f"Segment {i + 1}", "size": 100,
-                                 "share_customers": 1 / 12, "share_revenue": 1 / 12})
-            for i, s in enumerate(base.segments * 3)]
+    segs = [
+        s.model_copy(
+            update={
+                "id": i + 1,
+                "name": f"Segment {i + 1}",
+                "size": 100,
+                "share_customers": 1 / 12,
+                "share_revenue": 1 / 12,
+            }
+        )
+        for i, s in enumerate(base.segments * 3)
+    ]
     bundle = base.model_copy(update={"segments": segs})
     pdf = build_brief(write_bundle(bundle, tmp_path), tmp_path / "b.pdf")
     assert len(PdfReader(pdf).pages) == 2
