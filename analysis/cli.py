@@ -1,0 +1,145 @@
+"""Command line: ``python -m analysis run [DATA] [--config FILE] [--out DIR] [--k N]``.
+
+Errors become one line on stderr and a non-zero exit; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from analysis.errors import SegmentationError
+
+__all__ = ["main", "DEFAULT_DATA"]
+
+DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / "online_retail_II_2011.parquet"
+
+
+class _RichProgress:
+    """Draws the pipeline's progress on stderr (only when it is a terminal, or forced)."""
+
+    def __init__(self, enabled: bool) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._console = Console(stderr=True)
+        self._bar = Progress(
+            TextColumn("{task.description:<12}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=self._console,
+            disable=not enabled,
+            transient=False,
+        )
+        self._task = None
+
+    def __enter__(self) -> _RichProgress:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finish()
+        self._bar.__exit__(*exc)
+
+    def _finish(self) -> None:
+        if self._task is not None:
+            task = self._bar.tasks[self._task]
+            self._bar.update(self._task, completed=task.total)
+
+    def stage(self, name: str) -> None:
+        self._finish()
+        self._task = self._bar.add_task(name, total=1)
+
+    def steps(self, name: str, total: int) -> Callable[[], None]:
+        self._finish()
+        task = self._bar.add_task(name, total=total)
+        self._task = task
+        return lambda: self._bar.advance(task)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis", description="Customer segmentation from a transaction log."
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="analyse a transactions file and write bundle.json")
+    run.add_argument(
+        "data",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_DATA,
+        help="CSV, CSV.gz or Parquet file (default: the bundled Online Retail II sample)",
+    )
+    run.add_argument("--config", type=Path, default=None, help="TOML configuration file")
+    run.add_argument("--out", type=Path, default=Path("out"), help="output directory (default: out)")
+    run.add_argument("--k", type=int, default=None, help="fix the number of segments")
+    run.add_argument(
+        "--progress",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="progress bars on stderr (auto: only on a terminal)",
+    )
+    schema = sub.add_parser("schema", help="print the bundle's JSON Schema")
+    schema.add_argument("--out", type=Path, default=None, help="write it to this file instead")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from analysis.config import load_config
+    from analysis.pipeline import run_pipeline
+
+    overrides = {"cluster": {"k": args.k}} if args.k is not None else {}
+    config = load_config(args.config, **overrides)
+    enabled = {"auto": sys.stderr.isatty(), "always": True, "never": False}[args.progress]
+    with _RichProgress(enabled) as progress:
+        result = run_pipeline(args.data, config=config, out_dir=args.out, progress=progress)
+    for message in result.warnings:
+        print(f"warning: {message}", file=sys.stderr)
+    bundle = result.bundle
+    sizes = ", ".join(f"{s.name} ({s.share_customers:.0%})" for s in bundle.segments)
+    print(
+        f"{bundle.data.rows_in:,} rows in, {bundle.data.rows_kept:,} kept; "
+        f"{bundle.data.customers:,} customers in {len(bundle.segments)} segments: {sizes}"
+    )
+    print(f"wrote {result.bundle_path} and {result.assignments_path} (private: do not publish)")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    import json
+
+    from analysis.bundle import bundle_json_schema
+
+    text = json.dumps(bundle_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    handlers = {"run": _run, "schema": _schema}
+    try:
+        return handlers[args.command](args)
+    except SegmentationError as exc:
+        if args.debug:
+            raise
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an internal bug: still one line, with a way to see more
+        if args.debug:
+            raise
+        text = " ".join(f"{type(exc).__name__}: {exc}".split())
+        print(f"internal error: {text} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
