@@ -12,8 +12,9 @@ Public signature (used by the site and the PDF brief)::
 - ``StrictUndefined``: a misspelt variable is an error, never an empty string.
 - Registered filters (also importable as plain functions from this module):
   ``format_number``, ``format_money``, ``format_percent``, ``format_signed``,
-  ``format_date``, ``md`` (escape for inline Markdown text) and ``yaml_str``
-  (a quoted YAML scalar, for front matter).
+  ``format_date``, ``md`` (escape for inline Markdown text), ``md_attr`` (a
+  value inside a quoted Markdown attribute, e.g. ``fig-alt="{{ alt|md_attr }}"``)
+  and ``yaml_str`` (a quoted YAML scalar, for front matter).
 
 No arithmetic in templates: anything computed is computed in Python beforehand.
 """
@@ -39,6 +40,7 @@ __all__ = [
     "format_signed",
     "format_date",
     "md_escape",
+    "md_attr",
     "yaml_str",
 ]
 
@@ -175,6 +177,18 @@ def md_escape(value: object) -> Markup:
     return Markup(_MD_SPECIAL.sub(r"\\\1", text))
 
 
+def md_attr(value: object) -> Markup:
+    """Escape text for a double-quoted Markdown attribute value (``{key="..."}``).
+
+    Pandoc reads backslash escapes and HTML entities inside such a value, so
+    ``\\``, ``"`` and ``&`` are escaped; newlines become spaces. Pandoc escapes
+    the value again when it writes HTML.
+    """
+    text = " ".join(str(value).split())
+    text = text.replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"')
+    return Markup(text)
+
+
 def yaml_str(value: object) -> Markup:
     """Quote a value as a YAML double-quoted scalar (JSON string syntax is valid YAML)."""
     return Markup(json.dumps(str(value), ensure_ascii=False))
@@ -226,6 +240,7 @@ def make_env(template_dirs: Path | str | Sequence[Path | str] | None = None) -> 
         format_signed=format_signed,
         format_date=format_date,
         md=md_escape,
+        md_attr=md_attr,
         yaml_str=yaml_str,
     )
     return env
