@@ -69,7 +69,8 @@ def purchase_days(orders: pd.DataFrame) -> pd.DataFrame:
     amount = pd.to_numeric(orders["amount"], errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(amount) | (amount < 0)
     if bad.any():
-        first = orders["amount"].to_numpy()[np.flatnonzero(bad)[0]]
+        first = orders["amount"].iloc[int(np.flatnonzero(bad)[0])]
+        first = first.item() if hasattr(first, "item") else first
         raise DataError(
             f"orders: amount must be a finite number >= 0; {int(bad.sum())} row(s) are not.",
             column="amount",

@@ -1,0 +1,109 @@
+"""BG/NBD: paper parameters on CDNOW, agreement with the `lifetimes` oracle, and invariants."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analysis.clv._bgnbd import conditional_expected_purchases, fit_bgnbd, p_alive
+from analysis.clv._data import purchase_days, summarize
+from tests._data import shared_file
+
+# Fader, Hardie & Lee (2005), "'Counting Your Customers' the Easy Way",
+# Marketing Science 24(2), Section 4: CDNOW 1/10 sample, 39-week calibration.
+PAPER = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+
+
+def _cdnow_orders(name: str) -> pd.DataFrame:
+    raw = pd.read_csv(shared_file(name), dtype={"customer_id": str, "date": str})
+    raw["timestamp"] = pd.to_datetime(raw["date"], format="%Y%m%d")
+    orders = raw.groupby(["customer_id", "timestamp"], as_index=False)["dollar_value"].sum()
+    orders = orders.rename(columns={"dollar_value": "amount"})
+    orders["order_id"] = orders.index.astype(str)
+    return orders
+
+
+@pytest.fixture(scope="module")
+def calibration() -> pd.DataFrame:
+    days = purchase_days(_cdnow_orders("cdnow_sample.csv.gz"))
+    return summarize(days, end=dt.date(1997, 9, 30), time_unit="week")
+
+
+@pytest.fixture(scope="module")
+def fit(calibration):
+    return fit_bgnbd(calibration["frequency"], calibration["recency"], calibration["T"])
+
+
+def test_calibration_summary_matches_the_paper_counts(calibration):
+    # FHL 2005, Section 4: 2,357 customers, of whom 1,411 made no repeat purchase in weeks 1-39.
+    assert len(calibration) == 2357
+    assert int((calibration["frequency"] == 0).sum()) == 1411
+
+
+@pytest.mark.parametrize("name", list(PAPER))
+def test_parameters_match_fader_hardie_lee_2005(fit, name):
+    got = fit.as_dict()[name]
+    assert abs(got / PAPER[name] - 1) < 0.005, (name, got)
+
+
+def test_fit_converges_with_finite_standard_errors(fit):
+    assert fit.converged and fit.message is None
+    se = fit.standard_errors()
+    assert se is not None and all(np.isfinite(v) and v > 0 for v in se.values())
+    # Log-likelihood reported by FHL 2005 (Section 4): -9582.4.
+    assert fit.log_likelihood == pytest.approx(-9582.4, abs=0.1)
+
+
+def test_standard_errors_match_lifetimes(calibration, fit):
+    lifetimes = pytest.importorskip("lifetimes")
+    oracle = lifetimes.BetaGeoFitter().fit(calibration["frequency"], calibration["recency"], calibration["T"])
+    se = fit.standard_errors()
+    for ours, theirs in (("r", "r"), ("alpha", "alpha"), ("a", "a"), ("b", "b")):
+        assert se[ours] == pytest.approx(oracle.summary.loc[theirs, "se(coef)"], rel=0.02)
+
+
+def test_conditional_expectation_and_p_alive_match_lifetimes(calibration, fit):
+    lifetimes = pytest.importorskip("lifetimes")
+    oracle = lifetimes.BetaGeoFitter()
+    oracle.params_ = pd.Series(dict(zip(("r", "alpha", "a", "b"), fit.params, strict=True)))
+    x, tx, T = (calibration[c].to_numpy() for c in ("frequency", "recency", "T"))
+    ours = conditional_expected_purchases(fit.params, 39.0, x, tx, T)
+    theirs = oracle.conditional_expected_number_of_purchases_up_to_time(39.0, x, tx, T)
+    np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-6)
+    np.testing.assert_allclose(
+        p_alive(fit.params, x, tx, T), np.asarray(oracle.conditional_probability_alive(x, tx, T)), rtol=1e-9
+    )
+
+
+_params = st.tuples(
+    st.floats(0.05, 5), st.floats(0.5, 50), st.floats(0.1, 5), st.floats(0.1, 10)
+).map(np.array)
+_history = st.tuples(st.integers(0, 40), st.floats(0, 1), st.floats(0.5, 200))
+
+
+@settings(max_examples=200, deadline=None)
+@given(params=_params, hist=_history)
+def test_p_alive_is_a_probability(params, hist):
+    n, share, T = hist
+    x = np.array([float(n)])
+    tx = np.array([share * T if n else 0.0])
+    prob = p_alive(params, x, tx, np.array([T]))
+    assert np.all((prob >= 0) & (prob <= 1))
+    if n == 0:
+        assert prob[0] == 1.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(params=_params, hist=_history, t=st.floats(0.1, 100))
+def test_expected_purchases_grow_with_the_horizon(params, hist, t):
+    n, share, T = hist
+    args = (np.array([float(n)]), np.array([share * T if n else 0.0]), np.array([T]))
+    short = conditional_expected_purchases(params, t, *args)
+    long = conditional_expected_purchases(params, 2 * t, *args)
+    assert np.all(np.isfinite(short)) and np.all(short >= 0)
+    assert np.all(long >= short * (1 - 1e-9))

@@ -1,0 +1,70 @@
+"""Gamma-Gamma: paper parameters on CDNOW and agreement with the `lifetimes` oracle."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.clv._data import purchase_days, summarize
+from analysis.clv._gammagamma import conditional_expected_spend, fit_gammagamma, population_mean_spend
+from tests._data import shared_file
+
+# Fader & Hardie, "The Gamma-Gamma Model of Monetary Value" (2013 note), fitted on
+# the CDNOW 1/10 sample's 39-week calibration period, repeat buyers only.
+PAPER = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+
+
+@pytest.fixture(scope="module")
+def repeat_buyers() -> pd.DataFrame:
+    raw = pd.read_csv(shared_file("cdnow_sample.csv.gz"), dtype={"customer_id": str, "date": str})
+    orders = pd.DataFrame(
+        {
+            "customer_id": raw["customer_id"],
+            "order_id": raw.index.astype(str),
+            "timestamp": pd.to_datetime(raw["date"], format="%Y%m%d"),
+            "amount": raw["dollar_value"],
+        }
+    )
+    table = summarize(purchase_days(orders), end=dt.date(1997, 9, 30), time_unit="week")
+    return table[table["frequency"] > 0]
+
+
+@pytest.fixture(scope="module")
+def fit(repeat_buyers):
+    return fit_gammagamma(repeat_buyers["frequency"], repeat_buyers["monetary_value"])
+
+
+def test_the_note_uses_946_repeat_buyers(repeat_buyers):
+    # Fader & Hardie's note: 946 customers made at least one repeat purchase in weeks 1-39.
+    assert len(repeat_buyers) == 946
+
+
+@pytest.mark.parametrize("name", list(PAPER))
+def test_parameters_match_fader_hardie(fit, name):
+    got = fit.as_dict()[name]
+    assert abs(got / PAPER[name] - 1) < 0.005, (name, got)
+
+
+def test_expected_spend_matches_lifetimes(repeat_buyers, fit):
+    lifetimes = pytest.importorskip("lifetimes")
+    oracle = lifetimes.GammaGammaFitter()
+    oracle.params_ = pd.Series(dict(zip(("p", "q", "v"), fit.params, strict=True)))
+    x, m = repeat_buyers["frequency"].to_numpy(), repeat_buyers["monetary_value"].to_numpy()
+    theirs = oracle.conditional_expected_average_profit(pd.Series(x), pd.Series(m))
+    np.testing.assert_allclose(conditional_expected_spend(fit.params, x, m), np.asarray(theirs), rtol=1e-9)
+
+
+def test_customers_without_repeat_get_the_population_mean(fit):
+    got = conditional_expected_spend(fit.params, np.array([0.0]), np.array([np.nan]))
+    p, q, g = fit.params
+    assert got[0] == pytest.approx(p * g / (q - 1))
+    assert population_mean_spend(fit.params) == pytest.approx(got[0])
+
+
+def test_more_transactions_pull_towards_the_customer_mean(fit):
+    m = np.array([100.0, 100.0])
+    spend = conditional_expected_spend(fit.params, np.array([1.0, 20.0]), m)
+    assert population_mean_spend(fit.params) < spend[0] < spend[1] < 100.0

@@ -1,0 +1,46 @@
+"""Holdout tables: overall, per segment and by calibration frequency, checked by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.clv._validate import holdout_rows
+
+TABLE = pd.DataFrame(
+    {
+        "frequency": [0, 0, 1, 3, 5],
+        "segment": [1, 2, 1, 2, np.nan],
+        "actual": [0.0, 1.0, 2.0, 3.0, 0.0],
+        "predicted": [0.5, 0.5, 1.0, 4.0, 1.0],
+    }
+)
+
+
+def test_overall_row_by_hand():
+    overall, _, _ = holdout_rows(TABLE, segment_names={1: "One", 2: "Two"}, frequency_bins=3)
+    assert overall.customers == 5
+    assert (overall.actual, overall.predicted, overall.error) == (6.0, 7.0, 1.0)
+    assert overall.relative_error == pytest.approx(1 / 6)
+    # absolute errors 0.5, 0.5, 1, 1, 1 -> MAE 0.8; squares 0.25, 0.25, 1, 1, 1 -> RMSE sqrt(0.7)
+    assert overall.mae == pytest.approx(0.8)
+    assert overall.rmse == pytest.approx(np.sqrt(0.7))
+
+
+def test_segments_in_id_order_and_unsegmented_only_in_total():
+    _, rows, _ = holdout_rows(TABLE, segment_names={2: "Two", 1: "One", 3: "Empty"}, frequency_bins=3)
+    assert [r.segment for r in rows] == [1, 2, 3]
+    one, two, empty = rows
+    assert (one.customers, one.actual, one.predicted) == (2, 2.0, 1.5)
+    assert (two.customers, two.actual, two.predicted) == (2, 4.0, 4.5)
+    assert empty.customers == 0 and empty.relative_error is None and empty.mae == 0.0
+
+
+def test_frequency_rows_end_with_an_open_bin():
+    _, _, rows = holdout_rows(TABLE, segment_names={}, frequency_bins=3)
+    assert [r.label for r in rows] == ["0", "1", "2+"]
+    assert [r.customers for r in rows] == [2, 1, 2]
+    assert rows[-1].frequency_min == 2 and rows[-1].frequency_max is None
+    assert rows[0].relative_error == pytest.approx(0.0)
+    assert rows[2].actual == 3.0 and rows[2].predicted == 5.0
