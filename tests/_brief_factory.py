@@ -18,6 +18,7 @@ from analysis.bundle import (
     FeaturesSection,
     KSelection,
     Projection,
+    ProjectionPoint,
     Recommendation,
     RfmCell,
     RfmSection,
@@ -106,9 +107,7 @@ def make_bundle(
             recs.append(
                 Recommendation(
                     action=action,
-                    why=why.format(
-                        m=f"£{mon:,.0f}", f=f"{freq:.1f}", r=f"{rec:.0f}", sr=f"{rev / revenue:.0%}"
-                    ),
+                    why=why.format(m=f"£{mon:,.0f}", f=f"{freq:.1f}", r=f"{rec:.0f}", sr=f"{rev / revenue:.0%}"),
                     kpi=kpi,
                 )
             )
@@ -184,7 +183,18 @@ def make_bundle(
             rationale="k = 4 has the best silhouette.",
         ),
         segments=segments,
-        projection=Projection(method="pca", explained_variance=[0.6, 0.3], points=[], centroids=[]),
+        projection=Projection(
+            method="pca",
+            explained_variance=[0.6, 0.3],
+            points=[
+                ProjectionPoint(x=i * 0.5 - j, y=j * 0.7 - i * 0.1, segment=i + 1)
+                for i in range(len(segments))
+                for j in range(3)
+            ],  # fmt: skip
+            centroids=[
+                ProjectionPoint(x=i * 0.5 - 1, y=0.7 - i * 0.1, segment=i + 1) for i in range(len(segments))
+            ],  # fmt: skip
+        ),
         rfm=RfmSection(
             segments=[
                 RfmSegment(

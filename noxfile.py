@@ -1,0 +1,73 @@
+"""Sessions: ``nox -s test``, ``nox -s build``, ``nox -s publish -- --to-dir DIR``.
+
+Every session installs the locked environment (``uv sync --frozen`` against the
+committed ``uv.lock``) into its own virtualenv, so what runs here is what CI runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["test"]
+nox.options.reuse_existing_virtualenvs = True
+
+ROOT = Path(__file__).resolve().parent
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+PYTHON = PYPROJECT["project"]["requires-python"].removeprefix(">=")
+SITE = ROOT / "_site"
+BUNDLE = ROOT / "build" / "private" / "bundle.json"
+REQUIRED = ("index.html", "brief.pdf", "build-info.json")
+
+
+def _sync(session: nox.Session, *groups: str) -> None:
+    """Install the locked dependencies (and the project) into the session's virtualenv."""
+    args = ["uv", "sync", "--frozen", "--no-dev"]
+    for group in groups:
+        args += ["--group", group]
+    session.run_install(*args, env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}, external=True)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@nox.session(python=PYTHON)
+def test(session: nox.Session) -> None:
+    """Run the test suite on two workers (extra pytest arguments after --)."""
+    _sync(session, "dev")
+    session.run("pytest", "-n", "2", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def build(session: nox.Session) -> None:
+    """Build _site/ (site + brief.pdf) from the bundled sample or -- --data PATH --config FILE."""
+    _sync(session)
+    session.run("python", "-m", "publishing", "build", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def publish(session: nox.Session) -> None:
+    """Deliver a current _site/ to -- --to-dir DIR, --to-git REPO and/or --email (SMTP_* env)."""
+    site = Path(os.environ.get("PUBLISH_SITE", SITE))
+    if not site.is_dir():
+        session.error(f"{site} does not exist: run `nox -s build` first.")
+    missing = [name for name in REQUIRED if not (site / name).is_file()]
+    if missing:
+        session.error(f"{site} lacks {', '.join(missing)}: run `nox -s build` again.")
+    if not BUNDLE.is_file():
+        session.error(f"{BUNDLE} is missing, so {site} cannot be checked: run `nox -s build`.")
+    built_from = json.loads((site / "build-info.json").read_text(encoding="utf-8")).get("bundle_sha256")
+    if built_from != _sha256(BUNDLE):
+        session.error(f"{site} is stale (built from another bundle than {BUNDLE}): run `nox -s build`.")
+    _sync(session)
+    # The CLI checks again (every file's checksum) before it copies, pushes or sends anything.
+    session.run(
+        "python", "-m", "publishing", "publish", "--site", str(site), "--bundle", str(BUNDLE),
+        *session.posargs,
+    )  # fmt: skip

@@ -1,0 +1,162 @@
+"""The whole build (all or nothing) and the CLI's one-line errors.
+
+The analysis step is replaced by writing a hand-made bundle (the pipeline has
+its own tests); the site and the brief are rendered for real.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from _brief_factory import write_sample_bundle
+
+import publishing.build as build_module
+from analysis.config import Config
+from analysis.errors import DataError, PublishError
+from publishing.build import build_all
+from publishing.deliver import check_site
+
+ROOT = Path(__file__).resolve().parent.parent
+RAW_IDS = ("C-90017", "C-90018", "C-90019")
+
+
+def _fake_analyse(data: Path, *, config: Config, out_dir: Path):
+    """Write what the pipeline writes: the bundle and the private assignments with raw IDs."""
+    path = write_sample_bundle(out_dir)
+    rows = "\n".join(f"{cid},p{n},1" for n, cid in enumerate(RAW_IDS))
+    (out_dir / "assignments.csv").write_text(f"customer_id,pseudonym,segment\n{rows}\n", encoding="utf-8")
+    from analysis.bundle import Bundle
+
+    return Bundle.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def _quick_site(bundle_path: Path, out_dir: Path, *, engine: str) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "index.html").write_text("<!doctype html><title>new</title>", encoding="utf-8")
+
+
+def _leftovers(*dirs: Path) -> list[str]:
+    return sorted(p.name for d in dirs if d.exists() for p in d.iterdir() if p.name.startswith("."))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("build")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(build_module, "_analyse", _fake_analyse)
+        result = build_all(root / "data.csv", config=Config(), out=root / "_site",
+                           private=root / "build" / "private", site_url="https://example.org/s/")  # fmt: skip
+    return root, result
+
+
+def test_build_writes_site_brief_and_receipt(built):
+    root, result = built
+    site = root / "_site"
+    assert result.site_dir == site
+    for name in ("index.html", "brief.pdf", "build-info.json"):
+        assert (site / name).is_file()
+    assert check_site(site, bundle_path=result.bundle_path) == result.info
+    assert set(result.seconds) == {"analysis", "site", "brief"}
+
+
+def test_private_output_stays_out_of_the_site(built):
+    root, result = built
+    assert (result.private_dir / "assignments.csv").is_file()
+    site = root / "_site"
+    assert not list(site.rglob("assignments.csv"))
+    for path in site.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not any(cid.encode() in data for cid in RAW_IDS), path
+
+
+def test_no_temporary_directories_left(built):
+    root, _ = built
+    assert _leftovers(root, root / "build") == []
+
+
+def _fail_analysis(data, *, config, out_dir):
+    raise DataError("no usable rows", path=data)
+
+
+def _fail_site(bundle_path, out_dir, *, engine):
+    _quick_site(bundle_path, out_dir, engine=engine)
+    raise PublishError("pandoc failed")
+
+
+def _fail_brief(bundle_path, out_pdf, *, site_url):
+    out_pdf.write_bytes(b"%PDF-1.7 half written")
+    raise RuntimeError("WeasyPrint crashed")
+
+
+@pytest.mark.parametrize(
+    ("step", "failure", "error"),
+    [
+        pytest.param("_analyse", _fail_analysis, DataError, id="analysis"),
+        pytest.param("_render_site", _fail_site, PublishError, id="site"),
+        pytest.param("_render_brief", _fail_brief, RuntimeError, id="brief"),
+    ],
+)
+def test_failed_build_leaves_previous_site_untouched(tmp_path, monkeypatch, step, failure, error):
+    site, private = tmp_path / "_site", tmp_path / "build" / "private"
+    site.mkdir()
+    (site / "index.html").write_text("previous site", encoding="utf-8")
+    private.mkdir(parents=True)
+    (private / "bundle.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setattr(build_module, "_analyse", _fake_analyse)
+    monkeypatch.setattr(build_module, "_render_site", _quick_site)
+    monkeypatch.setattr(build_module, step, failure)
+    with pytest.raises(error):
+        build_all(tmp_path / "data.csv", config=Config(), out=site, private=private)
+    assert sorted(p.name for p in site.iterdir()) == ["index.html"]
+    assert (site / "index.html").read_text(encoding="utf-8") == "previous site"
+    assert (private / "bundle.json").read_text(encoding="utf-8") == "{}"
+    assert _leftovers(tmp_path, tmp_path / "build") == []
+
+
+def test_rebuild_replaces_the_whole_site(tmp_path, monkeypatch):
+    site = tmp_path / "_site"
+    site.mkdir()
+    (site / "old-page.html").write_text("from an earlier build", encoding="utf-8")
+    monkeypatch.setattr(build_module, "_analyse", _fake_analyse)
+    monkeypatch.setattr(build_module, "_render_site", _quick_site)
+    build_all(tmp_path / "data.csv", config=Config(), out=site, private=tmp_path / "private")
+    assert sorted(p.name for p in site.iterdir()) == ["brief.pdf", "build-info.json", "index.html"]
+
+
+def test_private_dir_inside_site_is_refused(tmp_path):
+    with pytest.raises(PublishError, match="outside the site"):
+        build_all(tmp_path / "d.csv", config=Config(), out=tmp_path / "_site",
+                  private=tmp_path / "_site" / "private")  # fmt: skip
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for name in ("PUBLISH_DIR", "PUBLISH_GIT_REPO", "SMTP_TO"):
+        env.pop(name, None)
+    return subprocess.run([sys.executable, "-m", "publishing", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(("publish",), "error: _site: no built site", id="publish-no-site"),
+        pytest.param(
+            ("build", "--config", "missing.toml"), "error: missing.toml: config file not found", id="build-bad-config"
+        ),  # fmt: skip
+        pytest.param(
+            ("build", "a.csv", "--data", "b.csv"), "error: give the data file once", id="build-two-data"
+        ),  # fmt: skip
+    ],
+)
+def test_cli_errors_are_one_line(tmp_path, args, message):
+    done = _cli(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith(message)
+    assert done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr
