@@ -235,6 +235,9 @@ class ExperimentsConfig(_Section):
     max_bad_result_share: float = Field(
         default=0.05, ge=0.0, le=1.0, description="above this share of unparseable rows a results file is refused"
     )
+    min_baseline_customers: int = Field(
+        default=30, ge=1, description="fewest segment members with history before the window to estimate a baseline"
+    )
 
 
 class Config(_Section):
