@@ -125,7 +125,7 @@ def render_with_pandoc(project: Path, out_dir: Path, *, jobs: int = 2) -> list[s
             target = out_dir / f"{stem}.html"
             cmd = [
                 binary, page, "--from", "markdown", "--to", "html5", "--standalone",
-                "--template", str(_TEMPLATE), "--lua-filter", str(_FILTER),
+                "--template", str(_TEMPLATE), "--lua-filter", str(_FILTER), "--wrap=none",
                 "--include-before-body", str(nav_file), "--include-after-body", str(footer_file),
                 "--metadata", f"website-title={website.get('title', '')}",
                 "--metadata", f"lang={spec.get('lang', 'en')}",

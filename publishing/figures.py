@@ -287,8 +287,10 @@ def box_chart(bundle: Bundle, segment_id: int) -> Chart:
                 label.set_fontweight("bold" if s.id == seg.id else "normal")
                 label.set_color(_INK if s.id == seg.id else _MUTED)
             ax.set_title(FEATURE_LABELS.get(feat, feat))
-            if feat == "monetary":
-                ax.set_xscale("symlog", linthresh=max(1.0, min(st["q1"] for st in stats) or 1.0))
+            if feat == "monetary" and max(st["whishi"] for st in stats) > 20 * max(1.0, min(st["q1"] for st in stats)):
+                # spend is heavily skewed: a log-like axis keeps small segments readable
+                ax.set_xscale("symlog", linthresh=max(1.0, min(st["q1"] for st in stats)))
+                ax.set_xlim(left=0)
             ax.tick_params(axis="y", length=0)
             ax.grid(axis="x")
             ax.set_axisbelow(True)
