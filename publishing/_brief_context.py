@@ -11,7 +11,16 @@ from typing import Any
 
 from analysis.bundle import Bundle, Segment
 
-__all__ = ["Action", "BriefContext", "SegmentRow", "brief_context"]
+__all__ = [
+    "Action",
+    "BriefContext",
+    "ClvSummary",
+    "Headline",
+    "SegmentRow",
+    "TestLine",
+    "TestPlan",
+    "brief_context",
+]
 
 N_ACTIONS = 3
 
@@ -51,6 +60,60 @@ class Action:
 
 
 @dataclass(frozen=True)
+class ClvSummary:
+    """The CLV line of the brief: the total predicted value, or why it is not shown."""
+
+    reliable: bool
+    reason: str | None
+    total: float | None
+    low: float | None
+    high: float | None
+    interval_level: float | None
+    horizon: float
+    time_unit: str
+    annual_discount_rate: float
+    top_segment: str | None
+    top_share: float | None
+
+
+@dataclass(frozen=True)
+class TestLine:
+    """One segment's planned A/B test of its recommended action."""
+
+    segment: str
+    color: str
+    action: str | None
+    testable: bool
+    required_total: int | None
+    assigned_total: int
+    min_detectable_effect: float | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class TestPlan:
+    """The experiments section in brief: the metric and one line per segment."""
+
+    metric_label: str
+    mde: float
+    alpha: float
+    power: float
+    control_share: float
+    testable_segments: int
+    lines: tuple[TestLine, ...]
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The one-sentence finding under the KPI tiles: the segment whose revenue share most exceeds its head-count."""
+
+    segment: str
+    color: str
+    share_customers: float
+    share_revenue: float
+
+
+@dataclass(frozen=True)
 class BriefContext:
     """The brief's whole input: the template sees this and nothing else."""
 
@@ -70,7 +133,9 @@ class BriefContext:
     site_url: str
     currency: str
     compact: bool
-    extra_lines: tuple[str, ...]
+    headline: Headline | None
+    clv: ClvSummary | None
+    tests: TestPlan | None
 
 
 def _first_action(segment: Segment) -> tuple[str, str, str] | None:
@@ -81,25 +146,18 @@ def _first_action(segment: Segment) -> tuple[str, str, str] | None:
 
 
 def _clv_values(bundle: Bundle) -> dict[int, float]:
-    """Predicted future value per segment id when a reliable CLV section is present."""
-    clv = getattr(bundle, "clv", None)
-    if clv is None or not getattr(clv, "reliable", True):
+    """Predicted future value per segment id, when a reliable CLV section is present."""
+    clv: Any = getattr(bundle, "clv", None)  # optional section (analysis.clv ClvSection)
+    if clv is None or not clv.reliable or not clv.segments:
         return {}
-    values: dict[int, float] = {}
-    for row in getattr(clv, "segments", None) or []:
-        seg_id = getattr(row, "segment", getattr(row, "id", None))
-        total = getattr(row, "total_clv", getattr(row, "clv", None))
-        if isinstance(seg_id, int) and isinstance(total, int | float):
-            values[seg_id] = float(total)
-    return values
+    return {row.segment: row.clv for row in clv.segments if row.segment is not None}
 
 
 def _choose_actions(bundle: Bundle, colors: dict[int, str]) -> tuple[tuple[Action, ...], str]:
     clv = _clv_values(bundle)
     if clv:
         rule = (
-            "Ranked by each segment's predicted future value (CLV); one action per segment, "
-            "the first of its playbook."
+            "Ranked by each segment's predicted future value (CLV); one action per segment, the first of its playbook."
         )
         label = "predicted value"
         value_of = {s.id: clv.get(s.id, 0.0) for s in bundle.segments}
@@ -138,27 +196,68 @@ def _choose_actions(bundle: Bundle, colors: dict[int, str]) -> tuple[tuple[Actio
     return tuple(actions), rule
 
 
-def _extra_lines(bundle: Bundle) -> tuple[str, ...]:
-    """Short sentences about the optional CLV and experiments sections, when present."""
-    lines: list[str] = []
-    for name in ("clv", "experiments"):
-        section: Any = getattr(bundle, name, None)
-        if section is None:
-            continue
-        for attr in ("headline", "summary", "brief_lines"):
-            value = getattr(section, attr, None)
-            if isinstance(value, str) and value:
-                lines.append(value)
-                break
-            if isinstance(value, list | tuple) and value:
-                lines.extend(str(v) for v in value)
-                break
-    return tuple(lines)
+def _clv_summary(bundle: Bundle) -> ClvSummary | None:
+    clv: Any = getattr(bundle, "clv", None)
+    if clv is None:
+        return None
+    total = clv.total if clv.reliable else None
+    top = None
+    if clv.reliable and clv.segments:
+        top = max(clv.segments, key=lambda r: (r.share_of_value, -(r.segment or 0)))
+    return ClvSummary(
+        reliable=bool(clv.reliable and total is not None),
+        reason=clv.reason,
+        total=None if total is None else total.clv,
+        low=None if total is None else total.clv_low,
+        high=None if total is None else total.clv_high,
+        interval_level=clv.interval_level if total is not None else None,
+        horizon=clv.horizon,
+        time_unit=clv.time_unit,
+        annual_discount_rate=clv.annual_discount_rate,
+        top_segment=None if top is None else top.name,
+        top_share=None if top is None else top.share_of_value,
+    )
 
 
-def brief_context(
-    bundle: Bundle, *, colors: dict[int, str], site_url: str, currency: str = ""
-) -> BriefContext:
+def _test_plan(bundle: Bundle, colors: dict[int, str]) -> TestPlan | None:
+    exp: Any = getattr(bundle, "experiments", None)  # optional section (analysis.experiments)
+    if exp is None:
+        return None
+    lines = tuple(
+        TestLine(
+            segment=d.name,
+            color=colors.get(d.segment, "#555555"),
+            action=d.action,
+            testable=d.testable,
+            required_total=d.required_total,
+            assigned_total=d.assigned_treatment + d.assigned_control,
+            min_detectable_effect=d.min_detectable_effect,
+            reason=d.reason,
+        )
+        for d in exp.designs
+    )
+    return TestPlan(
+        metric_label=exp.metric_label,
+        mde=exp.mde,
+        alpha=exp.alpha,
+        power=exp.power,
+        control_share=exp.control_share,
+        testable_segments=exp.testable_segments,
+        lines=lines,
+    )
+
+
+def _headline(rows: tuple[SegmentRow, ...]) -> Headline | None:
+    """The segment whose share of revenue most exceeds its share of customers (ties: lower id)."""
+    ahead = [r for r in rows if r.share_revenue > r.share_customers]
+    if not ahead:
+        return None
+    best = max(ahead, key=lambda r: (r.share_revenue - r.share_customers, -r.id))
+    return Headline(segment=best.name, color=best.color, share_customers=best.share_customers,
+                    share_revenue=best.share_revenue)  # fmt: skip
+
+
+def brief_context(bundle: Bundle, *, colors: dict[int, str], site_url: str, currency: str = "") -> BriefContext:
     """Compute what the brief shows.
 
     Parameters
@@ -210,6 +309,8 @@ def brief_context(
         k_rationale=bundle.k_selection.rationale,
         site_url=site_url,
         currency=currency,
-        compact=len(rows) > 8,
-        extra_lines=_extra_lines(bundle),
+        compact=len(rows) > 8 or (len(rows) > 6 and getattr(bundle, "experiments", None) is not None),
+        headline=_headline(rows),
+        clv=_clv_summary(bundle),
+        tests=_test_plan(bundle, colors),
     )

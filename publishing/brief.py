@@ -20,13 +20,13 @@ from analysis.errors import PublishError
 from publishing._brief_charts import value_chart
 from publishing._brief_context import brief_context
 from publishing._env import TEMPLATES_DIR, make_env
+from publishing._insights import currency_symbol
 from publishing.figures import segment_colors, size_revenue_chart
 
-__all__ = ["DEFAULT_SITE_URL", "build_brief", "load_bundle"]
+__all__ = ["DEFAULT_SITE_URL", "build_brief", "load_bundle", "render_brief_html", "render_brief_pdf"]
 
 DEFAULT_SITE_URL = "_site/index.html"
 _TEMPLATE = "brief/brief.html.j2"
-_CURRENCY_BY_SHAPE = {"online_retail_ii": "£", "online_retail": "£", "cdnow": "$"}
 
 
 def load_bundle(bundle_path: Path) -> Bundle:
@@ -57,20 +57,19 @@ def _write_figure(figures_dir: Path | None, name: str, svg: str) -> None:
         (figures_dir / name).write_text(svg, encoding="utf-8")
 
 
-def render_brief_html(
-    bundle: Bundle, *, site_url: str = DEFAULT_SITE_URL, figures_dir: Path | None = None
-) -> str:
+def render_brief_html(bundle: Bundle, *, site_url: str = DEFAULT_SITE_URL, figures_dir: Path | None = None) -> str:
     """Return the brief's HTML (charts embedded as ``data:`` URIs); used by :func:`build_brief`."""
     colors = segment_colors(bundle)
     ctx = brief_context(
         bundle,
         colors=colors,
         site_url=site_url,
-        currency=_CURRENCY_BY_SHAPE.get(bundle.data.source.shape, ""),
+        currency=currency_symbol(bundle),
     )
     rows = ctx.rows
     # The site's own chart, so the brief and the site show the same picture in the same colours.
-    share_svg = size_revenue_chart(bundle).svg
+    share = size_revenue_chart(bundle)
+    share_svg = share.svg
     value_svg = value_chart(
         [r.name for r in rows],
         [r.revenue_per_customer for r in rows],
@@ -82,8 +81,49 @@ def render_brief_html(
     _write_figure(figures_dir, "brief-value.svg", value_svg)
     template = make_env().get_template(_TEMPLATE)
     return template.render(
-        b=ctx, charts={"share": _data_uri(share_svg), "value": _data_uri(value_svg)}
+        b=ctx,
+        charts={
+            "share": _data_uri(share_svg),
+            "share_alt": share.alt,
+            "share_caption": share.caption,
+            "value": _data_uri(value_svg),
+        },
     )
+
+
+def render_brief_pdf(
+    bundle: Bundle,
+    out_pdf: Path,
+    *,
+    figures_dir: Path | None = None,
+    site_url: str = DEFAULT_SITE_URL,
+) -> Path:
+    """Render an in-memory bundle to PDF (what :func:`build_brief` does after loading)."""
+    # Imported here: WeasyPrint loads Pango at import, which the CLI's --help need not pay for.
+    import weasyprint
+
+    html = render_brief_html(
+        bundle,
+        site_url=site_url,
+        figures_dir=Path(figures_dir) if figures_dir is not None else None,
+    )
+    out_pdf = Path(out_pdf)
+    out_pdf.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out_pdf.parent, prefix=".brief-", suffix=".pdf")
+    os.close(fd)
+    # WeasyPrint logs every unsupported CSS property as a warning; keep real errors only.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    try:
+        document = weasyprint.HTML(string=html, base_url=str(TEMPLATES_DIR / "brief"))
+        document.write_pdf(tmp)
+        os.replace(tmp, out_pdf)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise PublishError(f"{out_pdf}: could not write the brief: {exc.strerror or exc}.") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out_pdf
 
 
 def build_brief(
@@ -117,31 +157,5 @@ def build_brief(
     PublishError
         When the bundle is missing or invalid, or the PDF cannot be written.
     """
-    # Imported here: WeasyPrint loads Pango at import, which the CLI's --help need not pay for.
-    import weasyprint
-
     bundle = load_bundle(Path(bundle_path))
-    html = render_brief_html(
-        bundle,
-        site_url=site_url,
-        figures_dir=Path(figures_dir) if figures_dir is not None else None,
-    )
-    out_pdf = Path(out_pdf)
-    out_pdf.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_pdf.parent, prefix=".brief-", suffix=".pdf")
-    os.close(fd)
-    # WeasyPrint logs every unsupported CSS property as a warning; keep real errors only.
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    try:
-        document = weasyprint.HTML(string=html, base_url=str(TEMPLATES_DIR / "brief"))
-        document.write_pdf(tmp)
-        os.replace(tmp, out_pdf)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise PublishError(
-            f"{out_pdf}: could not write the brief: {exc.strerror or exc}."
-        ) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out_pdf
+    return render_brief_pdf(bundle, out_pdf, figures_dir=figures_dir, site_url=site_url)

@@ -6,14 +6,21 @@ import re
 from pathlib import Path
 
 import pytest
-from _brief_factory import make_bundle, write_sample_bundle
+from _brief_factory import (
+    make_bundle,
+    make_clv_section,
+    make_experiments_section,
+    write_sample_bundle,
+)
 from pypdf import PdfReader
 
-from analysis.bundle import write_bundle
+from analysis.bundle import Bundle, write_bundle
+from analysis.clv._schema import ClvSection
 from analysis.errors import PublishError
+from analysis.experiments._schema import ExperimentsSection
 from publishing._brief_context import brief_context
 from publishing._env import format_date, format_money, format_number, format_percent
-from publishing.brief import build_brief
+from publishing.brief import build_brief, render_brief_pdf
 
 EVIL_NAME = "<script>alert(1)</script> Evil & Co"
 EVIL_ACTION = "<img src=x onerror=alert(1)> <b>bold</b> action"
@@ -96,7 +103,7 @@ def test_figures_written_as_svg_with_title(built):
     figures = sorted((built[0].parent / "figures").glob("*.svg"))
     assert [f.name for f in figures] == ["brief-share.svg", "brief-value.svg"]
     for f in figures:
-        assert re.search(r"<title>[^<]+</title>", f.read_text(encoding="utf-8"))
+        assert re.search(r"<title[^>]*>[^<]+</title>", f.read_text(encoding="utf-8"))
 
 
 def test_same_bundle_same_bytes(built, tmp_path):
@@ -151,3 +158,51 @@ def test_action_ties_break_by_segment_id():
     segs = [s.model_copy(update={"revenue": 100.0}) for s in base.segments]
     ctx = brief_context(base.model_copy(update={"segments": segs}), colors={}, site_url="x")
     assert [a.segment_id for a in ctx.actions] == [1, 2, 3]
+
+
+class _BundleWithSections(Bundle):
+    """The bundle as it will be once the optional ``clv`` and ``experiments`` sections land."""
+
+    clv: ClvSection | None = None
+    experiments: ExperimentsSection | None = None
+
+
+def _with_sections(*, reliable: bool = True) -> _BundleWithSections:
+    base = make_bundle()
+    return _BundleWithSections(
+        **dict(base),
+        clv=make_clv_section(base, reliable=reliable),
+        experiments=make_experiments_section(base),
+    )
+
+
+def test_clv_and_test_plan_shown_when_present(tmp_path):
+    bundle = _with_sections()
+    pdf = render_brief_pdf(bundle, tmp_path / "b.pdf")
+    assert len(PdfReader(pdf).pages) == 2
+    second = _text(pdf)[1]
+    assert format_money(bundle.clv.total.clv, "£") in second
+    assert format_money(bundle.clv.total.clv_low, "£") in second
+    assert "Test plan: repurchase within 90 days" in second
+    too_small = [d for d in bundle.experiments.designs if not d.testable]
+    assert too_small and f"detects {format_percent(too_small[0].min_detectable_effect, 0)}+" in second
+
+
+def test_actions_ranked_by_clv_when_reliable():
+    base = make_bundle()
+    clv = make_clv_section(base)
+    # Reverse the value order: the smallest-revenue segment now holds the most future value.
+    rows = [r.model_copy(update={"clv": 1000.0 * r.segment}) for r in clv.segments]
+    bundle = _BundleWithSections(**dict(base), clv=clv.model_copy(update={"segments": rows}))
+    ctx = brief_context(bundle, colors={}, site_url="x")
+    assert [a.segment_id for a in ctx.actions] == [4, 3, 2]
+    assert ctx.actions[0].value_label == "predicted value"
+
+
+def test_unreliable_clv_shows_the_reason_and_no_numbers(tmp_path):
+    bundle = _with_sections(reliable=False)
+    ctx = brief_context(bundle, colors={}, site_url="x")
+    assert ctx.clv is not None and not ctx.clv.reliable and ctx.clv.total is None
+    assert [a.segment_id for a in ctx.actions] == [1, 2, 3]  # back to revenue
+    second = _text(render_brief_pdf(bundle, tmp_path / "b.pdf"))[1]
+    assert "Not estimated: only 40 repeat buyers" in second
