@@ -18,6 +18,7 @@ import math
 import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
 
 from analysis.config import ClusterConfig
 from analysis.errors import DataError
@@ -71,14 +72,16 @@ def _fit_labels(
 def _fit_canonical(X: np.ndarray, k: int, config: ClusterConfig, random_state: int | None = None) -> np.ndarray:
     """Raw labels 0..k-1 in the input row order, fitted in canonical row order."""
     order = _canonical_order(X)
-    raw = _fit_labels(
-        X[order],
-        k,
-        method=config.method,
-        random_state=config.random_state if random_state is None else random_state,
-        n_init=config.n_init,
-        minibatch_above=config.minibatch_above,
-    )
+    # Single-threaded like analysis.kselect, so the final fit matches the one k was chosen on.
+    with threadpool_limits(limits=1):
+        raw = _fit_labels(
+            X[order],
+            k,
+            method=config.method,
+            random_state=config.random_state if random_state is None else random_state,
+            n_init=config.n_init,
+            minibatch_above=config.minibatch_above,
+        )
     labels = np.empty(X.shape[0], dtype=np.int64)
     labels[order] = raw
     return labels

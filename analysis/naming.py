@@ -1,0 +1,384 @@
+"""Segment profiles -> named segments with recommendations, from a playbook.
+
+One public verb, :func:`name_segments`. The rules live in a TOML playbook
+(``analysis/data/playbook.toml`` by default; its header documents the format):
+ordered personas, each with conditions on the segment's feature percentiles or
+z-scores, an ideal profile, a name, a description and actions, plus a fallback.
+
+Assignment
+----------
+1. Each segment matches the personas whose conditions all hold.
+2. Segments and personas are paired one-to-one so that the total distance of
+   each segment to its persona's ideal profile (root-mean-square over the
+   ideal's keys) is smallest, using only pairs that match (an assignment
+   problem, solved exactly). Exact ties go to the earlier persona.
+3. A segment left without a persona (more segments than matching personas)
+   shares the matching persona nearest to it, or gets the fallback if it
+   matched none.
+4. Segments sharing a persona get a qualifier computed from the feature that
+   separates them most (e.g. "Hibernating — higher spend"), so names are
+   unique. Recommendations come from the persona, never from the segment
+   number, so renumbering segments changes no text.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+import string
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from scipy.optimize import linear_sum_assignment
+
+from analysis.bundle import Recommendation, Segment
+from analysis.config import FEATURES
+from analysis.errors import ConfigError, DataError
+from analysis.profiles import FEATURE_LABELS, SegmentProfile
+
+__all__ = ["name_segments", "load_playbook", "Playbook", "DEFAULT_PLAYBOOK"]
+
+DEFAULT_PLAYBOOK = Path(__file__).parent / "data" / "playbook.toml"
+
+# Features every customer table carries, so templates may always cite them.
+TEMPLATE_FEATURES = ("recency", "frequency", "monetary", "avg_order_value", "tenure")
+TEMPLATE_FIELDS = frozenset(
+    ["size", "share_customers", "revenue", "share_revenue"]
+    + [f"{stat}_{f}" for f in TEMPLATE_FEATURES for stat in ("mean", "median", "z", "pct")]
+)
+CONDITION_KEYS = frozenset(f"{f}_{kind}" for f in FEATURES for kind in ("z", "pct"))
+_CONDITION = re.compile(r"^\s*(<=|>=|<|>)\s*(-?\d+(?:\.\d+)?)\s*$")
+_OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
+
+# (low word, high word) for qualifying two segments that share a persona.
+_QUALIFIERS = {
+    "monetary": ("lower spend", "higher spend"),
+    "recency": ("more recent", "less recent"),
+    "frequency": ("fewer orders", "more orders"),
+    "avg_order_value": ("smaller orders", "larger orders"),
+    "tenure": ("newer", "longer-standing"),
+    "avg_unit_cost": ("lower-priced items", "higher-priced items"),
+    "distinct_products": ("narrower range", "wider range"),
+    "total_quantity": ("fewer units", "more units"),
+}
+
+
+def _check_template(text: str) -> str:
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"malformed template {text!r}: {exc}") from None
+    bad = sorted({f for f in fields if f not in TEMPLATE_FIELDS})
+    if bad:
+        raise ValueError(f"unknown placeholder(s) {bad!r}; allowed: {sorted(TEMPLATE_FIELDS)!r}")
+    sample = {name: 1.0 for name in TEMPLATE_FIELDS} | {"size": 1}
+    try:
+        text.format(**sample)
+    except (ValueError, IndexError) as exc:
+        raise ValueError(f"template {text!r} cannot be formatted: {exc}") from None
+    return text
+
+
+Template = Annotated[str, Field(min_length=1)]
+
+
+class Action(BaseModel):
+    """One recommendation: what to do, why (citing the segment's numbers), what to watch."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    action: Template
+    why: Template
+    kpi: Template
+
+    @field_validator("action", "why", "kpi")
+    @classmethod
+    def _templates(cls, text: str) -> str:
+        return _check_template(text)
+
+
+class Persona(BaseModel):
+    """A named customer type with its matching conditions and actions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field(min_length=1)
+    description: Template
+    when: dict[str, str | list[str]] = Field(default_factory=dict)
+    ideal: dict[str, float] = Field(default_factory=dict)
+    actions: list[Action] = Field(min_length=1)
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, text: str) -> str:
+        return _check_template(text)
+
+    @field_validator("when")
+    @classmethod
+    def _conditions(cls, when: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        for key, spec in when.items():
+            if key not in CONDITION_KEYS:
+                raise ValueError(f"unknown condition key {key!r}; allowed: <feature>_pct or <feature>_z")
+            for item in [spec] if isinstance(spec, str) else spec:
+                if not _CONDITION.match(item):
+                    raise ValueError(
+                        f"condition {key} = {item!r} must look like '>= 0.5' (operator <, <=, >, >=)"
+                    )
+        return when
+
+    @field_validator("ideal")
+    @classmethod
+    def _ideal_keys(cls, ideal: dict[str, float]) -> dict[str, float]:
+        bad = sorted(k for k in ideal if k not in CONDITION_KEYS)
+        if bad:
+            raise ValueError(f"unknown ideal key(s) {bad!r}; allowed: <feature>_pct or <feature>_z")
+        return ideal
+
+    @model_validator(mode="after")
+    def _ideal_matches(self) -> Persona:
+        # An ideal that breaks its own conditions would make the persona unreachable by design.
+        for key, spec in self.when.items():
+            if key in self.ideal and not _holds(self.ideal[key], spec):
+                raise ValueError(f"ideal {key} = {self.ideal[key]} breaks its own condition {spec!r}")
+        return self
+
+    def conditions(self) -> list[tuple[str, str, float]]:
+        """The conditions as ``(key, operator, threshold)`` triples."""
+        out = []
+        for key, spec in self.when.items():
+            for item in [spec] if isinstance(spec, str) else spec:
+                op, value = _CONDITION.match(item).groups()
+                out.append((key, op, float(value)))
+        return out
+
+
+class Playbook(BaseModel):
+    """Ordered personas and the fallback persona."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    personas: list[Persona] = Field(min_length=1)
+    fallback: Persona
+
+    @model_validator(mode="after")
+    def _unique(self) -> Playbook:
+        everyone = [*self.personas, self.fallback]
+        for attr in ("key", "name"):
+            seen: set[str] = set()
+            for p in everyone:
+                if getattr(p, attr) in seen:
+                    raise ValueError(f"duplicate persona {attr} {getattr(p, attr)!r}")
+                seen.add(getattr(p, attr))
+        if self.fallback.when:
+            raise ValueError("the fallback persona must have no conditions ('when' must be empty)")
+        return self
+
+
+def _holds(value: float, spec: str | list[str]) -> bool:
+    for item in [spec] if isinstance(spec, str) else spec:
+        op, threshold = _CONDITION.match(item).groups()
+        if not _OPS[op](value, float(threshold)):
+            return False
+    return True
+
+
+def load_playbook(path: Path | None = None) -> Playbook:
+    """Read and validate a persona playbook.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, not TOML, or breaks the playbook schema; the
+        message names the file and the offending key.
+    """
+    path = Path(path) if path is not None else DEFAULT_PLAYBOOK
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: playbook file not found.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: playbook is not valid TOML: {exc}.") from None
+    try:
+        return Playbook.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = first["loc"]
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        if len(loc) >= 2 and loc[0] == "personas" and isinstance(loc[1], int):
+            try:
+                where += f" (persona {raw['personas'][loc[1]].get('key', '?')!r})"
+            except (KeyError, IndexError, TypeError, AttributeError):
+                pass
+        more = len(exc.errors()) - 1
+        tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise ConfigError(f"{path}: playbook key {where!r}: {first['msg']}.{tail}") from None
+
+
+def _value(profile: SegmentProfile, key: str) -> float | None:
+    feature, kind = key.rsplit("_", 1)
+    if feature not in profile.features:
+        return None
+    return profile.pct(feature) if kind == "pct" else profile.z(feature)
+
+
+def _matches(profile: SegmentProfile, persona: Persona) -> bool:
+    for key, op, threshold in persona.conditions():
+        value = _value(profile, key)
+        if value is None or not _OPS[op](value, threshold):
+            return False
+    return True
+
+
+def _distance(profile: SegmentProfile, persona: Persona) -> float:
+    """Root-mean-square gap to the persona's ideal, over the ideal's keys the profile has."""
+    terms = []
+    for key, target in persona.ideal.items():
+        value = _value(profile, key)
+        if value is not None:
+            terms.append((value - target) ** 2)
+    return math.sqrt(math.fsum(terms) / len(terms)) if terms else 0.0
+
+
+_UNMATCHED = 1e6
+
+
+def _assign(profiles: list[SegmentProfile], playbook: Playbook) -> dict[int, Persona]:
+    """Persona per segment id: one-to-one where possible, then shared, then fallback."""
+    personas = playbook.personas
+    matches = {p.id: [q for q in personas if _matches(p, q)] for p in profiles}
+    rows = [p for p in profiles if matches[p.id]]
+    chosen: dict[int, Persona] = {}
+    if rows:
+        # Minimum total distance to the ideals over one-to-one matches: greedy choices in playbook
+        # order can hand the top persona to a near-ideal segment and push a more extreme one
+        # (e.g. higher spend and frequency) down to a lesser persona. The tiny order term breaks
+        # exact ties towards earlier personas.
+        cost = np.array(
+            [
+                [
+                    _distance(p, q) + 1e-9 * j if q in matches[p.id] else _UNMATCHED
+                    for j, q in enumerate(personas)
+                ]
+                for p in rows
+            ]
+        )
+        for r, c in zip(*linear_sum_assignment(cost), strict=True):
+            if cost[r, c] < _UNMATCHED:
+                chosen[rows[r].id] = personas[c]
+    for p in profiles:
+        if p.id not in chosen:
+            options = matches[p.id]
+            chosen[p.id] = (
+                min(options, key=lambda q: (_distance(p, q), personas.index(q))) if options else playbook.fallback
+            )
+    return chosen
+
+
+def _qualifiers(group: list[SegmentProfile]) -> dict[int, str]:
+    """Distinct qualifiers for segments sharing one persona."""
+    shared = [f for f in FEATURES if all(f in p.features for p in group)]
+
+    def spread(f: str) -> float:
+        values = [p.pct(f) for p in group]
+        return max(values) - min(values)
+
+    ranked = sorted(shared, key=lambda f: (-spread(f), FEATURES.index(f)))
+    for f in ranked:
+        ordered = sorted(group, key=lambda p: (p.mean(f), p.id))
+        if len(group) == 2 and ordered[0].mean(f) != ordered[1].mean(f):
+            low, high = _QUALIFIERS[f]
+            return {ordered[0].id: low, ordered[1].id: high}
+        texts = {p.id: f"mean {FEATURE_LABELS[f]} {p.mean(f):,.1f}" for p in group}
+        if len(set(texts.values())) == len(group):
+            return texts
+    # Identical on every feature: only the size can tell them apart.
+    return {p.id: f"{p.size:,} customers, segment of {p.share_customers:.1%}" for p in group}
+
+
+def _fill(template: str, values: dict[str, float], persona: Persona) -> str:
+    try:
+        return template.format(**values)
+    except KeyError as exc:
+        raise DataError(
+            f"persona {persona.key!r} cites {exc.args[0]!r}, which this segment profile lacks; "
+            f"profiled values: {sorted(values)!r}."
+        ) from None
+
+
+def _values(profile: SegmentProfile) -> dict[str, float]:
+    values: dict[str, float] = {
+        "size": profile.size,
+        "share_customers": profile.share_customers,
+        "revenue": profile.revenue,
+        "share_revenue": profile.share_revenue,
+    }
+    for f, fp in profile.features.items():
+        values |= {f"mean_{f}": fp.mean, f"median_{f}": fp.median, f"z_{f}": fp.z, f"pct_{f}": profile.pct(f)}
+    return values
+
+
+def name_segments(profiles: list[SegmentProfile], *, playbook_path: Path | None = None) -> list[Segment]:
+    """Give each segment a unique name, a persona and recommendations.
+
+    Parameters
+    ----------
+    profiles
+        One profile per segment (see :func:`analysis.profiles.profile_segments`).
+    playbook_path
+        TOML playbook; ``None`` uses the packaged ``analysis/data/playbook.toml``.
+
+    Returns
+    -------
+    list[Segment]
+        Bundle segments in the order of ``profiles`` (``rfm_mix`` left empty).
+
+    Raises
+    ------
+    ConfigError
+        The playbook is missing or invalid.
+    DataError
+        Segment ids repeat, or a template cites a value the profile lacks.
+    """
+    playbook = load_playbook(playbook_path)
+    ids = [p.id for p in profiles]
+    if len(set(ids)) != len(ids):
+        raise DataError(f"segment ids must be unique; got {ids!r}.")
+    chosen = _assign(profiles, playbook)
+    names = {p.id: chosen[p.id].name for p in profiles}
+    for key in sorted({q.key for q in chosen.values()}):
+        group = [p for p in profiles if chosen[p.id].key == key]
+        if len(group) > 1:
+            for seg_id, qualifier in _qualifiers(group).items():
+                names[seg_id] = f"{chosen[seg_id].name} — {qualifier}"
+
+    segments = []
+    for p in profiles:
+        persona = chosen[p.id]
+        values = _values(p)
+        segments.append(
+            Segment(
+                id=p.id,
+                persona=persona.key,
+                name=names[p.id],
+                description=_fill(persona.description, values, persona),
+                size=p.size,
+                share_customers=p.share_customers,
+                revenue=p.revenue,
+                share_revenue=p.share_revenue,
+                outlier=p.outlier,
+                outlier_reason=p.outlier_reason,
+                profile=dict(p.features),
+                recommendations=[
+                    Recommendation(
+                        action=_fill(a.action, values, persona),
+                        why=_fill(a.why, values, persona),
+                        kpi=_fill(a.kpi, values, persona),
+                    )
+                    for a in persona.actions
+                ],
+            )
+        )
+    return segments

@@ -1,0 +1,222 @@
+"""Segment labels -> per-segment profiles (sizes, revenue, feature summaries).
+
+One public verb, :func:`profile_segments`. A profile carries, for every numeric
+per-customer feature, the segment's mean and median, its z-score against the
+whole customer base, and the five-number summary with 1.5 IQR whiskers, so a
+renderer can draw boxplots without any customer-level data.
+
+Means and standard deviations use :func:`math.fsum`, so the numbers do not
+depend on the order of the customers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.bundle import BoxStats, FeatureProfile
+from analysis.config import FEATURES
+from analysis.errors import DataError
+
+__all__ = ["SegmentProfile", "profile_segments", "FEATURE_LABELS"]
+
+FEATURE_LABELS = {
+    "recency": "days since last purchase",
+    "frequency": "number of orders",
+    "monetary": "spend",
+    "avg_unit_cost": "average unit price",
+    "avg_order_value": "order value",
+    "tenure": "days since first purchase",
+    "distinct_products": "number of distinct products",
+    "total_quantity": "units bought",
+}
+"""Plain words for each feature, used in generated sentences."""
+
+
+@dataclass(frozen=True)
+class SegmentProfile:
+    """What one segment looks like.
+
+    Attributes
+    ----------
+    id
+        Segment label (1 = highest mean spend).
+    size, share_customers
+        Members, and their share of all customers.
+    revenue, share_revenue
+        Sum of the members' ``monetary``, and its share of the total.
+    features
+        ``{feature: FeatureProfile}`` (mean, median, z, box) for each profiled feature.
+    outlier, outlier_reason
+        True, with a sentence built from the numbers, when the segment holds
+        less than ``min_share`` of customers.
+    percentile
+        ``{feature: mean percentile rank of the members}``, in (0, 1); 0.5 is
+        the base average. Unlike ``z`` it is not squashed by a few extreme
+        customers, which is why the naming playbook prefers it.
+    """
+
+    id: int
+    size: int
+    share_customers: float
+    revenue: float
+    share_revenue: float
+    features: dict[str, FeatureProfile]
+    outlier: bool
+    outlier_reason: str | None
+    percentile: dict[str, float]
+
+    def mean(self, feature: str) -> float:
+        """Mean of ``feature`` in this segment."""
+        return self.features[feature].mean
+
+    def z(self, feature: str) -> float:
+        """z-score of the segment's mean of ``feature`` against the base."""
+        return self.features[feature].z
+
+    def pct(self, feature: str) -> float:
+        """Mean percentile rank (0..1) of the members' ``feature`` within the base."""
+        return self.percentile[feature]
+
+
+def _mean(values: np.ndarray) -> float:
+    return math.fsum(values) / len(values)
+
+
+def _std(values: np.ndarray) -> float:
+    centre = _mean(values)
+    return math.sqrt(math.fsum((values - centre) ** 2) / len(values))
+
+
+def _box(values: np.ndarray) -> BoxStats:
+    q1, median, q3 = (float(q) for q in np.quantile(values, [0.25, 0.5, 0.75]))
+    iqr = q3 - q1
+    inside = values[(values >= q1 - 1.5 * iqr) & (values <= q3 + 1.5 * iqr)]
+    return BoxStats(
+        min=float(values.min()),
+        q1=q1,
+        median=median,
+        q3=q3,
+        max=float(values.max()),
+        whisker_low=float(inside.min()),
+        whisker_high=float(inside.max()),
+        mean=_mean(values),
+    )
+
+
+def _times(ratio: float) -> str:
+    if ratio >= 1:
+        return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.1f}x"
+    return f"1/{1 / ratio:.0f}" if ratio <= 0.1 else f"{ratio:.2f}x"
+
+
+def _outlier_reason(size: int, share: float, features: dict[str, FeatureProfile], base: dict[str, float]) -> str:
+    who = f"{size} customer{'s' if size != 1 else ''} ({share:.1%})"
+    usable = [f for f in features if base[f] > 0 and features[f].mean > 0]
+    if not usable:
+        return f"{who}: too few to act on as a segment, kept apart so they don't distort the others"
+    top = max(usable, key=lambda f: (abs(features[f].z), -FEATURES.index(f)))
+    ratio = features[top].mean / base[top]
+    return (
+        f"{who} whose mean {FEATURE_LABELS[top]} is {_times(ratio)} the base average: "
+        f"kept apart so they don't distort the other segments"
+    )
+
+
+def profile_segments(
+    customers: pd.DataFrame,
+    labels,
+    *,
+    features: tuple[str, ...] = FEATURES,
+    min_share: float = 0.02,
+) -> list[SegmentProfile]:
+    """Summarise each segment.
+
+    Parameters
+    ----------
+    customers
+        The per-customer table (``monetary`` is required; other features are
+        profiled when present and not all missing).
+    labels
+        One segment label per row of ``customers``.
+    features
+        The features to profile, in order; columns that are absent or missing
+        for every customer are skipped.
+    min_share
+        Segments holding a smaller share of customers are flagged as outliers.
+
+    Returns
+    -------
+    list[SegmentProfile]
+        One per label, sorted by label.
+
+    Raises
+    ------
+    DataError
+        ``labels`` does not have one entry per customer, the table is empty, or
+        ``monetary`` is missing or not finite.
+    """
+    labels = np.asarray(labels)
+    n = len(customers)
+    if n == 0:
+        raise DataError("cannot profile segments of an empty customer table.")
+    if labels.shape != (n,):
+        raise DataError(f"'labels' must hold one label per customer ({n}); got shape {labels.shape!r}.")
+    if "monetary" not in customers.columns:
+        raise DataError("the customer table needs a 'monetary' column to profile revenue.")
+    spend = pd.to_numeric(customers["monetary"]).to_numpy(dtype="float64")
+    if not np.isfinite(spend).all():
+        raise DataError("'monetary' must be finite for every customer.", column="monetary")
+
+    columns: dict[str, np.ndarray] = {}
+    for f in features:
+        if f not in FEATURES:
+            raise DataError(f"cannot profile unknown feature {f!r}; allowed: {list(FEATURES)!r}.")
+        if f in customers.columns:
+            values = pd.to_numeric(customers[f], errors="coerce").to_numpy(dtype="float64")
+            if np.isfinite(values).any() and all(np.isfinite(values[labels == s]).any() for s in np.unique(labels)):
+                columns[f] = values
+    base_mean = {f: _mean(v[np.isfinite(v)]) for f, v in columns.items()}
+    base_std = {f: _std(v[np.isfinite(v)]) for f, v in columns.items()}
+    total_revenue = math.fsum(spend)
+    # Mid-rank percentiles: ties share their average rank, the base mean is exactly 0.5.
+    ranks = {}
+    for f, v in columns.items():
+        finite = np.isfinite(v)
+        r = np.full(n, np.nan)
+        r[finite] = (stats.rankdata(v[finite], method="average") - 0.5) / int(finite.sum())
+        ranks[f] = r
+
+    profiles = []
+    for seg in np.unique(labels):
+        members = labels == seg
+        size = int(members.sum())
+        share = size / n
+        feats: dict[str, FeatureProfile] = {}
+        for f, values in columns.items():
+            v = np.sort(values[members & np.isfinite(values)])
+            mean = _mean(v)
+            z = (mean - base_mean[f]) / base_std[f] if base_std[f] > 0 else 0.0
+            feats[f] = FeatureProfile(mean=mean, median=float(np.median(v)), z=z, box=_box(v))
+        revenue = math.fsum(np.sort(spend[members]))
+        outlier = share < min_share
+        profiles.append(
+            SegmentProfile(
+                id=int(seg),
+                size=size,
+                share_customers=share,
+                revenue=revenue,
+                share_revenue=revenue / total_revenue if total_revenue else 0.0,
+                features=feats,
+                outlier=outlier,
+                outlier_reason=_outlier_reason(size, share, feats, base_mean) if outlier else None,
+                percentile={
+                    f: _mean(np.sort(r[members & np.isfinite(r)])) for f, r in ranks.items()
+                },
+            )
+        )
+    return profiles
