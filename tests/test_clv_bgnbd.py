@@ -80,9 +80,7 @@ def test_conditional_expectation_and_p_alive_match_lifetimes(calibration, fit):
     )
 
 
-_params = st.tuples(
-    st.floats(0.05, 5), st.floats(0.5, 50), st.floats(0.1, 5), st.floats(0.1, 10)
-).map(np.array)
+_params = st.tuples(st.floats(0.05, 5), st.floats(0.5, 50), st.floats(0.1, 5), st.floats(0.1, 10)).map(np.array)
 _history = st.tuples(st.integers(0, 40), st.floats(0, 1), st.floats(0.5, 200))
 
 

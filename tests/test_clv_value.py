@@ -35,9 +35,7 @@ CUSTOMERS = {
 
 
 def _value(horizon, rate=0.1, unit_days=7.0):
-    return customer_value(
-        BG, GG, **CUSTOMERS, horizon=horizon, unit_days=unit_days, annual_rate=rate, level=0.9
-    )
+    return customer_value(BG, GG, **CUSTOMERS, horizon=horizon, unit_days=unit_days, annual_rate=rate, level=0.9)
 
 
 def test_grid_is_monthly_and_ends_on_the_horizon():

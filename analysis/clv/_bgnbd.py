@@ -15,6 +15,7 @@ from analysis.clv._mle import MleFit, maximize
 __all__ = ["NAMES", "fit_bgnbd", "conditional_expected_purchases", "p_alive"]
 
 NAMES = ("r", "alpha", "a", "b")
+_NEAR_ONE = 1e-4
 
 
 def _compress(x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -32,9 +33,7 @@ def _loglik_terms(log_params: np.ndarray, x, tx, T) -> np.ndarray:
     a3 = -(r + x) * np.log(alpha + T)
     repeat = x > 0
     a4 = np.full_like(x, -np.inf)
-    a4[repeat] = (
-        np.log(a) - np.log(b + x[repeat] - 1.0) - (r + x[repeat]) * np.log(alpha + tx[repeat])
-    )
+    a4[repeat] = np.log(a) - np.log(b + x[repeat] - 1.0) - (r + x[repeat]) * np.log(alpha + tx[repeat])
     return a1 + a2 + np.logaddexp(a3, a4)
 
 
@@ -92,9 +91,7 @@ def fit_bgnbd(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> MleF
     MleFit
         Parameters ``r, alpha, a, b``.
     """
-    x, tx, T_, w = _compress(
-        np.asarray(frequency, float), np.asarray(recency, float), np.asarray(T, float)
-    )
+    x, tx, T_, w = _compress(np.asarray(frequency, float), np.asarray(recency, float), np.asarray(T, float))
     rate = max(float(np.average(x, weights=w) / max(np.average(T_, weights=w), 1e-9)), 1e-3)
     starts = [(1.0, 1.0, 1.0, 1.0), (0.5, 0.5 / rate, 1.0, 3.0)]
     return maximize(_NegLogLik(x, tx, T_, w), names=NAMES, starts=starts)
@@ -104,11 +101,7 @@ def _log_odds_dead(params: np.ndarray, x, tx, T) -> np.ndarray:
     r, alpha, a, b = params
     out = np.full(np.shape(x), -np.inf)
     rep = x > 0
-    out[rep] = (
-        np.log(a)
-        - np.log(b + x[rep] - 1.0)
-        + (r + x[rep]) * (np.log(alpha + T[rep]) - np.log(alpha + tx[rep]))
-    )
+    out[rep] = np.log(a) - np.log(b + x[rep] - 1.0) + (r + x[rep]) * (np.log(alpha + T[rep]) - np.log(alpha + tx[rep]))
     return out
 
 
@@ -131,6 +124,12 @@ def conditional_expected_purchases(
     at once; the result then has shape ``(k, n)``.
     """
     r, alpha, a, b = np.asarray(params, float)
+    if abs(a - 1.0) < _NEAR_ONE:
+        # Equation (10) divides by a - 1 but is continuous there: interpolate.
+        lo = conditional_expected_purchases((r, alpha, 1.0 - 2 * _NEAR_ONE, b), t, x, tx, T)
+        hi = conditional_expected_purchases((r, alpha, 1.0 + 2 * _NEAR_ONE, b), t, x, tx, T)
+        w = (a - (1.0 - 2 * _NEAR_ONE)) / (4.0 * _NEAR_ONE)
+        return (1.0 - w) * lo + w * hi
     x, tx, T = (np.asarray(v, float) for v in (x, tx, T))
     t = np.asarray(t, float)
     z = t / (alpha + T + t)

@@ -41,7 +41,8 @@ DEFINITIONS = {
 ASSUMPTIONS = [
     "While active, a customer buys at a steady random (Poisson) rate.",
     "Purchase rates differ between customers following a gamma distribution.",
-    "After any purchase a customer may become inactive for good, with a probability that differs between customers (beta distribution).",
+    "After any purchase a customer may become inactive for good, with a probability that differs "
+    "between customers (beta distribution).",
     "Purchase rate and dropout probability are independent of each other.",
     "A customer's spend per purchase varies around their own mean; those means differ between customers (Gamma-Gamma).",
     "Spend per purchase is independent of how often the customer buys.",
@@ -122,13 +123,10 @@ def _correlation_text(corr: float | None, limit: float) -> tuple[str | None, str
     if corr is None:
         return None, None
     size = abs(corr)
-    text = (
-        f"Frequency and spend per purchase correlate at {corr:.2f} among repeat buyers; "
-        + (
-            "weak enough for the Gamma-Gamma independence assumption."
-            if size <= limit
-            else f"above the {limit:.2f} limit, so the independence assumption is doubtful."
-        )
+    text = f"Frequency and spend per purchase correlate at {corr:.2f} among repeat buyers; " + (
+        "weak enough for the Gamma-Gamma independence assumption."
+        if size <= limit
+        else f"above the {limit:.2f} limit, so the independence assumption is doubtful."
     )
     warning = None if size <= limit else f"Gamma-Gamma independence check failed: {text}"
     return text, warning
@@ -176,8 +174,10 @@ def fit_clv(
     cal_end = config.calibration_end or _default_calibration_end(start, observation_end, config.holdout_share)
 
     full = summarize(days, end=observation_end, time_unit=config.time_unit)
-    cal = summarize(days, end=cal_end, time_unit=config.time_unit) if cal_end >= start else summarize(
-        days.iloc[0:0], end=cal_end, time_unit=config.time_unit
+    cal = (
+        summarize(days, end=cal_end, time_unit=config.time_unit)
+        if cal_end >= start
+        else summarize(days.iloc[0:0], end=cal_end, time_unit=config.time_unit)
     )
     seg = pd.Series(segment_of).reindex(full.index)
     cal_repeat = cal[cal["frequency"] > 0]

@@ -41,10 +41,16 @@ class ClvSegmentValue(_Model):
 class HoldoutRow(_Model):
     """Predicted vs actual repeat purchase occasions in the holdout period for one group."""
 
-    label: str = Field(description="row label: 'All customers', a segment name, or a calibration frequency such as '3' or '7+'")
+    label: str = Field(
+        description="row label: 'All customers', a segment name, or a calibration frequency such as '3' or '7+'"
+    )
     segment: int | None = Field(default=None, description="segment id for per-segment rows")
-    frequency_min: int | None = Field(default=None, description="lowest calibration frequency in the row (frequency rows)")
-    frequency_max: int | None = Field(default=None, description="highest calibration frequency in the row; None = open-ended")
+    frequency_min: int | None = Field(
+        default=None, description="lowest calibration frequency in the row (frequency rows)"
+    )
+    frequency_max: int | None = Field(
+        default=None, description="highest calibration frequency in the row; None = open-ended"
+    )
     customers: int = Field(description="customers of the calibration cohort in the group")
     actual: float = Field(description="actual purchase occasions in the holdout, summed")
     predicted: float = Field(description="model-predicted purchase occasions in the holdout, summed")
@@ -65,20 +71,28 @@ class HoldoutValidation(_Model):
     holdout_end: str = Field(description="ISO date, last day of the holdout period (end of observation)")
     calibration_length: float = Field(description="calibration period length, in time_unit")
     holdout_length: float = Field(description="holdout period length, in time_unit")
-    customers: int = Field(description="calibration cohort: customers whose first purchase is in the calibration period")
+    customers: int = Field(
+        description="calibration cohort: customers whose first purchase is in the calibration period"
+    )
     new_in_holdout: int = Field(description="customers first seen in the holdout; not part of the check")
     overall: HoldoutRow
     segments: list[HoldoutRow] = Field(description="one row per segment, in segment id order")
-    by_frequency: list[HoldoutRow] = Field(description="rows by calibration-period repeat frequency, the last open-ended")
+    by_frequency: list[HoldoutRow] = Field(
+        description="rows by calibration-period repeat frequency, the last open-ended"
+    )
     note: str = Field(description="what is compared, in one sentence")
 
 
 class ClvSection(_Model):
     """Customer lifetime value from BG/NBD (repeat purchases) and Gamma-Gamma (spend)."""
 
-    reliable: bool = Field(description="false when the data is too thin or a fit failed; then no model numbers are given")
+    reliable: bool = Field(
+        description="false when the data is too thin or a fit failed; then no model numbers are given"
+    )
     reason: str | None = Field(description="why the model is not reliable, in words; None when reliable")
-    warnings: list[str] = Field(default_factory=list, description="caveats that do not stop the model, e.g. spend correlated with frequency")
+    warnings: list[str] = Field(
+        default_factory=list, description="caveats that do not stop the model, e.g. spend correlated with frequency"
+    )
     time_unit: str = Field(description="day, week or month: the unit of frequency, recency, T and the horizon")
     time_unit_days: float = Field(description="days in one time_unit (a month is 365.25 / 12 days)")
     horizon: float = Field(description="forecast horizon, in time_unit, counted from the end of observation")
@@ -89,22 +103,44 @@ class ClvSection(_Model):
     interval_method: str = Field(description="what the intervals mean, in words")
     observation_start: str = Field(description="ISO date of the first purchase in the data")
     observation_end: str = Field(description="ISO date of the last day observed (forecasts start the day after)")
-    definitions: dict[str, str] = Field(description="{term: meaning} for purchase occasion, frequency, recency, T, monetary value")
+    definitions: dict[str, str] = Field(
+        description="{term: meaning} for purchase occasion, frequency, recency, T, monetary value"
+    )
     assumptions: list[str] = Field(description="the models' assumptions, one short sentence each")
     customers: int = Field(description="customers with at least one order")
     repeat_buyers: int = Field(description="customers with at least one repeat purchase occasion (whole observation)")
-    calibration_repeat_buyers: int = Field(description="repeat buyers in the calibration period (what the fit relies on)")
-    customers_without_segment: int = Field(description="customers with orders but no segment; counted in the total only")
-    zero_spend_repeat_buyers: int = Field(description="calibration repeat buyers with zero mean repeat spend, left out of the Gamma-Gamma fit")
-    params: dict[str, float] | None = Field(description="calibration-period estimates: BG/NBD r, alpha, a, b; Gamma-Gamma p, q, gamma")
-    standard_errors: dict[str, float] | None = Field(description="standard errors of params, from the Hessian of the log-likelihood")
-    log_likelihood: dict[str, float] | None = Field(description="maximised log-likelihood of each calibration fit: {'bgnbd': .., 'gammagamma': ..}")
-    forecast_params: dict[str, float] | None = Field(description="the estimates the per-customer forecasts use (refit on the whole observation period, or the calibration fit)")
+    calibration_repeat_buyers: int = Field(
+        description="repeat buyers in the calibration period (what the fit relies on)"
+    )
+    customers_without_segment: int = Field(
+        description="customers with orders but no segment; counted in the total only"
+    )
+    zero_spend_repeat_buyers: int = Field(
+        description="calibration repeat buyers with zero mean repeat spend, left out of the Gamma-Gamma fit"
+    )
+    params: dict[str, float] | None = Field(
+        description="calibration-period estimates: BG/NBD r, alpha, a, b; Gamma-Gamma p, q, gamma"
+    )
+    standard_errors: dict[str, float] | None = Field(
+        description="standard errors of params, from the Hessian of the log-likelihood"
+    )
+    log_likelihood: dict[str, float] | None = Field(
+        description="maximised log-likelihood of each calibration fit: {'bgnbd': .., 'gammagamma': ..}"
+    )
+    forecast_params: dict[str, float] | None = Field(
+        description="the estimates the per-customer forecasts use "
+        "(refit on the whole observation period, or the calibration fit)"
+    )
     forecast_standard_errors: dict[str, float] | None
     forecast_fitted_on: str | None = Field(description="the period forecast_params were fitted on, in words")
-    spend_frequency_correlation: float | None = Field(description="Pearson correlation of repeat frequency and mean repeat spend among repeat buyers (the Gamma-Gamma independence check)")
+    spend_frequency_correlation: float | None = Field(
+        description="Pearson correlation of repeat frequency and mean repeat spend among repeat buyers "
+        "(the Gamma-Gamma independence check)"
+    )
     independence_check: str | None = Field(description="the correlation read in words")
-    population_mean_spend: float | None = Field(description="mean spend per purchase across customers implied by Gamma-Gamma, p*gamma/(q-1)")
+    population_mean_spend: float | None = Field(
+        description="mean spend per purchase across customers implied by Gamma-Gamma, p*gamma/(q-1)"
+    )
     segments: list[ClvSegmentValue] | None = Field(description="one row per segment, in segment id order")
     total: ClvSegmentValue | None = Field(description="the all-customers row")
     validation: HoldoutValidation | None

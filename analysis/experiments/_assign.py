@@ -41,7 +41,5 @@ def assign_arms(pseudonyms: Iterable[str], *, config: ExperimentsConfig) -> pd.S
         The arm of each pseudonym (str), aligned with the input.
     """
     values = pseudonyms if isinstance(pseudonyms, pd.Series) else pd.Series(list(pseudonyms), dtype=str)
-    arms = [
-        "control" if unit_draw(str(p), config.seed) < config.control_share else "treatment" for p in values
-    ]
+    arms = ["control" if unit_draw(str(p), config.seed) < config.control_share else "treatment" for p in values]
     return pd.Series(arms, index=values.index, name="arm", dtype=str)

@@ -7,7 +7,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from analysis.config import ExperimentsConfig
@@ -93,12 +92,21 @@ def _design(sid, seg, members_seg, hist, assigned, config: ExperimentsConfig) ->
         assigned_control=n_c,
     )
     empty = dict(
-        baseline=None, baseline_sd=None, target=None, effect_size=None, required_treatment=None,
-        required_control=None, required_total=None, min_detectable_effect=None, min_detectable_target=None,
+        baseline=None,
+        baseline_sd=None,
+        target=None,
+        effect_size=None,
+        required_treatment=None,
+        required_control=None,
+        required_total=None,
+        min_detectable_effect=None,
+        min_detectable_target=None,
     )
     if len(hist) < config.min_baseline_customers:
         return ExperimentDesign(
-            **base, **empty, testable=False,
+            **base,
+            **empty,
+            testable=False,
             reason=(
                 f"only {len(hist)} members bought before the last {config.window_days} days; "
                 f"at least {config.min_baseline_customers} are needed to estimate a baseline"
@@ -117,10 +125,17 @@ def _design(sid, seg, members_seg, hist, assigned, config: ExperimentsConfig) ->
         degenerate = baseline <= 0.0 or not sd > 0.0
         why = f"revenue per customer in the baseline window is {baseline:.2f} with no spread to size a test on"
     if degenerate:
-        return ExperimentDesign(**base, **(empty | {"baseline": baseline, "baseline_sd": sd}), testable=False, reason=why)
+        return ExperimentDesign(
+            **base, **(empty | {"baseline": baseline, "baseline_sd": sd}), testable=False, reason=why
+        )
     req_t, req_c, es = required_sizes(
-        metric, baseline=baseline, sd=sd, relative_effect=config.mde,
-        alpha=config.alpha, power=config.power, control_share=config.control_share,
+        metric,
+        baseline=baseline,
+        sd=sd,
+        relative_effect=config.mde,
+        alpha=config.alpha,
+        power=config.power,
+        control_share=config.control_share,
     )
     mde_small = smallest_effect(
         metric, baseline=baseline, sd=sd, n_treatment=n_t, n_control=n_c, alpha=config.alpha, power=config.power
@@ -128,13 +143,10 @@ def _design(sid, seg, members_seg, hist, assigned, config: ExperimentsConfig) ->
     testable = n_t >= req_t and n_c >= req_c
     reason = None
     if not testable:
-        reason = (
-            f"needs {req_t:,} treatment and {req_c:,} control customers but has {n_t:,} and {n_c:,}; "
-            + (
-                f"the smallest lift it could detect is {mde_small:.0%}"
-                if mde_small is not None
-                else "no lift could be detected at this size"
-            )
+        reason = f"needs {req_t:,} treatment and {req_c:,} control customers but has {n_t:,} and {n_c:,}; " + (
+            f"the smallest lift it could detect is {mde_small:.0%}"
+            if mde_small is not None
+            else "no lift could be detected at this size"
         )
     return ExperimentDesign(
         **base,

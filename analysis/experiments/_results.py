@@ -88,9 +88,18 @@ def _conversion_row(sid, name, t: pd.DataFrame, c: pd.DataFrame, alpha: float) -
     base = dict(segment=sid, name=name, treatment_customers=nt, control_customers=nc)
     if nt < 2 or nc < 2:
         return LiftRow(
-            **base, treatment_value=xt / nt if nt else None, control_value=xc / nc if nc else None,
-            difference=None, difference_low=None, difference_high=None, lift=None, lift_low=None,
-            lift_high=None, p_value=None, significant=None, note="fewer than 2 customers in an arm",
+            **base,
+            treatment_value=xt / nt if nt else None,
+            control_value=xc / nc if nc else None,
+            difference=None,
+            difference_low=None,
+            difference_high=None,
+            lift=None,
+            lift_low=None,
+            lift_high=None,
+            p_value=None,
+            significant=None,
+            note="fewer than 2 customers in an arm",
         )
     pt, pc = xt / nt, xc / nc
     low, high = confint_proportions_2indep(xt, nt, xc, nc, method="newcomb", compare="diff", alpha=alpha)
@@ -108,9 +117,18 @@ def _conversion_row(sid, name, t: pd.DataFrame, c: pd.DataFrame, alpha: float) -
     if p_value is None:
         note = "every customer has the same outcome, so there is nothing to test"
     return LiftRow(
-        **base, treatment_value=pt, control_value=pc, difference=pt - pc, difference_low=_num(low),
-        difference_high=_num(high), lift=lift, lift_low=lift_low, lift_high=lift_high, p_value=p_value,
-        significant=None if p_value is None else p_value < alpha, note=note,
+        **base,
+        treatment_value=pt,
+        control_value=pc,
+        difference=pt - pc,
+        difference_low=_num(low),
+        difference_high=_num(high),
+        lift=lift,
+        lift_low=lift_low,
+        lift_high=lift_high,
+        p_value=p_value,
+        significant=None if p_value is None else p_value < alpha,
+        note=note,
     )
 
 
@@ -120,14 +138,26 @@ def _revenue_row(sid, name, t: pd.DataFrame, c: pd.DataFrame, alpha: float) -> L
     mt = float(t["revenue"].mean()) if nt else None
     mc = float(c["revenue"].mean()) if nc else None
     none = dict(
-        difference=None, difference_low=None, difference_high=None, lift=None, lift_low=None,
-        lift_high=None, p_value=None, significant=None,
+        difference=None,
+        difference_low=None,
+        difference_high=None,
+        lift=None,
+        lift_low=None,
+        lift_high=None,
+        p_value=None,
+        significant=None,
     )
     if nt < 2 or nc < 2:
         return LiftRow(**base, treatment_value=mt, control_value=mc, **none, note="fewer than 2 customers in an arm")
     vt, vc = float(t["revenue"].var(ddof=1)), float(c["revenue"].var(ddof=1))
     if vt + vc == 0:
-        return LiftRow(**base, treatment_value=mt, control_value=mc, **none, note="revenue does not vary, so there is nothing to test")
+        return LiftRow(
+            **base,
+            treatment_value=mt,
+            control_value=mc,
+            **none,
+            note="revenue does not vary, so there is nothing to test",
+        )
     res = stats.ttest_ind(t["revenue"], c["revenue"], equal_var=False)
     ci = res.confidence_interval(confidence_level=1.0 - alpha)
     lift = lift_low = lift_high = None
@@ -142,9 +172,18 @@ def _revenue_row(sid, name, t: pd.DataFrame, c: pd.DataFrame, alpha: float) -> L
         note = "zero mean revenue in an arm, so the relative lift is undefined"
     p_value = _num(float(res.pvalue))
     return LiftRow(
-        **base, treatment_value=mt, control_value=mc, difference=mt - mc, difference_low=_num(float(ci.low)),
-        difference_high=_num(float(ci.high)), lift=lift, lift_low=lift_low, lift_high=lift_high,
-        p_value=p_value, significant=None if p_value is None else p_value < alpha, note=note,
+        **base,
+        treatment_value=mt,
+        control_value=mc,
+        difference=mt - mc,
+        difference_low=_num(float(ci.low)),
+        difference_high=_num(float(ci.high)),
+        lift=lift,
+        lift_low=lift_low,
+        lift_high=lift_high,
+        p_value=p_value,
+        significant=None if p_value is None else p_value < alpha,
+        note=note,
     )
 
 
@@ -153,7 +192,9 @@ def _table(metric: str, used: pd.DataFrame, names: dict[int, str], config: Exper
     rows = []
     for sid in sorted(names):
         part = used[used["segment"] == sid]
-        rows.append(row(sid, names[sid], part[part["arm"] == "treatment"], part[part["arm"] == "control"], config.alpha))
+        rows.append(
+            row(sid, names[sid], part[part["arm"] == "treatment"], part[part["arm"] == "control"], config.alpha)
+        )
     overall = row(None, "All segments", used[used["arm"] == "treatment"], used[used["arm"] == "control"], config.alpha)
     test = (
         "Difference of conversion rates with a Newcombe interval and a score test; relative lift with a "
@@ -216,27 +257,30 @@ def read_results(
             row=row,
             value=val if col != "customer" else None,
         )
-    by_pseudonym = assignments.set_index(assignments["pseudonym"].astype(str))
-    by_raw = assignments.set_index(assignments["customer_id"].astype(str))
+    records = list(
+        zip(
+            assignments["pseudonym"].astype(str),
+            assignments["customer_id"].astype(str),
+            assignments["segment"].astype(int),
+            assignments["arm"].astype(str),
+            strict=True,
+        )
+    )
+    by_pseudonym = {p: (p, s, a) for p, _, s, a in records}
+    by_raw = {c: (p, s, a) for p, c, s, a in records}
+    # A 'customer' column may hold either; pseudonyms are tried first.
     lookups = {"pseudonym": [by_pseudonym], "customer_id": [by_raw], "customer": [by_pseudonym, by_raw]}[id_kind]
-    seg = pd.Series(np.nan, index=parsed.index)
-    assigned_arm = pd.Series(None, index=parsed.index, dtype=object)
-    key = pd.Series(None, index=parsed.index, dtype=object)
-    for table in lookups:
-        todo = seg.isna()
-        hit = parsed.loc[todo, "customer"].map(table["segment"])
-        seg.loc[hit.index] = hit
-        assigned_arm.loc[hit.index] = parsed.loc[todo, "customer"].map(table["arm"])
-        key.loc[hit.index] = parsed.loc[todo, "customer"].map(table["pseudonym"])
+    found = [next((t[c] for t in lookups if c in t), None) for c in parsed["customer"]]
+    key = pd.Series([f[0] if f else None for f in found], index=parsed.index, dtype=object)
+    seg = pd.Series([f[1] if f else np.nan for f in found], index=parsed.index, dtype=float)
+    assigned_arm = pd.Series([f[2] if f else None for f in found], index=parsed.index, dtype=object)
     unknown = ~bad & seg.isna()
     # Duplicates are judged among readable, known rows only.
     dup = ~bad & ~unknown & key.where(~bad & ~unknown).duplicated(keep="first") & key.notna()
     mismatch = ~bad & ~unknown & ~dup & (parsed["arm"] != assigned_arm)
     keep = ~(bad | unknown | dup | mismatch)
     used = parsed[keep].assign(segment=seg[keep].astype(int))
-    names = segment_names or {
-        int(s): f"Segment {int(s)}" for s in sorted(assignments["segment"].unique())
-    }
+    names = segment_names or {int(s): f"Segment {int(s)}" for s in sorted(assignments["segment"].unique())}
     other = "revenue" if config.metric == "conversion" else "conversion"
     return ExperimentResults(
         file=path.name,

@@ -24,8 +24,12 @@ class ExperimentDesign(_Model):
     action: str | None = Field(description="the recommended action under test (treatment)")
     hypothesis: str = Field(description="the test in one sentence")
     customers: int = Field(description="segment members")
-    baseline_customers: int = Field(description="members with history before the baseline window (what the baseline is estimated on)")
-    baseline: float | None = Field(description="the metric's current value: conversion rate (0..1) or revenue per customer")
+    baseline_customers: int = Field(
+        description="members with history before the baseline window (what the baseline is estimated on)"
+    )
+    baseline: float | None = Field(
+        description="the metric's current value: conversion rate (0..1) or revenue per customer"
+    )
     baseline_sd: float | None = Field(description="standard deviation of revenue per customer (revenue metric only)")
     target: float | None = Field(description="baseline raised by the minimum detectable effect")
     effect_size: float | None = Field(description="standardised effect: Cohen's h (conversion) or d (revenue)")
