@@ -185,7 +185,7 @@ def test_clv_and_test_plan_shown_when_present(tmp_path):
     assert format_money(bundle.clv.total.clv_low, "£") in second
     assert "Test plan: repurchase within 90 days" in second
     too_small = [d for d in bundle.experiments.designs if not d.testable]
-    assert too_small and f"detects {format_percent(too_small[0].min_detectable_effect, 0)}+" in second
+    assert too_small and f"too small, min. lift {format_percent(too_small[0].min_detectable_effect, 0)}" in second
 
 
 def test_actions_ranked_by_clv_when_reliable():
