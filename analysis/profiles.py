@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.bundle import BoxStats, FeatureProfile
-from analysis.config import FEATURES
+from analysis.config import FEATURES, ClusterConfig
 from analysis.errors import DataError
 
 __all__ = ["SegmentProfile", "profile_segments", "FEATURE_LABELS"]
@@ -114,9 +114,17 @@ def _times(ratio: float) -> str:
     return f"1/{1 / ratio:.0f}" if ratio <= 0.1 else f"{ratio:.2f}x"
 
 
-def _outlier_reason(size: int, share: float, features: dict[str, FeatureProfile], base: dict[str, float]) -> str:
+def _outlier_reason(
+    size: int,
+    share: float,
+    features: dict[str, FeatureProfile],
+    base: dict[str, float],
+    clustered: tuple[str, ...],
+) -> str:
     who = f"{size} customer{'s' if size != 1 else ''} ({share:.1%})"
-    usable = [f for f in features if base[f] > 0 and features[f].mean > 0]
+    # Cite a clustering feature: those are what set the segment apart.
+    pool = [f for f in clustered if f in features] or list(features)
+    usable = [f for f in pool if base[f] > 0 and features[f].mean > 0]
     if not usable:
         return f"{who}: too few to act on as a segment, kept apart so they don't distort the others"
     top = max(usable, key=lambda f: (abs(features[f].z), -FEATURES.index(f)))
@@ -131,23 +139,25 @@ def profile_segments(
     customers: pd.DataFrame,
     labels,
     *,
-    features: tuple[str, ...] = FEATURES,
-    min_share: float = 0.02,
+    features: tuple[str, ...],
+    config: ClusterConfig | None = None,
 ) -> list[SegmentProfile]:
     """Summarise each segment.
 
     Parameters
     ----------
     customers
-        The per-customer table (``monetary`` is required; other features are
-        profiled when present and not all missing).
+        The per-customer table. ``monetary`` is required; every numeric
+        feature in :data:`analysis.config.FEATURES` is profiled when present
+        and not missing for every customer (or for a whole segment).
     labels
         One segment label per row of ``customers``.
     features
-        The features to profile, in order; columns that are absent or missing
-        for every customer are skipped.
-    min_share
-        Segments holding a smaller share of customers are flagged as outliers.
+        The features the clustering used; an outlier's reason cites the most
+        extreme of them.
+    config
+        ``config.min_share``: segments holding a smaller share of customers are
+        flagged as outliers (default ``ClusterConfig()``).
 
     Returns
     -------
@@ -172,10 +182,12 @@ def profile_segments(
     if not np.isfinite(spend).all():
         raise DataError("'monetary' must be finite for every customer.", column="monetary")
 
+    unknown = [f for f in features if f not in FEATURES]
+    if unknown:
+        raise DataError(f"unknown clustering feature(s) {unknown!r}; allowed: {list(FEATURES)!r}.")
+    min_share = (config or ClusterConfig()).min_share
     columns: dict[str, np.ndarray] = {}
-    for f in features:
-        if f not in FEATURES:
-            raise DataError(f"cannot profile unknown feature {f!r}; allowed: {list(FEATURES)!r}.")
+    for f in FEATURES:
         if f in customers.columns:
             values = pd.to_numeric(customers[f], errors="coerce").to_numpy(dtype="float64")
             if np.isfinite(values).any() and all(np.isfinite(values[labels == s]).any() for s in np.unique(labels)):
@@ -213,7 +225,7 @@ def profile_segments(
                 share_revenue=revenue / total_revenue if total_revenue else 0.0,
                 features=feats,
                 outlier=outlier,
-                outlier_reason=_outlier_reason(size, share, feats, base_mean) if outlier else None,
+                outlier_reason=_outlier_reason(size, share, feats, base_mean, tuple(features)) if outlier else None,
                 percentile={
                     f: _mean(np.sort(r[members & np.isfinite(r)])) for f, r in ranks.items()
                 },
