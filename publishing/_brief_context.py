@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from analysis.bundle import Bundle, Segment
+from analysis.bundle import Bundle
 
 __all__ = [
     "Action",
@@ -128,6 +128,7 @@ class BriefContext:
     n_segments: int
     rows: tuple[SegmentRow, ...]
     actions: tuple[Action, ...]
+    actions_title: str
     action_rule: str
     k_rationale: str
     site_url: str
@@ -136,13 +137,6 @@ class BriefContext:
     headline: Headline | None
     clv: ClvSummary | None
     tests: TestPlan | None
-
-
-def _first_action(segment: Segment) -> tuple[str, str, str] | None:
-    if not segment.recommendations:
-        return None
-    rec = segment.recommendations[0]
-    return rec.action, rec.why, rec.kpi
 
 
 def _clv_values(bundle: Bundle) -> dict[int, float]:
@@ -156,44 +150,44 @@ def _clv_values(bundle: Bundle) -> dict[int, float]:
 def _choose_actions(bundle: Bundle, colors: dict[int, str]) -> tuple[tuple[Action, ...], str]:
     clv = _clv_values(bundle)
     if clv:
-        rule = (
-            "Ranked by each segment's predicted future value (CLV); one action per segment, the first of its playbook."
-        )
-        label = "predicted value"
+        basis, label = "each segment's predicted future value (CLV)", "predicted value"
         value_of = {s.id: clv.get(s.id, 0.0) for s in bundle.segments}
     else:
-        rule = (
-            "Ranked by the revenue each segment brought in the period; one action per segment, "
-            "the first of its playbook."
-        )
-        label = "revenue"
+        basis, label = "the revenue each segment brought in the period", "revenue"
         value_of = {s.id: s.revenue for s in bundle.segments}
-    # Ties are broken by segment id so the choice is stable across runs.
-    ranked = sorted(
-        (s for s in bundle.segments if _first_action(s) is not None),
-        key=lambda s: (-value_of[s.id], s.id),
+    rule = (
+        f"Ranked by {basis}: the first playbook action of the most valuable segments; "
+        "with fewer segments than actions, their next actions follow."
     )
-    actions = []
-    for rank, seg in enumerate(ranked[:N_ACTIONS], start=1):
-        action, why, kpi = _first_action(seg)  # type: ignore[misc]
-        actions.append(
-            Action(
-                rank=rank,
-                segment_id=seg.id,
-                segment=seg.name,
-                color=colors.get(seg.id, "#555555"),
-                action=action,
-                why=why,
-                kpi=kpi,
-                size=seg.size,
-                share_customers=seg.share_customers,
-                revenue=seg.revenue,
-                share_revenue=seg.share_revenue,
-                value=value_of[seg.id],
-                value_label=label,
-            )
+    # Round-robin over the playbook: every segment's first action (by value, ties by id),
+    # then every segment's second action, and so on.
+    ranked = sorted(bundle.segments, key=lambda s: (-value_of[s.id], s.id))
+    depth = max((len(s.recommendations) for s in ranked), default=0)
+    picks = [(seg, seg.recommendations[i]) for i in range(depth) for seg in ranked
+             if i < len(seg.recommendations)][:N_ACTIONS]  # fmt: skip
+    actions = tuple(
+        Action(
+            rank=rank,
+            segment_id=seg.id,
+            segment=seg.name,
+            color=colors.get(seg.id, "#555555"),
+            action=rec.action,
+            why=rec.why,
+            kpi=rec.kpi,
+            size=seg.size,
+            share_customers=seg.share_customers,
+            revenue=seg.revenue,
+            share_revenue=seg.share_revenue,
+            value=value_of[seg.id],
+            value_label=label,
         )
-    return tuple(actions), rule
+        for rank, (seg, rec) in enumerate(picks, start=1)
+    )
+    return actions, rule
+
+
+_COUNT_WORDS = {1: "The highest-value action", 2: "Two highest-value actions",
+                3: "Three highest-value actions"}  # fmt: skip
 
 
 def _clv_summary(bundle: Bundle) -> ClvSummary | None:
@@ -274,7 +268,7 @@ def brief_context(bundle: Bundle, *, colors: dict[int, str], site_url: str, curr
     Returns
     -------
     BriefContext
-        Rows in segment-id order (descending mean spend); the three actions of the
+        Rows in segment-id order (descending mean spend); up to three actions of the
         highest-value segments (see :attr:`BriefContext.action_rule`).
     """
     data = bundle.data
@@ -305,6 +299,7 @@ def brief_context(bundle: Bundle, *, colors: dict[int, str], site_url: str, curr
         n_segments=len(bundle.segments),
         rows=rows,
         actions=actions,
+        actions_title=_COUNT_WORDS.get(len(actions), "Recommended actions"),
         action_rule=rule,
         k_rationale=bundle.k_selection.rationale,
         site_url=site_url,

@@ -74,7 +74,7 @@ def _swap(new: Path, target: Path) -> None:
     """Put ``new`` at ``target``; the old ``target`` is restored if the second rename fails."""
     old = None
     if target.exists():
-        old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-old-"))
+        old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f"{target.name}.old-"))
         old.rmdir()
         target.rename(old)
     try:
@@ -139,7 +139,7 @@ def build_all(
     out.parent.mkdir(parents=True, exist_ok=True)
     private.parent.mkdir(parents=True, exist_ok=True)
     stage_private = Path(tempfile.mkdtemp(dir=private.parent, prefix=f".{private.name}-new-"))
-    stage_site = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-new-"))
+    stage_site = Path(tempfile.mkdtemp(dir=out.parent, prefix=f"{out.name}.new-"))
     seconds: dict[str, float] = {}
     try:
         clock = time.perf_counter()

@@ -206,3 +206,14 @@ def test_unreliable_clv_shows_the_reason_and_no_numbers(tmp_path):
     assert [a.segment_id for a in ctx.actions] == [1, 2, 3]  # back to revenue
     second = _text(render_brief_pdf(bundle, tmp_path / "b.pdf"))[1]
     assert "Not estimated: only 40 repeat buyers" in second
+
+
+def test_two_segments_still_give_three_actions():
+    base = make_bundle()
+    two = base.model_copy(update={"segments": base.segments[:2]})
+    ctx = brief_context(two, colors={}, site_url="x")
+    # Both first actions by revenue, then the richer segment's second action.
+    expected = [base.segments[0].recommendations[0].action, base.segments[1].recommendations[0].action,
+                base.segments[0].recommendations[1].action]  # fmt: skip
+    assert [a.action for a in ctx.actions] == expected
+    assert ctx.actions_title == "Three highest-value actions"
