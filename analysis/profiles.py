@@ -102,8 +102,10 @@ def _box(values: np.ndarray) -> BoxStats:
         median=median,
         q3=q3,
         max=float(values.max()),
-        whisker_low=float(inside.min()),
-        whisker_high=float(inside.max()),
+        # As matplotlib's boxplot_stats: a whisker never ends inside the box (interpolated
+        # quartiles can lie beyond the last data point within the fence).
+        whisker_low=min(float(inside.min()), q1),
+        whisker_high=max(float(inside.max()), q3),
         mean=_mean(values),
     )
 
