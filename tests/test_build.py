@@ -7,15 +7,18 @@ its own tests); the site and the brief are rendered for real.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from _brief_factory import write_sample_bundle
+from pypdf import PdfReader
 
 import publishing.build as build_module
-from analysis.config import Config
+from analysis.config import Config, load_config
 from analysis.errors import DataError, PublishError
 from publishing.build import build_all
 from publishing.deliver import check_site
@@ -132,6 +135,59 @@ def test_private_dir_inside_site_is_refused(tmp_path):
     with pytest.raises(PublishError, match="outside the site"):
         build_all(tmp_path / "d.csv", config=Config(), out=tmp_path / "_site",
                   private=tmp_path / "_site" / "private")  # fmt: skip
+
+
+def _write_transactions(path: Path, *, n_customers: int = 240, seed: int = 7) -> list[str]:
+    """A synthetic Online Retail II-shaped log: three kinds of buyer; returns the raw customer IDs."""
+    rng = np.random.default_rng(seed)
+    lines = ["Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country"]
+    invoice, ids = 500000, []
+    for c in range(n_customers):
+        cid, kind = str(70001 + c), c % 3
+        ids.append(cid)
+        for _ in range((1, 3, 12)[kind] + int(rng.integers(0, 3))):
+            invoice += 1
+            day = np.datetime64("2011-01-01") + np.timedelta64(int(rng.integers(0, 360)), "D")
+            for line in range(int(rng.integers(1, 4))):
+                qty = int(rng.integers(1, (4, 10, 40)[kind]))
+                price = round(float(rng.uniform(0.5, 9.0)), 2)
+                lines.append(f"{invoice},P{line}{kind},Item {line},{qty},{day} 10:00:00,{price},{cid},UK")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return ids
+
+
+@pytest.fixture(scope="module")
+def real_build(tmp_path_factory):
+    """The real pipeline, site and brief on a small synthetic log (k fixed to keep it fast)."""
+    root = tmp_path_factory.mktemp("e2e")
+    ids = _write_transactions(root / "transactions.csv")
+    config = load_config(None, cluster={"k": 3}, k_selection={"k_max": 4, "stability_resamples": 2})
+    result = build_all(root / "transactions.csv", config=config, out=root / "_site",
+                       private=root / "build" / "private")  # fmt: skip
+    return root, result, ids
+
+
+def test_real_build_is_complete_and_private(real_build):
+    root, result, ids = real_build
+    site = root / "_site"
+    assert len(PdfReader(site / "brief.pdf").pages) == 2
+    check_site(site, bundle_path=result.bundle_path)
+    private_ids = (result.private_dir / "assignments.csv").read_text(encoding="utf-8")
+    assert all(cid in private_ids for cid in ids)
+    pattern = re.compile(rb"\b70[0-9]{3}\b")  # every raw ID is 70001..70240
+    for path in site.rglob("*"):
+        if path.is_file() and path.suffix != ".pdf":
+            assert not [m for m in pattern.findall(path.read_bytes()) if m.decode() in ids], path
+    text = " ".join(page.extract_text() for page in PdfReader(site / "brief.pdf").pages)
+    assert not [cid for cid in ids if re.search(rf"\b{cid}\b", text)]
+
+
+def test_real_build_publishes_through_the_cli(real_build, tmp_path):
+    root, result, _ = real_build
+    done = _cli("publish", "--site", str(root / "_site"), "--bundle", str(result.bundle_path),
+                "--to-dir", str(tmp_path / "www"), cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "www" / "index.html").is_file()
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
