@@ -113,14 +113,18 @@ def _env_path(name: str) -> Path | None:
 def _build(args: argparse.Namespace) -> int:
     from analysis.cli import DEFAULT_DATA
     from analysis.config import load_config
-    from publishing.brief import DEFAULT_SITE_URL
-    from publishing.build import build_all
 
     if args.data is not None and args.data_opt is not None:
         raise PublishError(f"give the data file once, got {args.data} and --data {args.data_opt}.")
     data = args.data or args.data_opt or DEFAULT_DATA
+    if not Path(data).is_file():
+        raise PublishError(f"{data}: data file not found.")
     overrides = {"cluster": {"k": args.k}} if args.k is not None else {}
     config = load_config(args.config, **overrides)
+    # Imported after the cheap checks: rendering pulls in matplotlib and WeasyPrint.
+    from publishing.brief import DEFAULT_SITE_URL
+    from publishing.build import build_all
+
     result = build_all(
         data,
         config=config,
