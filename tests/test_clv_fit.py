@@ -132,3 +132,13 @@ def test_default_calibration_end_holds_out_a_share_of_the_span(orders, segment_o
     res = _run(orders, segment_of, ClvConfig(time_unit="week", holdout_share=0.25))
     # 1997-01-01 .. 1998-06-30 spans 545 days; a quarter is 136 days.
     assert res.section.validation.calibration_end == "1998-02-14"
+
+
+def test_unsegmented_customers_count_in_the_total_only(orders, segment_of):
+    partial = segment_of.iloc[100:]
+    res = _run(orders, partial)
+    sec = res.section
+    assert sec.customers_without_segment == 100
+    assert sum(s.customers for s in sec.segments) == sec.total.customers - 100
+    assert res.per_customer["segment"].isna().sum() == 100
+    assert sum(s.share_of_value for s in sec.segments) < 1.0

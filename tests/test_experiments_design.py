@@ -99,3 +99,23 @@ def test_duplicate_members_are_refused():
             config=ExperimentsConfig(),
             observation_end=END,
         )
+
+
+def test_section_is_strict_json_and_reproducible(designed):
+    import json
+
+    from analysis.experiments import ExperimentsSection
+
+    members, segments, orders = _world()
+    text = json.dumps(designed.section.model_dump(mode="json"), allow_nan=False)
+    assert ExperimentsSection.model_validate_json(text) == designed.section
+    assert "1-0000" not in text  # raw customer ids stay in the private table
+    again = design_experiments(
+        members.sample(frac=1.0, random_state=3),
+        segments=segments,
+        orders=orders,
+        config=ExperimentsConfig(mde=0.2),
+        observation_end=END,
+    )
+    assert again.section.model_dump_json() == designed.section.model_dump_json()
+    pd.testing.assert_frame_equal(again.assignments, designed.assignments)
