@@ -65,6 +65,7 @@ class Opportunity:
     lift: float
     one_in: int
     uplift: float
+    first_move: str | None
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ def _view(bundle: Bundle, seg: Segment, color: str) -> SegmentView:
     mix = tuple(
         MixRow(name=name, customers=n, share=n / members if members else 0.0)
         for name, n in sorted(seg.rfm_mix.items(), key=lambda kv: (-kv[1], kv[0]))
+        if n > 0
     )
     return SegmentView(
         segment=seg,
@@ -123,7 +125,14 @@ def biggest_opportunity(bundle: Bundle, views: list[SegmentView]) -> Opportunity
         lift=OPPORTUNITY_LIFT,
         one_in=round(1 / OPPORTUNITY_LIFT),
         uplift=uplift,
+        first_move=_sentence(best.top_recommendation.action) if best.top_recommendation else None,
     )
+
+
+def _sentence(text: str) -> str:
+    """The text as one sentence: stripped, ending with exactly one full stop (or its own ! or ?)."""
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
 def _drops(bundle: Bundle) -> list[DropRow]:
@@ -151,7 +160,8 @@ def site_context(bundle: Bundle) -> dict[str, Any]:
     in id order), ``opportunity`` (:class:`Opportunity` or None), ``drops``
     (list of :class:`DropRow`), ``kept_share``, ``crosstab`` (rows of
     ``{"name", "counts", "total"}`` in segment order), ``candidates`` (by k),
-    ``config_items`` (sorted ``(section, settings)`` pairs), ``generator``
+    ``config_items`` (sorted ``(section, settings)`` pairs), ``config_open``
+    (sections shown unfolded), ``generator``
     (sorted ``(name, version)`` pairs), ``licence`` (a dict or None).
     """
     colors = segment_colors(bundle)
@@ -168,6 +178,7 @@ def site_context(bundle: Bundle) -> dict[str, Any]:
         "crosstab": _crosstab(bundle, views),
         "candidates": sorted(bundle.k_selection.candidates, key=lambda c: c.k),
         "config_items": sorted(bundle.config.items()),
+        "config_open": ("features", "k_selection", "cluster"),
         "generator": sorted(bundle.generator.items()),
         "licence": _licence(bundle),
     }

@@ -322,8 +322,8 @@ def elbow_chart(bundle: Bundle) -> Chart:
                         textcoords="offset points", color=PALETTE[3], fontsize=9,
                         arrowprops={"arrowstyle": "-", "color": PALETTE[3]})
         ax.axvline(ks.chosen_k, color=_MUTED, linestyle="--", linewidth=1)
-        ax.text(ks.chosen_k, 1.0, f" chosen k = {ks.chosen_k}", transform=ax.get_xaxis_transform(),
-                va="top", fontsize=9, color=_MUTED)
+        ax.text(ks.chosen_k, 0.02, f" chosen k = {ks.chosen_k}", transform=ax.get_xaxis_transform(),
+                va="bottom", fontsize=9, color=_MUTED)
         ax.set_xticks([c.k for c in cands])
         ax.set_xlabel("number of segments k")
         ax.set_ylabel("inertia (within-cluster sum of squares)")

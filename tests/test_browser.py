@@ -42,7 +42,8 @@ def test_every_page_loads_cleanly_with_all_images(server, context):
     assert server.errors() == []
 
 
-def test_every_local_link_resolves(server, context):
+def test_every_local_link_resolves(factory_site, serve, context):
+    server = serve(factory_site)
     page = context.new_page()
     targets: set[str] = set()
     for name in server.site.pages:
@@ -56,7 +57,8 @@ def test_every_local_link_resolves(server, context):
     page.close()
 
 
-def test_navbar_and_cards_reach_every_segment_page(server, context):
+def test_navbar_and_cards_reach_every_segment_page(factory_site, serve, context):
+    server = serve(factory_site)
     bundle = load_bundle(server.site.bundle_path)
     page = context.new_page()
     for seg in bundle.segments:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 import yaml
@@ -15,7 +14,6 @@ from publishing import _quarto
 from publishing._env import format_money, format_number, format_percent, make_env
 from publishing._insights import biggest_opportunity, currency_symbol, site_context
 from publishing._pages import PAGES, PageSpec, render_pages
-from publishing.figures import site_charts
 from publishing.site import QUARTO_YML, build_site, load_bundle
 
 TAG = re.compile(r"<\s*(script|img|iframe)\b", re.IGNORECASE)
@@ -34,8 +32,9 @@ def test_site_has_every_page_and_figure(factory_site):
     assert factory_site.pages[0] == "index.html"
     for name in expected:
         assert (factory_site.out_dir / name).is_file()
-    for chart in site_charts(bundle):
-        assert (factory_site.out_dir / "figures" / chart.filename).is_file()
+    figures = {"size-revenue", "elbow", "k-metrics", "projection", "rfm-grid"}
+    figures |= {f"segment-{i}-{kind}" for i in ids for kind in ("profile", "box")}
+    assert {p.stem for p in (factory_site.out_dir / "figures").glob("*.svg")} == figures
     assert (factory_site.out_dir / "assets" / "site.css").is_file()
 
 
@@ -54,7 +53,7 @@ def test_pages_without_their_bundle_section_are_left_out_of_files_and_navbar(fac
 def test_registry_renders_a_page_only_when_its_section_exists():
     bundle = make_bundle()
     env, context = make_env(), site_context(bundle)
-    charts = {c.key: c for c in site_charts(bundle)}
+    charts = {}  # neither page shows a chart
     registry = (PageSpec("about", "site/about.qmd.j2", requires="rfm"),
                 PageSpec("data-quality", "site/data-quality.qmd.j2", requires="clv"))
     pages = render_pages(bundle, env=env, context=context, charts=charts, pages=registry)
@@ -63,7 +62,7 @@ def test_registry_renders_a_page_only_when_its_section_exists():
 
 def test_registry_refuses_two_pages_with_one_name():
     bundle = make_bundle()
-    charts = {c.key: c for c in site_charts(bundle)}
+    charts = {}  # the About page shows no chart
     with pytest.raises(PublishError, match="'about.qmd'"):
         render_pages(bundle, env=make_env(), context=site_context(bundle), charts=charts,
                      pages=(PAGES[-1], PAGES[-1]))
@@ -185,11 +184,15 @@ def test_engine_choice_is_validated(tmp_path, monkeypatch):
         build_site(bundle, tmp_path / "site", engine="quarto")
 
 
-def test_auto_engine_falls_back_to_pandoc_without_quarto(tmp_path, monkeypatch):
+def test_auto_engine_falls_back_to_pandoc_and_writes_only_into_out_dir(tmp_path, monkeypatch):
     monkeypatch.setattr(_quarto.shutil, "which", lambda name: None)
-    result = build_site(write_factory_bundle(tmp_path, n_segments=2), tmp_path / "site")
-    assert result.engine == "pandoc"
+    out = tmp_path / "deep" / "site"
+    result = build_site(write_factory_bundle(tmp_path / "b", n_segments=2), out)
+    assert result.engine == "pandoc" and result.out_dir == out
     assert "segment-2.html" in result.pages and "segment-3.html" not in result.pages
+    assert (out / "index.html").is_file()
+    assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["site"]
+    assert not any(p.suffix in (".qmd", ".yml") for p in out.rglob("*"))
 
 
 def test_missing_or_invalid_bundle_is_a_publish_error(tmp_path):
@@ -208,12 +211,3 @@ def test_no_raw_customer_id_reaches_the_site(pipeline_site):
         leaked = [cid for cid in pipeline_site.raw_ids if cid.encode() in data]
         assert leaked == [], f"{path.name} contains raw customer IDs {leaked[:3]}"
     assert len(pipeline_site.pages) >= 7
-
-
-def test_build_writes_into_a_given_directory_only(tmp_path):
-    bundle = write_factory_bundle(tmp_path / "b")
-    out = tmp_path / "deep" / "site"
-    build_site(bundle, out, engine="pandoc")
-    assert (out / "index.html").is_file()
-    assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["site"]
-    assert not any(Path(p).suffix == ".qmd" for p in out.rglob("*"))
