@@ -56,15 +56,15 @@ def publish(session: nox.Session) -> None:
     """Deliver a current _site/ to -- --to-dir DIR, --to-git REPO and/or --email (SMTP_* env)."""
     site = Path(os.environ.get("PUBLISH_SITE", SITE))
     if not site.is_dir():
-        session.error(f"{site} does not exist: run `nox -s build` first.")
+        session.error(f"{site} does not exist: run `nox -s build` first")
     missing = [name for name in REQUIRED if not (site / name).is_file()]
     if missing:
-        session.error(f"{site} lacks {', '.join(missing)}: run `nox -s build` again.")
+        session.error(f"{site} lacks {', '.join(missing)}: run `nox -s build` again")
     if not BUNDLE.is_file():
-        session.error(f"{BUNDLE} is missing, so {site} cannot be checked: run `nox -s build`.")
+        session.error(f"{BUNDLE} is missing, so {site} cannot be checked: run `nox -s build`")
     built_from = json.loads((site / "build-info.json").read_text(encoding="utf-8")).get("bundle_sha256")
     if built_from != _sha256(BUNDLE):
-        session.error(f"{site} is stale (built from another bundle than {BUNDLE}): run `nox -s build`.")
+        session.error(f"{site} is stale (built from another bundle than {BUNDLE}): run `nox -s build`")
     _sync(session)
     # The CLI checks again (every file's checksum) before it copies, pushes or sends anything.
     session.run(
