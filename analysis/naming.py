@@ -249,7 +249,8 @@ def _assign(profiles: list[SegmentProfile], playbook: Playbook) -> dict[int, Per
     """Persona per segment id: one-to-one where possible, then shared, then fallback."""
     personas = playbook.personas
     matches = {p.id: [q for q in personas if _matches(p, q)] for p in profiles}
-    rows = [p for p in profiles if matches[p.id]]
+    # Rows in id order, so the cost matrix (and how exact ties fall) ignores the list order.
+    rows = sorted((p for p in profiles if matches[p.id]), key=lambda p: p.id)
     chosen: dict[int, Persona] = {}
     if rows:
         # Minimum total distance to the ideals over one-to-one matches: greedy choices in playbook
