@@ -136,7 +136,7 @@ def bare_repo(tmp_path) -> Path:
 
 def test_fresh_site_passes(site):
     info = check_site(site[0], bundle_path=site[1])
-    assert set(info.files) == {"index.html", "brief.pdf"}
+    assert set(info.files) == {"index.html", "brief.pdf", "_assets/site.css"}
 
 
 def _missing_dir(site_dir: Path, bundle: Path) -> None:
@@ -163,6 +163,10 @@ def _edited_page(site_dir: Path, bundle: Path) -> None:
     (site_dir / "index.html").write_text("<p>edited by hand</p>", encoding="utf-8")
 
 
+def _edited_asset(site_dir: Path, bundle: Path) -> None:
+    (site_dir / "_assets" / "site.css").unlink()
+
+
 def _no_bundle(site_dir: Path, bundle: Path) -> None:
     bundle.unlink()
 
@@ -174,6 +178,7 @@ REFUSALS = [
     pytest.param(_no_receipt, f"missing {BUILD_INFO}", id="no-build-info"),
     pytest.param(_newer_bundle, "stale site", id="stale"),
     pytest.param(_edited_page, "index.html changed after the build", id="edited"),
+    pytest.param(_edited_asset, "_assets/site.css changed after the build", id="edited-asset"),
     pytest.param(_no_bundle, "bundle not found", id="bundle-missing"),
 ]
 

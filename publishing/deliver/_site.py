@@ -43,19 +43,18 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_build_info(
-    site_dir: Path, *, bundle_path: Path, source_name: str, source_sha256: str
-) -> BuildInfo:
-    """Write ``site_dir/build-info.json``: checksums of the bundle and of the required files."""
+def write_build_info(site_dir: Path, *, bundle_path: Path, source_name: str, source_sha256: str) -> BuildInfo:
+    """Write ``site_dir/build-info.json``: checksums of the bundle and of every file of the site."""
+    files = sorted(
+        p.relative_to(site_dir).as_posix() for p in site_dir.rglob("*") if p.is_file() and p.name != BUILD_INFO
+    )
     info = BuildInfo(
         bundle_sha256=sha256_file(bundle_path),
         source_name=source_name,
         source_sha256=source_sha256,
-        files={name: sha256_file(site_dir / name) for name in REQUIRED_FILES},
+        files={name: sha256_file(site_dir / name) for name in files},
     )
-    (site_dir / BUILD_INFO).write_text(
-        json.dumps(info.model_dump(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    (site_dir / BUILD_INFO).write_text(json.dumps(info.model_dump(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return info
 
 
@@ -89,13 +88,9 @@ def check_site(site_dir: Path, *, bundle_path: Path) -> BuildInfo:
     try:
         info = BuildInfo.model_validate_json((site_dir / BUILD_INFO).read_text(encoding="utf-8"))
     except ValidationError:
-        raise PublishError(
-            f"{site_dir / BUILD_INFO}: not a valid build receipt; {rebuild}."
-        ) from None
+        raise PublishError(f"{site_dir / BUILD_INFO}: not a valid build receipt; {rebuild}.") from None
     if not bundle_path.is_file():
-        raise PublishError(
-            f"{bundle_path}: bundle not found, so the site cannot be checked; {rebuild}."
-        )
+        raise PublishError(f"{bundle_path}: bundle not found, so the site cannot be checked; {rebuild}.")
     current = sha256_file(bundle_path)
     if current != info.bundle_sha256:
         raise PublishError(
