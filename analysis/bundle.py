@@ -15,6 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from analysis.clv import ClvSection
+from analysis.experiments import ExperimentResults, ExperimentsSection
+
 __all__ = [
     "SCHEMA_VERSION",
     "Bundle",
@@ -35,7 +38,8 @@ __all__ = [
     "bundle_json_schema",
 ]
 
-SCHEMA_VERSION = "1.0.0"
+# 1.1.0: optional clv, experiments and experiment_results sections (issue 4).
+SCHEMA_VERSION = "1.1.0"
 
 
 class _Model(BaseModel):
@@ -192,6 +196,15 @@ class Bundle(_Model):
     segments: list[Segment]
     projection: Projection
     rfm: RfmSection
+    clv: ClvSection | None = Field(
+        default=None, description="customer lifetime value; absent for customer-level input or when disabled"
+    )
+    experiments: ExperimentsSection | None = Field(
+        default=None, description="one A/B test design per segment; absent for customer-level input"
+    )
+    experiment_results: ExperimentResults | None = Field(
+        default=None, description="lift per segment read from a results file, when one is given"
+    )
 
 
 def bundle_json_schema() -> dict[str, Any]:

@@ -24,7 +24,9 @@ REASONS: dict[str, str] = {
     "cancellation": "a cancelled invoice (invoice number starting with 'C'); counted as a return",
     "non_product": "postage, fees, vouchers, bank charges and manual adjustments (not merchandise)",
     "non_positive_quantity": "zero or negative quantity (returns and stock adjustments outside 'C' invoices)",
-    "non_positive_price": "zero or negative unit price or line amount (free items, bad-debt adjustments)",
+    "non_positive_price": (
+        "zero or negative unit price (free items, bad-debt adjustments); without unit prices, a negative amount"
+    ),
 }
 CUSTOMER_REASONS: dict[str, str] = {
     "unparseable": REASONS["unparseable"],
@@ -185,7 +187,10 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
         if config.drop_duplicates is True or (config.drop_duplicates == "auto" and "invoice" in roles)
         else "FALSE"
     )
-    price_check = f"{price} <= 0" if "unit_price" in roles else f"{amount} <= 0"
+    # With unit prices, a zero price is a free line, not revenue. A log with only
+    # line amounts (CDNOW) records real purchase occasions worth $0 (80 lines in
+    # CDNOW); the published BG/NBD fits count them, so only negative amounts go.
+    price_check = f"{price} <= 0" if "unit_price" in roles else f"{amount} < 0"
     con.execute(
         f"""
         CREATE OR REPLACE TABLE flagged AS

@@ -78,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("out"), help="output directory (default: out)")
     run.add_argument("--k", type=int, default=None, help="fix the number of segments")
     run.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="experiment results CSV (customer, arm, converted, revenue) to measure lift per segment",
+    )
+    run.add_argument(
         "--progress",
         choices=("auto", "always", "never"),
         default="auto",
@@ -92,7 +98,11 @@ def _run(args: argparse.Namespace) -> int:
     from analysis.config import load_config
     from analysis.pipeline import run_pipeline
 
-    overrides = {"cluster": {"k": args.k}} if args.k is not None else {}
+    overrides: dict[str, dict] = {}
+    if args.k is not None:
+        overrides["cluster"] = {"k": args.k}
+    if args.results is not None:
+        overrides["experiments"] = {"results": args.results}
     config = load_config(args.config, **overrides)
     enabled = {"auto": sys.stderr.isatty(), "always": True, "never": False}[args.progress]
     with _RichProgress(enabled) as progress:

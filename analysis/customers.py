@@ -28,7 +28,7 @@ class CustomerSchema(pa.DataFrameModel):
     customer_id: str = pa.Field(unique=True)
     recency: float = pa.Field(ge=0)
     frequency: int = pa.Field(ge=1)
-    monetary: float = pa.Field(gt=0)
+    monetary: float = pa.Field(ge=0)
     avg_unit_cost: float = pa.Field(nullable=True)
     avg_order_value: float = pa.Field(nullable=True)
     tenure: float = pa.Field(nullable=True, ge=0)
@@ -50,7 +50,7 @@ class OrderSchema(pa.DataFrameModel):
     customer_id: str
     order_id: str
     timestamp: pd.Timestamp
-    amount: float = pa.Field(gt=0)
+    amount: float = pa.Field(ge=0)
 
     class Config:
         strict = True

@@ -6,6 +6,7 @@ loading and bundle writing touch files.
 
 from __future__ import annotations
 
+import datetime as dt
 import platform
 import warnings
 from collections.abc import Callable
@@ -24,9 +25,11 @@ from analysis.bundle import (
     write_bundle,
 )
 from analysis.clean import clean_transactions
+from analysis.clv import fit_clv
 from analysis.cluster import fit_segments
 from analysis.config import Config
 from analysis.customers import customer_table
+from analysis.experiments import design_experiments, read_results
 from analysis.features import build_features
 from analysis.kselect import choose_k, choose_k_steps
 from analysis.load import load_transactions
@@ -38,7 +41,7 @@ from analysis.rfm import rfm_mix, score_rfm, summarize_rfm
 
 __all__ = ["Progress", "RunResult", "run_pipeline", "STAGES"]
 
-STAGES = ("load", "clean", "customers", "features", "choose k", "cluster", "name", "rfm", "write")
+STAGES = ("load", "clean", "customers", "features", "choose k", "cluster", "name", "rfm", "clv", "experiments", "write")
 
 
 class Progress:
@@ -134,6 +137,37 @@ def run_pipeline(
         segments = [s.model_copy(update={"rfm_mix": mix.get(s.id, {})}) for s in segments]
         rfm_section = summarize_rfm(scored, customers, labels)
         projection = project_customers(features.values, labels, random_state=config.cluster.random_state)
+
+        clv = experiments = results = None
+        per_customer = assigned = None
+        if table.orders is not None:
+            observation_end = table.snapshot_date - dt.timedelta(days=1)
+            segment_of = pd.Series(labels, index=customers["customer_id"].to_numpy())
+            names = {s.id: s.name for s in segments}
+            if config.clv.enabled:
+                progress.stage("clv")
+                fitted = fit_clv(
+                    table.orders,
+                    config=config.clv,
+                    segment_of=segment_of,
+                    segment_names=names,
+                    observation_end=observation_end,
+                )
+                clv, per_customer = fitted.section, fitted.per_customer
+            progress.stage("experiments")
+            members = pd.DataFrame(
+                {"customer_id": customers["customer_id"], "pseudonym": pseudonyms, "segment": labels}
+            )
+            designed = design_experiments(
+                members, segments=segments, orders=table.orders, config=config.experiments,
+                observation_end=observation_end,
+            )
+            experiments, assigned = designed.section, designed.assignments
+            if config.experiments.results is not None:
+                results = read_results(
+                    config.experiments.results, assignments=assigned, config=config.experiments,
+                    segment_names=names,
+                )
         caught = [str(w.message) for w in recorded]
 
     progress.stage("write")
@@ -168,6 +202,9 @@ def run_pipeline(
         segments=segments,
         projection=projection,
         rfm=rfm_section,
+        clv=clv,
+        experiments=experiments,
+        experiment_results=results,
     )
     bundle_path = write_bundle(bundle, Path(out_dir))
     assignments = pd.DataFrame(
@@ -182,8 +219,15 @@ def run_pipeline(
     )
     for col in features.columns:
         assignments[col] = customers[col].to_numpy()
+    if assigned is not None:
+        arms = assigned.set_index("customer_id")["arm"]
+        assignments["arm"] = assignments["customer_id"].map(arms).to_numpy()
+    if per_customer is not None and len(per_customer):
+        value = per_customer.drop(columns=["segment"], errors="ignore").add_prefix("clv_")
+        value = value.rename(columns={"clv_customer_id": "customer_id", "clv_clv": "clv"})
+        assignments = assignments.merge(value, on="customer_id", how="left", validate="one_to_one")
     assignments_path = Path(out_dir) / "assignments.csv"
     tmp = assignments_path.with_name(".assignments.csv.tmp")
-    assignments.to_csv(tmp, index=False, float_format="%.6g", lineterminator="\n")
+    assignments.to_csv(tmp, index=False, float_format="%.10g", lineterminator="\n")
     tmp.replace(assignments_path)
     return RunResult(bundle, bundle_path, assignments_path, tuple(dict.fromkeys(caught)))
