@@ -132,8 +132,6 @@ def fit_segments(X: np.ndarray, k: int, *, config: ClusterConfig, spend) -> np.n
     X = _validate(X, k)
     spend = np.asarray(spend, dtype="float64")
     if spend.shape != (X.shape[0],) or not np.isfinite(spend).all():
-        raise DataError(
-            f"'spend' must hold one finite value per row ({X.shape[0]}); got shape {spend.shape!r}."
-        )
+        raise DataError(f"'spend' must hold one finite value per row ({X.shape[0]}); got shape {spend.shape!r}.")
     raw = _fit_canonical(X, int(k), config)
     return _relabel(X, raw, spend)

@@ -80,10 +80,7 @@ class FeatureMatrix:
 def _kept_columns(customers: pd.DataFrame, wanted: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
     missing = [c for c in wanted if c not in customers.columns]
     if missing:
-        raise DataError(
-            f"the customer table lacks feature column(s) {missing!r}; "
-            f"it has {list(customers.columns)!r}."
-        )
+        raise DataError(f"the customer table lacks feature column(s) {missing!r}; it has {list(customers.columns)!r}.")
     kept: list[str] = []
     dropped: dict[str, str] = {}
     partial: list[str] = []
@@ -103,8 +100,7 @@ def _kept_columns(customers: pd.DataFrame, wanted: tuple[str, ...]) -> tuple[lis
         )
     if len(kept) < 2:
         raise DataError(
-            f"clustering needs at least two usable features; usable: {kept!r}, "
-            f"dropped: {sorted(dropped)!r}."
+            f"clustering needs at least two usable features; usable: {kept!r}, dropped: {sorted(dropped)!r}."
         )
     return kept, dropped
 
@@ -147,8 +143,7 @@ def build_features(customers: pd.DataFrame, *, config: FeaturesConfig) -> Featur
         unknown = [c for c in config.log1p if c not in config.columns]
         if unknown:
             raise DataError(
-                f"log1p lists feature(s) {unknown!r} that are not clustered; "
-                f"allowed: {list(config.columns)!r}."
+                f"log1p lists feature(s) {unknown!r} that are not clustered; allowed: {list(config.columns)!r}."
             )
     raw = customers[kept].apply(pd.to_numeric).to_numpy(dtype="float64", copy=True)
     sorted_raw = np.sort(raw, axis=0)

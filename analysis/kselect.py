@@ -31,7 +31,6 @@ from sklearn.metrics import (
     davies_bouldin_score,
     silhouette_score,
 )
-
 from threadpoolctl import threadpool_limits
 
 from analysis.bundle import Candidate, KSelection
@@ -152,9 +151,7 @@ def _rule_text(config: KSelectionConfig, cluster: ClusterConfig) -> str:
 def _pick(
     candidates: list[Candidate], elbow: int | None, config: KSelectionConfig, cluster: ClusterConfig
 ) -> tuple[int, str]:
-    admissible = [
-        c for c in candidates if c.stability >= config.min_stability and c.min_share >= cluster.min_share
-    ]
+    admissible = [c for c in candidates if c.stability >= config.min_stability and c.min_share >= cluster.min_share]
     if admissible:
         best = max(c.silhouette for c in admissible)
         tied = [c for c in admissible if c.silhouette >= best - SILHOUETTE_TOLERANCE * abs(best)]
@@ -170,7 +167,9 @@ def _pick(
             text += (
                 f" k = {top.k} scored a slightly higher silhouette ({top.silhouette:.2f}), but within "
                 f"{SILHOUETTE_TOLERANCE:.0%}, so the tie went to the k nearer the inertia elbow"
-                f" (k = {elbow})." if elbow is not None else "."
+                f" (k = {elbow})."
+                if elbow is not None
+                else "."
             )
         elif elbow is not None:
             text += f" The inertia curve bends at k = {elbow}."
@@ -251,8 +250,7 @@ def choose_k(
     # on the machine's core count.
     with threadpool_limits(limits=1):
         candidates = [
-            _candidate(X, k, config=config, cluster=cluster, subsets=subsets, sil_rows=sil_rows, step=step)
-            for k in ks
+            _candidate(X, k, config=config, cluster=cluster, subsets=subsets, sil_rows=sil_rows, step=step) for k in ks
         ]
     in_range = [c for c in candidates if config.k_min <= c.k <= config.k_max]
     elbow = _elbow([c.k for c in in_range], [c.inertia for c in in_range])

@@ -33,7 +33,6 @@ from typing import Annotated
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
 from scipy.optimize import linear_sum_assignment
 
 from analysis.bundle import Recommendation, Segment
@@ -125,9 +124,7 @@ class Persona(BaseModel):
                 raise ValueError(f"unknown condition key {key!r}; allowed: <feature>_pct or <feature>_z")
             for item in [spec] if isinstance(spec, str) else spec:
                 if not _CONDITION.match(item):
-                    raise ValueError(
-                        f"condition {key} = {item!r} must look like '>= 0.5' (operator <, <=, >, >=)"
-                    )
+                    raise ValueError(f"condition {key} = {item!r} must look like '>= 0.5' (operator <, <=, >, >=)")
         return when
 
     @field_validator("ideal")
@@ -259,10 +256,7 @@ def _assign(profiles: list[SegmentProfile], playbook: Playbook) -> dict[int, Per
         # exact ties towards earlier personas.
         cost = np.array(
             [
-                [
-                    _distance(p, q) + 1e-9 * j if q in matches[p.id] else _UNMATCHED
-                    for j, q in enumerate(personas)
-                ]
+                [_distance(p, q) + 1e-9 * j if q in matches[p.id] else _UNMATCHED for j, q in enumerate(personas)]
                 for p in rows
             ]
         )

@@ -228,9 +228,7 @@ def profile_segments(
                 features=feats,
                 outlier=outlier,
                 outlier_reason=_outlier_reason(size, share, feats, base_mean, tuple(features)) if outlier else None,
-                percentile={
-                    f: _mean(np.sort(r[members & np.isfinite(r)])) for f, r in ranks.items()
-                },
+                percentile={f: _mean(np.sort(r[members & np.isfinite(r)])) for f, r in ranks.items()},
             )
         )
     return profiles

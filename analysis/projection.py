@@ -29,9 +29,7 @@ def _row_hashes(X: np.ndarray) -> list[bytes]:
     return [hashlib.blake2b(row.tobytes(), digest_size=8).digest() for row in rows]
 
 
-def project_customers(
-    X: np.ndarray, labels, *, max_points: int = 2000, random_state: int = 0
-) -> Projection:
+def project_customers(X: np.ndarray, labels, *, max_points: int = 2000, random_state: int = 0) -> Projection:
     """Project customers onto the first two principal components.
 
     Parameters
@@ -62,7 +60,9 @@ def project_customers(
     X = np.asarray(X, dtype="float64")
     labels = np.asarray(labels)
     if X.ndim != 2 or X.shape[0] < 2 or X.shape[1] < 2 or not np.isfinite(X).all():
-        raise DataError(f"the projection needs a finite matrix with at least 2 rows and 2 columns; got shape {X.shape!r}.")
+        raise DataError(
+            f"the projection needs a finite matrix with at least 2 rows and 2 columns; got shape {X.shape!r}."
+        )
     if labels.shape != (X.shape[0],):
         raise DataError(f"'labels' must hold one label per row ({X.shape[0]}); got shape {labels.shape!r}.")
     if max_points < 1:

@@ -55,9 +55,7 @@ def test_threshold_above_skewness_means_no_log():
 
 
 def test_robust_scaler_centres_on_median_with_unit_iqr():
-    fm = build_features(
-        _customers(), config=FeaturesConfig(columns=("recency", "monetary"), log1p=(), scaler="robust")
-    )
+    fm = build_features(_customers(), config=FeaturesConfig(columns=("recency", "monetary"), log1p=(), scaler="robust"))
     # recency 1..5: median 3, quartiles 2 and 4 -> (x - 3) / 2.
     np.testing.assert_allclose(fm.values[:, 0], (np.arange(1, 6) - 3) / 2)
     assert fm.scaler == "robust"

@@ -25,7 +25,10 @@ def _profile(seg_id: int, pct: dict[str, float] | None = None, *, size: int = 10
     for f in features:
         m = 100 * pct[f]
         feats[f] = FeatureProfile(
-            mean=m, median=m, z=2 * (pct[f] - 0.5), box=BoxStats(min=0, q1=m, median=m, q3=m, max=200, whisker_low=m, whisker_high=m, mean=m)
+            mean=m,
+            median=m,
+            z=2 * (pct[f] - 0.5),
+            box=BoxStats(min=0, q1=m, median=m, q3=m, max=200, whisker_low=m, whisker_high=m, mean=m),
         )
     return SegmentProfile(
         id=seg_id,
@@ -109,9 +112,7 @@ pcts = st.floats(0.0, 1.0, allow_nan=False).map(lambda v: round(v, 3))
 
 @settings(max_examples=60, deadline=None)
 @given(
-    segments=st.lists(
-        st.fixed_dictionaries({f"{f}_pct": pcts for f in FEATURES}), min_size=1, max_size=10
-    ),
+    segments=st.lists(st.fixed_dictionaries({f"{f}_pct": pcts for f in FEATURES}), min_size=1, max_size=10),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_names_are_unique_and_independent_of_list_order(segments, seed):
@@ -172,17 +173,42 @@ def test_a_custom_playbook_is_used(tmp_path):
     ("old", "new", "match"),
     [
         ('name = "VIP"', 'name = "VIP"\ncolour = "gold"', r"personas\.0\.colour.*'vip'.*Extra inputs"),
-        ("monetary_pct = \">= 0.8\" }", "monetary_pctl = \">= 0.8\" }", r"personas\.0\.when.*unknown condition key 'monetary_pctl'"),
+        (
+            'monetary_pct = ">= 0.8" }',
+            'monetary_pctl = ">= 0.8" }',
+            r"personas\.0\.when.*unknown condition key 'monetary_pctl'",
+        ),
         ('">= 0.8"', '"=> 0.8"', r"personas\.0\.when.*must look like '>= 0.5'"),
-        ("{mean_monetary:,.0f}", "{mean_revenue:,.0f}", r"personas\.0\.actions\.0\.why.*unknown placeholder.*mean_revenue"),
+        (
+            "{mean_monetary:,.0f}",
+            "{mean_revenue:,.0f}",
+            r"personas\.0\.actions\.0\.why.*unknown placeholder.*mean_revenue",
+        ),
         ("{mean_monetary:,.0f}", "{mean_monetary:,.0q}", r"personas\.0\.actions\.0\.why.*cannot be formatted"),
         ('key = "others"', 'key = "vip"', r"duplicate persona key 'vip'"),
-        ('name = "Others"', 'name = "Others"\nwhen = { recency_pct = "<= 0.5" }', "fallback persona must have no conditions"),
-        ("ideal = { monetary_pct = 0.9 }", "ideal = { monetary_pct = 0.5 }", r"ideal monetary_pct = 0.5 breaks its own condition"),
+        (
+            'name = "Others"',
+            'name = "Others"\nwhen = { recency_pct = "<= 0.5" }',
+            "fallback persona must have no conditions",
+        ),
+        (
+            "ideal = { monetary_pct = 0.9 }",
+            "ideal = { monetary_pct = 0.5 }",
+            r"ideal monetary_pct = 0.5 breaks its own condition",
+        ),
         ('kpi = "Retention"', "", r"personas\.0\.actions\.0\.kpi.*Field required"),
     ],
-    ids=["extra-key", "unknown-condition", "bad-operator", "unknown-placeholder", "bad-format", "duplicate-key",
-         "fallback-conditions", "ideal-breaks-condition", "missing-kpi"],
+    ids=[
+        "extra-key",
+        "unknown-condition",
+        "bad-operator",
+        "unknown-placeholder",
+        "bad-format",
+        "duplicate-key",
+        "fallback-conditions",
+        "ideal-breaks-condition",
+        "missing-kpi",
+    ],
 )
 def test_invalid_playbooks_name_the_file_and_the_key(tmp_path, old, new, match):
     assert old in MINIMAL

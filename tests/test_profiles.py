@@ -78,9 +78,7 @@ def test_whisker_never_ends_inside_the_box():
 
 def test_tiny_segment_is_an_outlier_with_a_reason_from_its_numbers():
     n = 60
-    customers = pd.DataFrame(
-        {"recency": [50.0] * n, "frequency": [2] * n, "monetary": [100.0] * (n - 1) + [6000.0]}
-    )
+    customers = pd.DataFrame({"recency": [50.0] * n, "frequency": [2] * n, "monetary": [100.0] * (n - 1) + [6000.0]})
     labels = np.array([2] * (n - 1) + [1])
     top, rest = profile_segments(customers, labels, features=CLUSTERED, config=ClusterConfig(min_share=0.02))
     assert top.outlier and not rest.outlier and rest.outlier_reason is None
