@@ -14,7 +14,7 @@ from analysis.errors import SegmentationError
 
 __all__ = ["main", "DEFAULT_DATA"]
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / "online_retail_II_2011.parquet"
+DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / "online_retail_II_sample.parquet"
 
 
 class _RichProgress:

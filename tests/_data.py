@@ -10,7 +10,7 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 REPO = HERE.parent
 SHARED = REPO.parent / "shared" / "data"
-SAMPLE = REPO / "data" / "online_retail_II_2011.parquet"
+SAMPLE = REPO / "data" / "online_retail_II_sample.parquet"
 
 
 def shared_file(name: str) -> Path:

@@ -112,4 +112,4 @@ def test_bundled_sample_is_recognised():
     loaded = load_transactions(SAMPLE, columns=ColumnsConfig())
     assert loaded.source.shape == "online_retail_ii"
     assert loaded.source.format == "parquet"
-    assert loaded.rows_in == 519_387
+    assert loaded.rows_in == 526_151
