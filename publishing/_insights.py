@@ -157,7 +157,7 @@ def site_context(bundle: Bundle) -> dict[str, Any]:
     """The context every site template receives (the bundle plus derived values).
 
     Keys: ``bundle``, ``currency``, ``segments`` (list of :class:`SegmentView`
-    in id order), ``opportunity`` (:class:`Opportunity` or None), ``drops``
+    in id order), ``colors`` (``{segment id: colour}``), ``opportunity`` (:class:`Opportunity` or None), ``drops``
     (list of :class:`DropRow`), ``kept_share``, ``crosstab`` (rows of
     ``{"name", "counts", "total"}`` in segment order), ``candidates`` (by k),
     ``config_items`` (sorted ``(section, settings)`` pairs), ``config_open``
@@ -171,6 +171,7 @@ def site_context(bundle: Bundle) -> dict[str, Any]:
         "bundle": bundle,
         "currency": currency_symbol(bundle),
         "segments": views,
+        "colors": colors,
         "opportunity": biggest_opportunity(bundle, views),
         "drops": _drops(bundle),
         "kept_share": data.rows_kept / data.rows_in if data.rows_in else 0.0,

@@ -45,14 +45,15 @@ class PageSpec:
 
 
 #: Data-carrying pages, in no particular order (the navbar in _quarto.yml orders them).
-#: To add the CLV page once ``Bundle.clv`` exists:
-#: ``PageSpec("clv", "site/clv.qmd.j2", requires="clv")`` plus that template.
+#: A new optional section slots in as one line here plus its template.
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("index", "site/index.qmd.j2"),
     PageSpec("segment", "site/segment.qmd.j2", per_segment=True),
     PageSpec("methodology", "site/methodology.qmd.j2"),
     PageSpec("data-quality", "site/data-quality.qmd.j2"),
     PageSpec("rfm", "site/rfm.qmd.j2"),
+    PageSpec("clv", "site/clv.qmd.j2", requires="clv"),
+    PageSpec("experiments", "site/experiments.qmd.j2", requires="experiments"),
     PageSpec("about", "site/about.qmd.j2"),
 )
 

@@ -16,6 +16,9 @@ elbow_chart(bundle) -> Chart
 k_metrics_chart(bundle) -> Chart
 projection_chart(bundle) -> Chart
 rfm_grid_chart(bundle) -> Chart
+clv_chart(bundle) -> Chart            (needs a reliable ``clv`` section)
+holdout_chart(bundle) -> Chart        (needs ``clv.validation``)
+lift_chart(bundle) -> Chart           (needs ``experiment_results``)
 site_charts(bundle) -> list[Chart]
 """
 
@@ -53,6 +56,9 @@ __all__ = [
     "k_metrics_chart",
     "projection_chart",
     "rfm_grid_chart",
+    "clv_chart",
+    "holdout_chart",
+    "lift_chart",
     "site_charts",
 ]
 
@@ -438,10 +444,114 @@ def rfm_grid_chart(bundle: Bundle) -> Chart:
     return _to_chart(fig, "rfm-grid", alt, "Customers by recency and frequency score")
 
 
+def _reliable_clv(bundle: Bundle, what: str):
+    clv = getattr(bundle, "clv", None)
+    if clv is None or not clv.reliable or not clv.segments:
+        raise PublishError(f"{what} needs a reliable clv section with segment values. Got "
+                           f"{'no clv section' if clv is None else 'an unreliable or empty one'}.")
+    return clv
+
+
+def clv_chart(bundle: Bundle) -> Chart:
+    """Discounted expected value over the horizon per segment, with its interval."""
+    clv = _reliable_clv(bundle, "clv_chart")
+    colors = segment_colors(bundle)
+    rows = [r for r in clv.segments if r.segment in colors]
+    with _style():
+        fig, ax = plt.subplots(figsize=(7.2, 0.6 * len(rows) + 1.3))
+        ys = list(range(len(rows)))[::-1]
+        for y, r in zip(ys, rows, strict=True):
+            ax.barh(y, r.clv, color=colors[r.segment], height=0.6)
+            ax.errorbar(r.clv, y, xerr=[[r.clv - r.clv_low], [r.clv_high - r.clv]], fmt="none",
+                        ecolor=_INK, elinewidth=1, capsize=3)
+            ax.text(r.clv_high, y, f"   {format_percent(r.share_of_value, 0)} of value", va="center",
+                    fontsize=8.5, color=_MUTED)
+        ax.set_yticks(ys, [_short(r.name) for r in rows])
+        ax.xaxis.set_major_formatter(lambda v, _pos: format_number(v, compact=True))
+        ax.set_xlim(0, max(r.clv_high for r in rows) * 1.3)
+        ax.set_xlabel(f"expected value over the next {format_number(clv.horizon)} {clv.time_unit}s, discounted")
+        ax.tick_params(axis="y", length=0, labelcolor=_INK)
+        ax.grid(axis="x")
+        ax.set_axisbelow(True)
+    level = format_percent(clv.interval_level, 0)
+    parts = [f"{r.name}: {format_number(r.clv)} ({level} interval {format_number(r.clv_low)} to "
+             f"{format_number(r.clv_high)}), {format_percent(r.share_of_value)} of value" for r in rows]
+    alt = "Bar chart of expected customer lifetime value by segment. " + "; ".join(parts) + "."
+    return _to_chart(fig, "clv-segments", alt, "Expected lifetime value by segment")
+
+
+def holdout_chart(bundle: Bundle) -> Chart:
+    """Predicted against actual repeat purchases per customer in the holdout, by calibration frequency."""
+    clv = _reliable_clv(bundle, "holdout_chart")
+    if clv.validation is None or not clv.validation.by_frequency:
+        raise PublishError("holdout_chart needs clv.validation.by_frequency. Got none.")
+    rows = clv.validation.by_frequency
+    with _style():
+        fig, ax = plt.subplots(figsize=(6.4, 3.4))
+        x = list(range(len(rows)))
+        ax.bar([i - 0.2 for i in x], [r.actual_per_customer for r in rows], width=0.4, color=PALETTE[7],
+               label="actual")
+        ax.bar([i + 0.2 for i in x], [r.predicted_per_customer for r in rows], width=0.4, color=PALETTE[0],
+               label="predicted")
+        ax.set_xticks(x, [r.label for r in rows])
+        ax.set_xlabel("repeat purchases in the calibration period")
+        ax.set_ylabel("repeat purchases per customer, holdout")
+        ax.legend(loc="upper left", fontsize=8.5)
+        ax.grid(axis="y")
+        ax.set_axisbelow(True)
+    parts = [f"{r.label}: actual {format_number(r.actual_per_customer, 2)}, predicted "
+             f"{format_number(r.predicted_per_customer, 2)}" for r in rows]
+    alt = ("Bar chart of actual and predicted repeat purchases per customer in the holdout period, by "
+           "calibration-period frequency. " + "; ".join(parts) + ".")
+    return _to_chart(fig, "clv-holdout", alt, "Holdout check: predicted against actual repeat purchases")
+
+
+def lift_chart(bundle: Bundle) -> Chart:
+    """Relative lift of treatment over control per segment, with its confidence interval."""
+    results = getattr(bundle, "experiment_results", None)
+    if results is None:
+        raise PublishError("lift_chart needs an experiment_results section. Got none.")
+    colors = segment_colors(bundle)
+    rows = [r for r in [*results.primary.segments, results.primary.overall] if r.lift is not None]
+    if not rows:
+        raise PublishError("lift_chart needs at least one row with a lift. Got none.")
+    with _style():
+        fig, ax = plt.subplots(figsize=(6.8, 0.55 * len(rows) + 1.3))
+        ys = list(range(len(rows)))[::-1]
+        for y, r in zip(ys, rows, strict=True):
+            color = colors.get(r.segment, _INK) if r.segment is not None else _INK
+            low = r.lift_low if r.lift_low is not None else r.lift
+            high = r.lift_high if r.lift_high is not None else r.lift
+            ax.plot([low, high], [y, y], color=color, linewidth=2)
+            ax.scatter([r.lift], [y], color=color, s=45, zorder=3,
+                       marker="D" if r.segment is None else "o")
+        ax.axvline(0, color=_MUTED, linewidth=0.8)
+        ax.set_yticks(ys, [_short(r.name) for r in rows])
+        ax.xaxis.set_major_formatter(lambda v, _pos: format_percent(v, 0))
+        ax.set_xlabel(f"relative lift in {results.primary.metric_label}")
+        ax.tick_params(axis="y", length=0, labelcolor=_INK)
+        ax.grid(axis="x")
+        ax.set_axisbelow(True)
+    level = format_percent(results.confidence_level, 0)
+    parts = [f"{r.name}: {format_percent(r.lift)}"
+             + (f" ({level} interval {format_percent(r.lift_low)} to {format_percent(r.lift_high)})"
+                if r.lift_low is not None and r.lift_high is not None else "") for r in rows]
+    alt = f"Interval plot of the relative lift in {results.primary.metric_label} by segment. " + "; ".join(parts) + "."
+    return _to_chart(fig, "experiment-lift", alt, "Measured lift, treatment against control")
+
+
 def site_charts(bundle: Bundle) -> list[Chart]:
-    """Every chart the website shows, in page order."""
+    """Every chart the website shows, in page order (optional sections' charts only when they apply)."""
     charts = [size_revenue_chart(bundle), elbow_chart(bundle), k_metrics_chart(bundle),
               projection_chart(bundle), rfm_grid_chart(bundle)]
     for seg in sorted(bundle.segments, key=lambda s: s.id):
         charts += [profile_chart(bundle, seg.id), box_chart(bundle, seg.id)]
+    clv = getattr(bundle, "clv", None)
+    if clv is not None and clv.reliable and clv.segments:
+        charts.append(clv_chart(bundle))
+        if clv.validation is not None and clv.validation.by_frequency:
+            charts.append(holdout_chart(bundle))
+    results = getattr(bundle, "experiment_results", None)
+    if results is not None and any(r.lift is not None for r in [*results.primary.segments, results.primary.overall]):
+        charts.append(lift_chart(bundle))
     return charts

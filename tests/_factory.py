@@ -29,6 +29,8 @@ from analysis.bundle import (
     Source,
     write_bundle,
 )
+from analysis.clv import ClvSection
+from analysis.experiments import ExperimentResults, ExperimentsSection
 
 __all__ = ["INJECTION", "make_bundle", "write_factory_bundle"]
 
@@ -96,6 +98,9 @@ def make_bundle(
     source_name: str = "online_retail_II_sample.csv.gz",
     n_segments: int = 4,
     seed: int = 7,
+    clv: str | None = "reliable",
+    experiments: bool = True,
+    results: bool = True,
 ) -> Bundle:
     """Return a realistic bundle.
 
@@ -111,6 +116,11 @@ def make_bundle(
         2 to 4 segments (the first ``n_segments`` personas).
     seed
         Seed of the generated projection and box statistics.
+    clv
+        ``"reliable"`` (a full CLV section), ``"unreliable"`` (the model refused
+        with a reason) or None (no section).
+    experiments, results
+        Add the ``experiments`` (test designs) and ``experiment_results`` sections.
     """
     rng = np.random.default_rng(seed)
     tag = "" if text is None else f" {text}"
@@ -187,7 +197,13 @@ def make_bundle(
     rows_in = 250_000
     dropped = {"missing_customer": 52_310, "cancelled": 4_102, "non_product": 1_250,
                "duplicate": 1_734, "bad_price": 12}
+    optional = {
+        "clv": None if clv is None else _clv(segments, reliable=clv == "reliable", tag=tag),
+        "experiments": _experiments(segments, tag) if experiments else None,
+        "experiment_results": _results(segments, tag) if results else None,
+    }
     return Bundle(
+        **optional,
         generator={"segmentation": "0.1.0", "python": "3.11.2", "pandas": "3.0.0",
                    "scikit-learn": "1.7.0", "duckdb": "1.3.0"},
         data=DataSection(
@@ -222,6 +238,126 @@ def make_bundle(
         segments=segments,
         projection=projection,
         rfm=RfmSection(segments=rfm_segments, grid=grid, crosstab=crosstab),
+    )
+
+
+def _value_row(segment: int | None, name: str, customers: int, total: int, clv: float, all_clv: float,
+               rate: float) -> dict:
+    purchases = customers * rate
+    return {
+        "segment": segment, "name": name, "customers": customers, "share_customers": customers / total,
+        "expected_purchases": purchases, "expected_purchases_low": purchases * 0.93,
+        "expected_purchases_high": purchases * 1.07, "expected_purchases_per_customer": rate,
+        "p_alive": min(0.95, 0.3 + rate / 4), "p_alive_low": min(0.9, 0.25 + rate / 4),
+        "p_alive_high": min(0.99, 0.35 + rate / 4), "expected_spend": clv / max(purchases, 1.0),
+        "clv": clv, "clv_low": clv * 0.9, "clv_high": clv * 1.1, "clv_per_customer": clv / customers,
+        "share_of_value": clv / all_clv,
+    }
+
+
+def _holdout_row(label: str, customers: int, actual: float, predicted: float, **extra) -> dict:
+    return {"label": label, "customers": customers, "actual": actual, "predicted": predicted,
+            "actual_per_customer": actual / customers, "predicted_per_customer": predicted / customers,
+            "error": predicted - actual, "relative_error": (predicted - actual) / actual if actual else None,
+            "mae": abs(predicted - actual) / customers + 0.2, "rmse": abs(predicted - actual) / customers + 0.4,
+            **extra}
+
+
+def _clv(segments: list[Segment], *, reliable: bool, tag: str) -> ClvSection:
+    total = sum(s.size for s in segments)
+    common = {
+        "time_unit": "week", "time_unit_days": 7.0, "horizon": 52.0, "horizon_days": 364.0,
+        "annual_discount_rate": 0.1, "discounting": "Monthly expected spend discounted at 10% a year.",
+        "interval_level": 0.9, "interval_method": "Delta-method intervals from the parameter standard errors.",
+        "observation_start": "2009-12-01", "observation_end": "2011-12-09",
+        "definitions": {"frequency": "repeat purchase occasions" + tag, "T": "customer age in weeks"},
+        "assumptions": ["While active, a customer buys at a steady random rate." + tag],
+        "customers": total, "repeat_buyers": total * 2 // 3, "calibration_repeat_buyers": total // 2,
+        "customers_without_segment": 0, "zero_spend_repeat_buyers": 3,
+    }
+    if not reliable:
+        none = dict.fromkeys(("params", "standard_errors", "log_likelihood", "forecast_params",
+                              "forecast_standard_errors", "forecast_fitted_on", "spend_frequency_correlation",
+                              "independence_check", "population_mean_spend", "segments", "total",
+                              "validation"))
+        return ClvSection(reliable=False, reason="Too few repeat buyers for a stable fit." + tag, warnings=[],
+                          **common, **none)
+    values = [s.revenue * 0.6 for s in segments]
+    all_clv = sum(values)
+    rows = [_value_row(s.id, s.name, s.size, total, v, all_clv, 4.0 / s.id)
+            for s, v in zip(segments, values, strict=True)]
+    params = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "p": 6.25, "q": 3.74, "gamma": 15.44}
+    ses = {k: v / 10 for k, v in params.items()}
+    by_freq = [_holdout_row(str(f), 400 // (f + 1), 50.0 * (f + 1), 48.0 * (f + 1.1), frequency_min=f,
+                            frequency_max=f) for f in range(4)]
+    validation = {
+        "calibration_start": "2009-12-01", "calibration_end": "2011-06-30", "holdout_start": "2011-07-01",
+        "holdout_end": "2011-12-09", "calibration_length": 82.0, "holdout_length": 23.0,
+        "customers": total, "new_in_holdout": 120,
+        "overall": _holdout_row("All customers", total, 2400.0, 2310.0),
+        "segments": [_holdout_row(s.name, s.size, 300.0 * (5 - s.id), 290.0 * (5 - s.id), segment=s.id)
+                     for s in segments],
+        "by_frequency": by_freq, "note": "Predicted against actual repeat purchases in the holdout." + tag,
+    }
+    return ClvSection(
+        reliable=True, reason=None, warnings=["Spend correlates weakly with frequency." + tag], **common,
+        params=params, standard_errors=ses, log_likelihood={"bgnbd": -9582.4, "gammagamma": -4023.1},
+        forecast_params=params, forecast_standard_errors=ses, forecast_fitted_on="the whole observation period",
+        spend_frequency_correlation=0.11, independence_check="Weak correlation (0.11): independence holds.",
+        population_mean_spend=35.2, segments=rows,
+        total=_value_row(None, "All customers", total, total, all_clv, all_clv, 1.5),
+        validation=validation,
+    )
+
+
+def _experiments(segments: list[Segment], tag: str) -> ExperimentsSection:
+    designs = []
+    for s in segments:
+        testable = s.id % 2 == 1
+        need = 900 if testable else 9000
+        designs.append({
+            "segment": s.id, "name": s.name, "persona": s.persona, "action": s.recommendations[0].action,
+            "hypothesis": f"Giving {s.name} the action raises repurchase by 10%." + tag,
+            "customers": s.size, "baseline_customers": s.size - 10, "baseline": 0.2 + 0.05 * s.id,
+            "baseline_sd": None, "target": (0.2 + 0.05 * s.id) * 1.1, "effect_size": 0.06,
+            "required_treatment": need, "required_control": need, "required_total": 2 * need,
+            "assigned_treatment": s.size // 2, "assigned_control": s.size - s.size // 2,
+            "testable": testable and s.size // 2 >= need,
+            "reason": None if testable and s.size // 2 >= need else f"needs {need:,} customers per arm" + tag,
+            "min_detectable_effect": 0.1 if testable else 0.3,
+            "min_detectable_target": (0.2 + 0.05 * s.id) * (1.1 if testable else 1.3),
+        })
+    total = sum(s.size for s in segments)
+    treat = sum(d["assigned_treatment"] for d in designs)
+    return ExperimentsSection(
+        metric="conversion", metric_label="repurchase within 90 days", window_days=90, mde=0.1, alpha=0.05,
+        power=0.8, control_share=0.5, baseline_method="Share who bought again within 90 days." + tag,
+        power_method="NormalIndPower on Cohen's h.", assignment_method="Hash of the pseudonym with a seed.",
+        designs=designs, customers=total, assigned_treatment=treat, assigned_control=total - treat,
+        testable_segments=sum(d["testable"] for d in designs),
+    )
+
+
+def _lift(segment: int | None, name: str, t: int, c: int, tv: float, cv: float) -> dict:
+    diff = tv - cv
+    return {"segment": segment, "name": name, "treatment_customers": t, "control_customers": c,
+            "treatment_value": tv, "control_value": cv, "difference": diff, "difference_low": diff - 0.03,
+            "difference_high": diff + 0.03, "lift": diff / cv, "lift_low": (diff - 0.03) / cv,
+            "lift_high": (diff + 0.03) / cv, "p_value": 0.02 if diff > 0.03 else 0.4,
+            "significant": diff > 0.03, "note": None}
+
+
+def _results(segments: list[Segment], tag: str) -> ExperimentResults:
+    rows = [_lift(s.id, s.name, s.size // 2, s.size - s.size // 2, 0.3 + 0.02 * s.id, 0.28) for s in segments]
+    total = sum(s.size for s in segments)
+    overall = _lift(None, "All segments", total // 2, total - total // 2, 0.33, 0.28)
+    table = {"metric": "conversion", "metric_label": "repurchase within 90 days",
+             "test": "Two-proportion z-test with Wald intervals." + tag, "segments": rows, "overall": overall}
+    return ExperimentResults(
+        file="results" + tag.replace("/", "") + ".csv", rows=total + 12, used=total, unparseable=5,
+        unknown_customers=4, duplicates=2, arm_mismatches=1, problems=["row 7, column arm: 'x'" + tag],
+        alpha=0.05, confidence_level=0.95, primary=table,
+        secondary={**table, "metric": "revenue", "metric_label": "revenue per customer"},
     )
 
 

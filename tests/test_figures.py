@@ -13,6 +13,9 @@ from publishing import figures
 from publishing.figures import (
     PALETTE,
     box_chart,
+    clv_chart,
+    holdout_chart,
+    lift_chart,
     profile_chart,
     segment_colors,
     site_charts,
@@ -111,3 +114,30 @@ def test_chart_write_and_data_uri(tmp_path, bundle):
     path = chart.write(tmp_path / "figs")
     assert path.name == "size-revenue.svg" and path.read_text(encoding="utf-8") == chart.svg
     assert chart.data_uri().startswith("data:image/svg+xml;base64,")
+
+
+def test_clv_chart_cites_every_segment_value_in_its_colour(bundle):
+    chart = clv_chart(bundle)
+    colors = segment_colors(bundle)
+    for row in bundle.clv.segments:
+        assert row.name in chart.alt and figures.format_number(row.clv) in chart.alt
+        assert f"fill: {colors[row.segment].lower()}" in chart.svg.lower()
+
+
+def test_holdout_and_lift_charts_cite_their_numbers(bundle):
+    holdout = holdout_chart(bundle)
+    for row in bundle.clv.validation.by_frequency:
+        assert figures.format_number(row.predicted_per_customer, 2) in holdout.alt
+    lift = lift_chart(bundle)
+    for row in bundle.experiment_results.primary.segments:
+        assert f"{row.name}: {figures.format_percent(row.lift)}" in lift.alt
+
+
+def test_optional_charts_are_refused_without_their_section():
+    bundle = make_bundle(clv="unreliable", results=False)
+    with pytest.raises(PublishError, match="needs a reliable clv section.*unreliable"):
+        clv_chart(bundle)
+    with pytest.raises(PublishError, match="needs an experiment_results section"):
+        lift_chart(bundle)
+    keys = {c.key for c in site_charts(bundle)}
+    assert not keys & {"clv-segments", "clv-holdout", "experiment-lift"}

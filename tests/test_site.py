@@ -26,32 +26,22 @@ def _html(site) -> dict[str, str]:
 def test_site_has_every_page_and_figure(factory_site):
     bundle = load_bundle(factory_site.bundle_path)
     ids = [s.id for s in bundle.segments]
-    expected = {"index.html", "methodology.html", "data-quality.html", "rfm.html", "about.html", "glossary.html"}
+    expected = {"index.html", "methodology.html", "data-quality.html", "rfm.html", "about.html", "glossary.html",
+                "clv.html", "experiments.html"}
     expected |= {f"segment-{i}.html" for i in ids}
     assert set(factory_site.pages) == expected
     assert factory_site.pages[0] == "index.html"
     for name in expected:
         assert (factory_site.out_dir / name).is_file()
-    figures = {"size-revenue", "elbow", "k-metrics", "projection", "rfm-grid"}
+    figures = {"size-revenue", "elbow", "k-metrics", "projection", "rfm-grid", "clv-segments", "clv-holdout",
+               "experiment-lift"}
     figures |= {f"segment-{i}-{kind}" for i in ids for kind in ("profile", "box")}
     assert {p.stem for p in (factory_site.out_dir / "figures").glob("*.svg")} == figures
     assert (factory_site.out_dir / "assets" / "site.css").is_file()
 
 
-def test_pages_without_their_bundle_section_are_left_out_of_files_and_navbar(factory_site):
-    spec = yaml.safe_load(QUARTO_YML.read_text(encoding="utf-8"))
-    optional = [i["href"] for i in spec["website"]["navbar"]["left"] if i.get("href") in ("clv.qmd",
-                                                                                          "experiments.qmd")]
-    assert optional, "the navbar is expected to list the optional pages"
-    html = _html(factory_site)
-    for href in optional:
-        stem = href.removesuffix(".qmd")
-        assert f"{stem}.html" not in html
-        assert all(f'href="{stem}.html"' not in text for text in html.values())
-
-
 def test_registry_renders_a_page_only_when_its_section_exists():
-    bundle = make_bundle()
+    bundle = make_bundle(clv=None)
     env, context = make_env(), site_context(bundle)
     charts = {}  # neither page shows a chart
     registry = (PageSpec("about", "site/about.qmd.j2", requires="rfm"),
@@ -187,12 +177,53 @@ def test_engine_choice_is_validated(tmp_path, monkeypatch):
 def test_auto_engine_falls_back_to_pandoc_and_writes_only_into_out_dir(tmp_path, monkeypatch):
     monkeypatch.setattr(_quarto.shutil, "which", lambda name: None)
     out = tmp_path / "deep" / "site"
-    result = build_site(write_factory_bundle(tmp_path / "b", n_segments=2), out)
+    bundle = write_factory_bundle(tmp_path / "b", n_segments=2, clv=None, experiments=False, results=False)
+    result = build_site(bundle, out)
     assert result.engine == "pandoc" and result.out_dir == out
     assert "segment-2.html" in result.pages and "segment-3.html" not in result.pages
     assert (out / "index.html").is_file()
     assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["site"]
     assert not any(p.suffix in (".qmd", ".yml") for p in out.rglob("*"))
+    # pages of absent optional sections: no file, no navbar entry, no link anywhere
+    spec = yaml.safe_load(QUARTO_YML.read_text(encoding="utf-8"))
+    optional = [i["href"] for i in spec["website"]["navbar"]["left"] if i.get("href") in ("clv.qmd",
+                                                                                          "experiments.qmd")]
+    assert len(optional) == 2, "the navbar is expected to list both optional pages"
+    for href in optional:
+        stem = href.removesuffix(".qmd")
+        assert f"{stem}.html" not in result.pages
+        assert all(f'href="{stem}.html"' not in p.read_text(encoding="utf-8") for p in out.glob("*.html"))
+
+
+def test_unreliable_clv_shows_the_reason_and_no_model_numbers(tmp_path):
+    bundle_path = write_factory_bundle(tmp_path / "b", clv="unreliable")
+    result = build_site(bundle_path, tmp_path / "site", engine="pandoc")
+    page = (tmp_path / "site" / "clv.html").read_text(encoding="utf-8")
+    clv = load_bundle(bundle_path).clv
+    assert "callout-warning" in page and clv.reason in page
+    assert "clv-segments.svg" not in result.figures and "fig-clv-segments" not in page
+    assert "Parameter estimates" not in page
+
+
+def test_no_markdown_leaks_into_the_html(factory_site):
+    for name, text in _html(factory_site).items():
+        assert "{=html}" not in text and "```" not in text, name
+        assert not re.search(r"\{#fig-", text), name
+
+
+def test_pages_show_the_optional_sections(factory_site):
+    bundle = load_bundle(factory_site.bundle_path)
+    html = _html(factory_site)
+    cur = currency_symbol(bundle)
+    assert format_money(bundle.clv.total.clv, cur) in html["clv.html"]
+    for row in bundle.clv.segments:
+        assert format_money(row.clv, cur) in html["clv.html"]
+    for design in bundle.experiments.designs:
+        assert design.hypothesis in html["experiments.html"]
+        if design.reason:
+            assert design.reason in html["experiments.html"]
+    for row in bundle.experiment_results.primary.segments:
+        assert format_percent(row.lift) in html["experiments.html"]
 
 
 def test_missing_or_invalid_bundle_is_a_publish_error(tmp_path):
