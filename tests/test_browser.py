@@ -81,6 +81,16 @@ def test_mobile_viewport_has_no_horizontal_overflow(server, browser):
         widths = page.evaluate(
             "[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert widths[0] <= widths[1], f"{name}: content {widths[0]}px wider than viewport {widths[1]}px"
+    # the segment menu opens inside the small screen and its links work
+    page.goto(f"{server.url}/index.html")
+    page.locator(".nav-menu summary").click()
+    links = page.locator(".nav-menu ul a")
+    assert links.count() == len(load_bundle(server.site.bundle_path).segments)
+    for i in range(links.count()):
+        box = links.nth(i).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375 and box["y"] + box["height"] <= 740
+    links.last.click()
+    page.wait_for_url("**/segment-*.html")
     context.close()
 
 
