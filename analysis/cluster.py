@@ -69,7 +69,7 @@ def _fit_labels(
     return model.fit_predict(X)
 
 
-def _fit_canonical(X: np.ndarray, k: int, config: ClusterConfig, random_state: int | None = None) -> np.ndarray:
+def _fit_canonical(X: np.ndarray, k: int, config: ClusterConfig) -> np.ndarray:
     """Raw labels 0..k-1 in the input row order, fitted in canonical row order."""
     order = _canonical_order(X)
     # Single-threaded like analysis.kselect, so the final fit matches the one k was chosen on.
@@ -78,7 +78,7 @@ def _fit_canonical(X: np.ndarray, k: int, config: ClusterConfig, random_state: i
             X[order],
             k,
             method=config.method,
-            random_state=config.random_state if random_state is None else random_state,
+            random_state=config.random_state,
             n_init=config.n_init,
             minibatch_above=config.minibatch_above,
         )

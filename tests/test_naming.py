@@ -230,3 +230,40 @@ def test_a_template_citing_a_feature_the_profile_lacks_is_a_data_error(tmp_path)
     thin = _profile(1, features=("recency", "frequency", "monetary"))
     with pytest.raises(DataError, match="'others' cites 'mean_tenure'"):
         name_segments([thin], playbook_path=path)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_end_to_end_names_follow_customers_not_row_order(seed):
+    import numpy as np
+    import pandas as pd
+
+    from analysis.cluster import fit_segments
+    from analysis.config import ClusterConfig, FeaturesConfig
+    from analysis.features import build_features
+    from analysis.profiles import profile_segments
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    customers = pd.DataFrame(
+        {
+            "recency": rng.uniform(1, 700, n).round(1),
+            "frequency": rng.geometric(0.3, n),
+            "monetary": rng.lognormal(6, 1.2, n).round(2),
+            "avg_unit_cost": rng.lognormal(1, 0.6, n).round(2),
+            "avg_order_value": rng.lognormal(5, 0.8, n).round(2),
+            "tenure": rng.uniform(1, 730, n).round(1),
+        }
+    )
+    cluster = ClusterConfig(n_init=3)
+
+    def names(frame):
+        fm = build_features(frame, config=FeaturesConfig())
+        labels = fit_segments(fm.values, 5, config=cluster, spend=frame["monetary"].to_numpy())
+        segments = name_segments(profile_segments(frame, labels, features=fm.columns, config=cluster))
+        by_id = {s.id: s for s in segments}
+        return [(by_id[lab].name, by_id[lab].size, by_id[lab].recommendations) for lab in labels]
+
+    perm = rng.permutation(n)
+    base = names(customers)
+    assert names(customers.iloc[perm].reset_index(drop=True)) == [base[i] for i in perm]
+    assert len({name for name, _, _ in base}) == 5
