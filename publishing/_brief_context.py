@@ -190,6 +190,13 @@ _COUNT_WORDS = {1: "The highest-value action", 2: "Two highest-value actions",
                 3: "Three highest-value actions"}  # fmt: skip
 
 
+def _first_clause(text: str | None) -> str | None:
+    """The first clause of a long explanation (the site carries the whole text)."""
+    if not text:
+        return text
+    return text.split("; ")[0].rstrip(".") + "."
+
+
 def _clv_summary(bundle: Bundle) -> ClvSummary | None:
     clv: Any = getattr(bundle, "clv", None)
     if clv is None:
@@ -200,7 +207,7 @@ def _clv_summary(bundle: Bundle) -> ClvSummary | None:
         top = max(clv.segments, key=lambda r: (r.share_of_value, -(r.segment or 0)))
     return ClvSummary(
         reliable=bool(clv.reliable and total is not None),
-        reason=clv.reason,
+        reason=_first_clause(clv.reason),
         total=None if total is None else total.clv,
         low=None if total is None else total.clv_low,
         high=None if total is None else total.clv_high,

@@ -23,7 +23,14 @@ from publishing._env import TEMPLATES_DIR, make_env
 from publishing._insights import currency_symbol
 from publishing.figures import segment_colors, size_revenue_chart
 
-__all__ = ["DEFAULT_SITE_URL", "build_brief", "load_bundle", "render_brief_html", "render_brief_pdf"]
+__all__ = [
+    "DEFAULT_SITE_URL",
+    "DENSITIES",
+    "build_brief",
+    "load_bundle",
+    "render_brief_html",
+    "render_brief_pdf",
+]
 
 DEFAULT_SITE_URL = "_site/index.html"
 _TEMPLATE = "brief/brief.html.j2"
@@ -57,19 +64,18 @@ def _write_figure(figures_dir: Path | None, name: str, svg: str) -> None:
         (figures_dir / name).write_text(svg, encoding="utf-8")
 
 
-def render_brief_html(bundle: Bundle, *, site_url: str = DEFAULT_SITE_URL, figures_dir: Path | None = None) -> str:
-    """Return the brief's HTML (charts embedded as ``data:`` URIs); used by :func:`build_brief`."""
-    colors = segment_colors(bundle)
-    ctx = brief_context(
-        bundle,
-        colors=colors,
-        site_url=site_url,
-        currency=currency_symbol(bundle),
-    )
+#: Layout densities tried in order until the brief fits on two pages (CSS classes, see brief.css).
+DENSITIES = ("", "dense", "dense tight", "dense tight minimal")
+PAGES = 2
+
+
+def _render_html(bundle: Bundle, *, site_url: str, figures_dir: Path | None) -> list[str]:
+    """The brief's HTML at every density, the context and charts computed once."""
+    ctx = brief_context(bundle, colors=segment_colors(bundle), site_url=site_url,
+                        currency=currency_symbol(bundle))  # fmt: skip
     rows = ctx.rows
     # The site's own chart, so the brief and the site show the same picture in the same colours.
     share = size_revenue_chart(bundle)
-    share_svg = share.svg
     value_svg = value_chart(
         [r.name for r in rows],
         [r.revenue_per_customer for r in rows],
@@ -77,18 +83,23 @@ def render_brief_html(bundle: Bundle, *, site_url: str = DEFAULT_SITE_URL, figur
         label="Revenue per customer",
         currency=ctx.currency,
     )
-    _write_figure(figures_dir, "brief-share.svg", share_svg)
+    _write_figure(figures_dir, "brief-share.svg", share.svg)
     _write_figure(figures_dir, "brief-value.svg", value_svg)
+    charts = {
+        "share": _data_uri(share.svg),
+        "share_alt": share.alt,
+        "share_caption": share.caption,
+        "value": _data_uri(value_svg),
+    }
     template = make_env().get_template(_TEMPLATE)
-    return template.render(
-        b=ctx,
-        charts={
-            "share": _data_uri(share_svg),
-            "share_alt": share.alt,
-            "share_caption": share.caption,
-            "value": _data_uri(value_svg),
-        },
-    )
+    return [template.render(b=ctx, density=d, charts=charts) for d in DENSITIES]
+
+
+def render_brief_html(bundle: Bundle, *, site_url: str = DEFAULT_SITE_URL, density: str = "") -> str:
+    """Return the brief's HTML at one density (charts embedded as ``data:`` URIs)."""
+    if density not in DENSITIES:
+        raise ValueError(f"The 'density' parameter must be one of {DENSITIES!r}. Got {density!r} instead.")
+    return _render_html(bundle, site_url=site_url, figures_dir=None)[DENSITIES.index(density)]
 
 
 def render_brief_pdf(
@@ -98,23 +109,33 @@ def render_brief_pdf(
     figures_dir: Path | None = None,
     site_url: str = DEFAULT_SITE_URL,
 ) -> Path:
-    """Render an in-memory bundle to PDF (what :func:`build_brief` does after loading)."""
+    """Render an in-memory bundle to a two-page PDF (what :func:`build_brief` does after loading).
+
+    The layout is laid out at increasing densities (smaller cards, then no second
+    chart, then no "why" lines) until it fits on two pages.
+    """
     # Imported here: WeasyPrint loads Pango at import, which the CLI's --help need not pay for.
     import weasyprint
 
-    html = render_brief_html(
-        bundle,
-        site_url=site_url,
-        figures_dir=Path(figures_dir) if figures_dir is not None else None,
-    )
+    # WeasyPrint logs every unsupported CSS property as a warning; keep real errors only.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    pages = []
+    document = None
+    for html in _render_html(bundle, site_url=site_url, figures_dir=figures_dir):
+        document = weasyprint.HTML(string=html, base_url=str(TEMPLATES_DIR / "brief")).render()
+        pages.append(len(document.pages))
+        if pages[-1] <= PAGES:
+            break
+    else:
+        raise PublishError(
+            f"the brief must fit on {PAGES} pages; it needs {min(pages)} even at its densest layout "
+            f"({len(bundle.segments)} segments). Shorten the playbook texts or lower k."
+        )
     out_pdf = Path(out_pdf)
     out_pdf.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out_pdf.parent, prefix=".brief-", suffix=".pdf")
     os.close(fd)
-    # WeasyPrint logs every unsupported CSS property as a warning; keep real errors only.
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
     try:
-        document = weasyprint.HTML(string=html, base_url=str(TEMPLATES_DIR / "brief"))
         document.write_pdf(tmp)
         os.replace(tmp, out_pdf)
     except OSError as exc:

@@ -15,12 +15,10 @@ from _brief_factory import (
 from pypdf import PdfReader
 
 from analysis.bundle import Bundle, write_bundle
-from analysis.clv._schema import ClvSection
 from analysis.errors import PublishError
-from analysis.experiments._schema import ExperimentsSection
 from publishing._brief_context import brief_context
 from publishing._env import format_date, format_money, format_number, format_percent
-from publishing.brief import build_brief, render_brief_pdf
+from publishing.brief import build_brief, render_brief_html, render_brief_pdf
 
 EVIL_NAME = "<script>alert(1)</script> Evil & Co"
 EVIL_ACTION = "<img src=x onerror=alert(1)> <b>bold</b> action"
@@ -160,25 +158,20 @@ def test_action_ties_break_by_segment_id():
     assert [a.segment_id for a in ctx.actions] == [1, 2, 3]
 
 
-class _BundleWithSections(Bundle):
-    """The bundle as it will be once the optional ``clv`` and ``experiments`` sections land."""
-
-    clv: ClvSection | None = None
-    experiments: ExperimentsSection | None = None
-
-
-def _with_sections(*, reliable: bool = True) -> _BundleWithSections:
+def _with_sections(*, reliable: bool = True) -> Bundle:
     base = make_bundle()
-    return _BundleWithSections(
-        **dict(base),
-        clv=make_clv_section(base, reliable=reliable),
-        experiments=make_experiments_section(base),
+    return base.model_copy(
+        update={
+            "clv": make_clv_section(base, reliable=reliable),
+            "experiments": make_experiments_section(base),
+        }
     )
 
 
 def test_clv_and_test_plan_shown_when_present(tmp_path):
     bundle = _with_sections()
-    pdf = render_brief_pdf(bundle, tmp_path / "b.pdf")
+    # Through bundle.json, as a real build does: the sections survive the round trip.
+    pdf = build_brief(write_bundle(bundle, tmp_path), tmp_path / "b.pdf")
     assert len(PdfReader(pdf).pages) == 2
     second = _text(pdf)[1]
     assert format_money(bundle.clv.total.clv, "£") in second
@@ -193,7 +186,7 @@ def test_actions_ranked_by_clv_when_reliable():
     clv = make_clv_section(base)
     # Reverse the value order: the smallest-revenue segment now holds the most future value.
     rows = [r.model_copy(update={"clv": 1000.0 * r.segment}) for r in clv.segments]
-    bundle = _BundleWithSections(**dict(base), clv=clv.model_copy(update={"segments": rows}))
+    bundle = base.model_copy(update={"clv": clv.model_copy(update={"segments": rows})})
     ctx = brief_context(bundle, colors={}, site_url="x")
     assert [a.segment_id for a in ctx.actions] == [4, 3, 2]
     assert ctx.actions[0].value_label == "predicted value"
@@ -217,3 +210,25 @@ def test_two_segments_still_give_three_actions():
                 base.segments[0].recommendations[1].action]  # fmt: skip
     assert [a.action for a in ctx.actions] == expected
     assert ctx.actions_title == "Three highest-value actions"
+
+
+def test_long_texts_fall_back_to_a_denser_layout(tmp_path):
+    base = _with_sections()
+    wordy = "a long explanation that keeps going with numbers 12.5% and £1,234 " * 6
+    segs = [
+        s.model_copy(update={"recommendations": [r.model_copy(update={"why": wordy}) for r in s.recommendations]})
+        for s in base.segments
+    ]
+    bundle = base.model_copy(update={"segments": segs})
+    pdf = render_brief_pdf(bundle, tmp_path / "b.pdf")
+    assert len(PdfReader(pdf).pages) == 2
+    # The densest layouts drop the "why" lines, never the action or its numbers.
+    second = _text(pdf)[1]
+    for seg in sorted(segs, key=lambda s: -s.revenue)[:3]:
+        assert seg.recommendations[0].action in second
+        assert format_money(seg.revenue, "£") in second
+
+
+def test_unknown_density_is_refused():
+    with pytest.raises(ValueError, match="'density' parameter must be one of"):
+        render_brief_html(make_bundle(), density="tiny")
