@@ -69,7 +69,6 @@ def value_chart(
         ax.set_xticks([])
         ax.spines["bottom"].set_visible(False)
         ax.tick_params(axis="y", length=0)
-        fig.suptitle(label, x=0.0, ha="left", fontsize=9, fontweight="bold", color="#222a33")
         svg = _svg(fig)
     return _with_title(svg, label)
 

@@ -173,9 +173,9 @@ def test_clv_and_test_plan_shown_when_present(tmp_path):
     # Through bundle.json, as a real build does: the sections survive the round trip.
     pdf = build_brief(write_bundle(bundle, tmp_path), tmp_path / "b.pdf")
     assert len(PdfReader(pdf).pages) == 2
-    second = _text(pdf)[1]
-    assert format_money(bundle.clv.total.clv, "£") in second
-    assert format_money(bundle.clv.total.clv_low, "£") in second
+    first, second = _text(pdf)
+    assert format_money(bundle.clv.total.clv, "£") in first
+    assert format_money(bundle.clv.total.clv_low, "£") in first
     assert "Test plan: repurchase within 90 days" in second
     too_small = [d for d in bundle.experiments.designs if not d.testable]
     assert too_small and f"too small, min. lift {format_percent(too_small[0].min_detectable_effect, 0)}" in second
@@ -197,8 +197,8 @@ def test_unreliable_clv_shows_the_reason_and_no_numbers(tmp_path):
     ctx = brief_context(bundle, colors={}, site_url="x")
     assert ctx.clv is not None and not ctx.clv.reliable and ctx.clv.total is None
     assert [a.segment_id for a in ctx.actions] == [1, 2, 3]  # back to revenue
-    second = _text(render_brief_pdf(bundle, tmp_path / "b.pdf"))[1]
-    assert "Not estimated: only 40 repeat buyers" in second
+    first = _text(render_brief_pdf(bundle, tmp_path / "b.pdf"))[0]
+    assert "Not estimated: only 40 repeat buyers" in first
 
 
 def test_two_segments_still_give_three_actions():
