@@ -83,6 +83,16 @@ class SegmentProfile:
         return self.percentile[feature]
 
 
+def _r(value: float) -> float:
+    """Round to 6 decimals, folding -0.0 into 0.0.
+
+    The per-customer table can differ in the last bit between runs (parallel float sums
+    upstream); 6 decimals keeps published numbers byte-stable and is far below what any page
+    shows.
+    """
+    return round(float(value), 6) + 0.0
+
+
 def _mean(values: np.ndarray) -> float:
     return math.fsum(values) / len(values)
 
@@ -97,16 +107,16 @@ def _box(values: np.ndarray) -> BoxStats:
     iqr = q3 - q1
     inside = values[(values >= q1 - 1.5 * iqr) & (values <= q3 + 1.5 * iqr)]
     return BoxStats(
-        min=float(values.min()),
-        q1=q1,
-        median=median,
-        q3=q3,
-        max=float(values.max()),
+        min=_r(values.min()),
+        q1=_r(q1),
+        median=_r(median),
+        q3=_r(q3),
+        max=_r(values.max()),
         # As matplotlib's boxplot_stats: a whisker never ends inside the box (interpolated
         # quartiles can lie beyond the last data point within the fence).
-        whisker_low=min(float(inside.min()), q1),
-        whisker_high=max(float(inside.max()), q3),
-        mean=_mean(values),
+        whisker_low=_r(min(float(inside.min()), q1)),
+        whisker_high=_r(max(float(inside.max()), q3)),
+        mean=_r(_mean(values)),
     )
 
 
@@ -215,16 +225,16 @@ def profile_segments(
             v = np.sort(values[members & np.isfinite(values)])
             mean = _mean(v)
             z = (mean - base_mean[f]) / base_std[f] if base_std[f] > 0 else 0.0
-            feats[f] = FeatureProfile(mean=mean, median=float(np.median(v)), z=z, box=_box(v))
+            feats[f] = FeatureProfile(mean=_r(mean), median=_r(np.median(v)), z=_r(z), box=_box(v))
         revenue = math.fsum(np.sort(spend[members]))
         outlier = share < min_share
         profiles.append(
             SegmentProfile(
                 id=int(seg),
                 size=size,
-                share_customers=share,
-                revenue=revenue,
-                share_revenue=revenue / total_revenue if total_revenue else 0.0,
+                share_customers=_r(share),
+                revenue=_r(revenue),
+                share_revenue=_r(revenue / total_revenue) if total_revenue else 0.0,
                 features=feats,
                 outlier=outlier,
                 outlier_reason=_outlier_reason(size, share, feats, base_mean, tuple(features)) if outlier else None,
