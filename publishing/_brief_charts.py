@@ -61,9 +61,7 @@ def value_chart(
         ax.barh(ys, values, color=list(colors), height=0.6)
         top = max([*values, 1.0])
         for y, v in zip(ys, values, strict=True):
-            ax.text(
-                v + top * 0.02, y, f"{currency}{v:,.0f}", va="center", fontsize=7, color="#222a33"
-            )
+            ax.text(v + top * 0.02, y, f"{currency}{v:,.0f}", va="center", fontsize=7, color="#222a33")
         ax.set_yticks(ys, [_short(s, 20) for s in names])
         ax.set_xlim(0, top * 1.3)
         ax.set_xticks([])

@@ -88,13 +88,9 @@ def _swap(new: Path, target: Path) -> None:
 
 
 def _check_no_private(site_dir: Path) -> None:
-    leaked = sorted(
-        str(p.relative_to(site_dir)) for name in PRIVATE_FILES for p in site_dir.rglob(name)
-    )
+    leaked = sorted(str(p.relative_to(site_dir)) for name in PRIVATE_FILES for p in site_dir.rglob(name))
     if leaked:
-        raise PublishError(
-            f"{site_dir}: private files found in the site: {leaked}; refusing to publish them."
-        )
+        raise PublishError(f"{site_dir}: private files found in the site: {leaked}; refusing to publish them.")
 
 
 def build_all(

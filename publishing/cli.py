@@ -44,9 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--config", type=Path, default=None, help="TOML configuration file")
     build.add_argument("--k", type=int, default=None, help="fix the number of segments")
-    build.add_argument(
-        "--out", type=Path, default=DEFAULT_SITE, help="site directory (default: _site)"
-    )
+    build.add_argument("--out", type=Path, default=DEFAULT_SITE, help="site directory (default: _site)")
     build.add_argument(
         "--private",
         type=Path,
@@ -156,8 +154,7 @@ def _publish(args: argparse.Namespace) -> int:
         return 0
     if not targets:
         raise PublishError(
-            "no publish target: give --to-dir, --to-git or --email "
-            "(or set PUBLISH_DIR, PUBLISH_GIT_REPO or SMTP_TO)."
+            "no publish target: give --to-dir, --to-git or --email (or set PUBLISH_DIR, PUBLISH_GIT_REPO or SMTP_TO)."
         )
     # Read every setting before delivering anything, so a bad SMTP setting sends nothing at all.
     settings = SmtpSettings.from_env(recipients=tuple(args.to)) if email else None

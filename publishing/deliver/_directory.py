@@ -30,9 +30,7 @@ def publish_to_dir(site_dir: Path, dest: Path) -> Path:
     """
     site_dir, dest = Path(site_dir).resolve(), Path(dest).resolve()
     if dest == site_dir or site_dir in dest.parents or dest in site_dir.parents:
-        raise PublishError(
-            f"{dest}: the target must lie outside the site {site_dir}, and the site outside it."
-        )
+        raise PublishError(f"{dest}: the target must lie outside the site {site_dir}, and the site outside it.")
     if dest.exists():
         if not dest.is_dir():
             raise PublishError(f"{dest}: target exists and is not a directory.")

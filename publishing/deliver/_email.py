@@ -47,20 +47,12 @@ class SmtpSettings:
         if not self.host:
             raise ConfigError("SMTP_HOST must name the mail server. Got an empty value.")
         if not 1 <= self.port <= 65535:
-            raise ConfigError(
-                f"SMTP_PORT must be an int in the range [1, 65535]. Got {self.port!r} instead."
-            )
-        bad = [
-            r
-            for r in (self.sender, *self.recipients)
-            if "@" not in r or any(c.isspace() for c in r)
-        ]
+            raise ConfigError(f"SMTP_PORT must be an int in the range [1, 65535]. Got {self.port!r} instead.")
+        bad = [r for r in (self.sender, *self.recipients) if "@" not in r or any(c.isspace() for c in r)]
         if bad:
             raise ConfigError(f"SMTP_FROM and SMTP_TO must be email addresses. Got {bad!r}.")
         if not self.recipients:
-            raise ConfigError(
-                "SMTP_TO must list at least one recipient (comma-separated). Got none."
-            )
+            raise ConfigError("SMTP_TO must list at least one recipient (comma-separated). Got none.")
         if self.user and not self.starttls and not _is_loopback(self.host):
             raise ConfigError(
                 f"SMTP_USER is set but SMTP_STARTTLS is off for {self.host!r}: the password "
@@ -68,9 +60,7 @@ class SmtpSettings:
             )
 
     @classmethod
-    def from_env(
-        cls, env: Mapping[str, str] | None = None, *, recipients: tuple[str, ...] = ()
-    ) -> SmtpSettings:
+    def from_env(cls, env: Mapping[str, str] | None = None, *, recipients: tuple[str, ...] = ()) -> SmtpSettings:
         """Read the settings from the environment.
 
         ``SMTP_HOST``, ``SMTP_PORT`` (587), ``SMTP_USER``, ``SMTP_PASSWORD``,
@@ -83,14 +73,10 @@ class SmtpSettings:
         try:
             port = int(port_text)
         except ValueError:
-            raise ConfigError(
-                f"SMTP_PORT must be an int in the range [1, 65535]. Got {port_text!r} instead."
-            ) from None
+            raise ConfigError(f"SMTP_PORT must be an int in the range [1, 65535]. Got {port_text!r} instead.") from None
         tls_text = env.get("SMTP_STARTTLS", "true").strip().lower()
         if tls_text not in _TRUE | _FALSE:
-            raise ConfigError(
-                f"SMTP_STARTTLS must be one of true/false/1/0/yes/no. Got {tls_text!r} instead."
-            )
+            raise ConfigError(f"SMTP_STARTTLS must be one of true/false/1/0/yes/no. Got {tls_text!r} instead.")
         listed = tuple(r.strip() for r in env.get("SMTP_TO", "").split(",") if r.strip())
         user = env.get("SMTP_USER") or None
         return cls(
@@ -160,27 +146,17 @@ def send_email(
                 smtp.ehlo()
             if settings.user:
                 smtp.login(settings.user, settings.password or "")
-            refused = smtp.send_message(
-                msg, from_addr=settings.sender, to_addrs=list(settings.recipients)
-            )
+            refused = smtp.send_message(msg, from_addr=settings.sender, to_addrs=list(settings.recipients))
     except smtplib.SMTPAuthenticationError as exc:
-        raise PublishError(
-            f"SMTP {where}: login as {settings.user!r} refused ({exc.smtp_code})."
-        ) from None
+        raise PublishError(f"SMTP {where}: login as {settings.user!r} refused ({exc.smtp_code}).") from None
     except smtplib.SMTPRecipientsRefused as exc:
-        raise PublishError(
-            f"SMTP {where}: every recipient refused: {sorted(exc.recipients)!r}."
-        ) from None
+        raise PublishError(f"SMTP {where}: every recipient refused: {sorted(exc.recipients)!r}.") from None
     except smtplib.SMTPNotSupportedError as exc:
-        raise PublishError(
-            f"SMTP {where}: server does not support a required extension: {exc}."
-        ) from None
+        raise PublishError(f"SMTP {where}: server does not support a required extension: {exc}.") from None
     except (smtplib.SMTPException, ssl.SSLError) as exc:
         raise PublishError(f"SMTP {where}: {type(exc).__name__}: {exc}.") from None
     except OSError as exc:
         raise PublishError(f"SMTP {where}: cannot connect: {exc.strerror or exc}.") from None
     if refused:
-        raise PublishError(
-            f"SMTP {where}: sent, but these recipients were refused: {sorted(refused)!r}."
-        )
+        raise PublishError(f"SMTP {where}: sent, but these recipients were refused: {sorted(refused)!r}.")
     return str(msg["Message-ID"])

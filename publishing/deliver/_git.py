@@ -27,9 +27,7 @@ def _git(
     # The site's own files decide what is published, not anyone's ignore rules.
     cmd += ["-c", "core.excludesFile=/dev/null", "-c", "core.autocrlf=false", *args]
     try:
-        done = subprocess.run(
-            cmd, check=True, capture_output=True, text=True, env=env, input=input_text
-        )
+        done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, input=input_text)
     except FileNotFoundError:
         raise PublishError("git: command not found; install git to publish to a branch.") from None
     except subprocess.CalledProcessError as exc:
@@ -100,10 +98,7 @@ def publish_to_git(
                 env=env,
             )
         tree = _git("write-tree", git_dir=git_dir, env=env)
-        if (
-            parent is not None
-            and _git("rev-parse", f"{parent}^{{tree}}", git_dir=git_dir, env=env) == tree
-        ):
+        if parent is not None and _git("rev-parse", f"{parent}^{{tree}}", git_dir=git_dir, env=env) == tree:
             return None
         parents = ["-p", parent] if parent is not None else []
         commit = _git("commit-tree", tree, *parents, "-m", message, git_dir=git_dir, env=env)
