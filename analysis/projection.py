@@ -24,8 +24,9 @@ _DECIMALS = 4  # plenty for a scatter plot; keeps the bundle small and byte-stab
 
 
 def _row_hashes(X: np.ndarray) -> list[bytes]:
+    # Rounded first, so last-bit noise from upstream float sums does not change the sample;
     # "+ 0.0" folds -0.0 into 0.0 so equal values hash equally.
-    rows = np.ascontiguousarray(X + 0.0, dtype="<f8")
+    rows = np.ascontiguousarray(np.round(X, 6) + 0.0, dtype="<f8")
     return [hashlib.blake2b(row.tobytes(), digest_size=8).digest() for row in rows]
 
 
@@ -40,7 +41,7 @@ def project_customers(X: np.ndarray, labels, *, max_points: int = 2000, random_s
         Segment label per row.
     max_points
         Most points to keep; the sample is the rows with the smallest hashes of
-        their feature values (stable under row permutation).
+        their feature values rounded to 6 decimals (stable under row permutation).
     random_state
         Passed to PCA (the full SVD used here does not depend on it).
 
