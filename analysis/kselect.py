@@ -9,7 +9,10 @@ subsets, and records
 * silhouette (on a fixed-seed sample of ``silhouette_sample`` rows when larger),
 * Calinski-Harabasz and Davies-Bouldin indices,
 * stability: mean adjusted Rand index between the full-data labels and the
-  labels of a refit on a subset, compared on the subset's rows,
+  labels of a refit on a subset, compared on the subset's rows (subsets of
+  ``stability_sample`` of the rows drawn without replacement, or bootstrap
+  samples when ``stability_sample`` is 1; the same subsets for every k, each
+  refit with its own seed),
 * the share of customers in the smallest segment.
 
 The elbow of the inertia curve is the k farthest from the chord joining the
