@@ -82,6 +82,8 @@ def _resolve_engine(engine: str) -> str:
         raise PublishError(f"The 'engine' parameter must be one of {list(_ENGINES)!r}. Got {engine!r} instead.")
     if engine == "auto":
         return "quarto" if quarto_path() is not None else "pandoc"
+    if engine == "quarto" and quarto_path() is None:  # fail before any drawing or rendering
+        raise PublishError("engine='quarto' needs the quarto CLI on PATH; none was found. Use engine='pandoc'.")
     return engine
 
 
@@ -137,8 +139,8 @@ def build_site(
     PublishError
         Missing or invalid bundle, unknown engine, or a failing render step.
     """
-    bundle = load_bundle(bundle_path)
     used = _resolve_engine(engine)
+    bundle = load_bundle(bundle_path)
     out = Path(out_dir)
     charts = {c.key: c for c in site_charts(bundle)}
     context = site_context(bundle)
