@@ -200,7 +200,7 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
                {parsed['timestamp']} AS ts,
                {qty} AS quantity,
                {price} AS unit_price,
-               {amount} AS amount,
+               CAST(round({amount}, 6) AS DECIMAL(38, 6)) AS amount,
                {product} AS product,
                {_text('country') if 'country' in roles else 'NULL'} AS country,
                CASE
@@ -224,6 +224,8 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
         WHERE reason IN ('cancellation', 'non_positive_quantity') AND quantity < 0
         """
     ).fetchone()
+    # Amounts are exact decimals (to 6 places) so that sums do not depend on the
+    # order in which DuckDB's threads add them: same data, same bytes.
     order_id = "coalesce(invoice, customer_id || '@' || strftime(ts, '%Y-%m-%dT%H:%M:%S'))"
     con.execute(
         f"""

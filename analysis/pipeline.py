@@ -116,7 +116,7 @@ def run_pipeline(
 
         progress.stage("features")
         features = build_features(customers, config=config.features)
-        tick = progress.steps("choose k", choose_k_steps(config.k_selection))
+        tick = progress.steps("choose k", choose_k_steps(config.k_selection, cluster=config.cluster))
         selection = choose_k(
             features.values, config=config.k_selection, cluster=config.cluster, on_step=tick
         )
