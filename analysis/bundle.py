@@ -74,6 +74,7 @@ class DataSection(_Model):
     customers: int
     orders: int | None
     revenue: float
+    currency: str | None = Field(default=None, description="ISO 4217 code of every amount; None when unknown")
     snapshot_date: str | None = Field(description="ISO date recency is measured against")
     date_range: DateRange
     returns: Returns | None

@@ -119,6 +119,12 @@ class CleaningConfig(_Section):
 class CustomersConfig(_Section):
     """How the per-customer table is built."""
 
+    currency: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code of the amounts; default: known for the recognised layouts, else none",
+    )
+
     snapshot_date: dt.date | None = Field(
         default=None, description="reference date for recency; default: last date in the data + 1 day"
     )
@@ -158,6 +164,12 @@ class KSelectionConfig(_Section):
     stability_resamples: int = Field(default=10, ge=2, le=200)
     stability_sample: float = Field(default=0.8, gt=0.0, le=1.0)
     min_stability: float = Field(default=0.75, ge=0.0, le=1.0)
+    elbow_min_silhouette_ratio: float = Field(
+        default=0.7,
+        ge=0.0,
+        le=1.0,
+        description="the elbow k is taken when admissible and its silhouette is at least this share of the best",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> KSelectionConfig:

@@ -144,10 +144,12 @@ def _rule_text(config: KSelectionConfig, cluster: ClusterConfig) -> str:
         f"A k is admissible when its stability (mean adjusted Rand index over "
         f"{config.stability_resamples} refits on {config.stability_sample:.0%} subsets) is at least "
         f"{config.min_stability:.2f} and its smallest segment holds at least {cluster.min_share:.1%} of "
-        f"customers. Among admissible k, take the highest silhouette; k whose silhouette is within "
+        f"customers. The elbow of the inertia curve is taken when it is admissible and its silhouette "
+        f"is at least {config.elbow_min_silhouette_ratio:.0%} of the best admissible silhouette. "
+        f"Otherwise take the admissible k with the highest silhouette; k whose silhouette is within "
         f"{SILHOUETTE_TOLERANCE:.0%} of it count as tied, and the tie goes to the k closest to the "
-        f"elbow of the inertia curve, then to the smaller k. If no k is admissible, take the elbow "
-        f"(or, with no elbow, the most stable k)."
+        f"elbow, then to the smaller k. If no k is admissible, take the elbow (or, with no elbow, the "
+        f"most stable k)."
     )
 
 
@@ -156,26 +158,44 @@ def _pick(
 ) -> tuple[int, str]:
     admissible = [c for c in candidates if c.stability >= config.min_stability and c.min_share >= cluster.min_share]
     if admissible:
-        best = max(c.silhouette for c in admissible)
+        top = max(admissible, key=lambda c: (c.silhouette, -c.k))
+        at_elbow = next((c for c in admissible if c.k == elbow), None)
+        floor = config.elbow_min_silhouette_ratio * top.silhouette
+        summary = f"{len(admissible)} of {len(candidates)} candidates met the stability and size thresholds."
+        if at_elbow is not None and at_elbow.silhouette >= floor:
+            text = (
+                f"The inertia curve bends at k = {at_elbow.k}, and that k is admissible: stability "
+                f"{at_elbow.stability:.2f}, smallest segment {at_elbow.min_share:.1%} of customers, "
+                f"silhouette {at_elbow.silhouette:.2f}; {summary}"
+            )
+            if top.k != at_elbow.k:
+                text += (
+                    f" k = {top.k} separates customers more cleanly (silhouette {top.silhouette:.2f}), but "
+                    f"the elbow keeps {at_elbow.silhouette / top.silhouette:.0%} of that separation "
+                    f"(at least {config.elbow_min_silhouette_ratio:.0%} is required) while giving "
+                    f"{at_elbow.k} distinct groups to act on instead of {top.k}."
+                )
+            return at_elbow.k, text
+        best = top.silhouette
         tied = [c for c in admissible if c.silhouette >= best - SILHOUETTE_TOLERANCE * abs(best)]
         anchor = elbow if elbow is not None else min(tied, key=lambda c: (-c.silhouette, c.k)).k
         chosen = min(tied, key=lambda c: (abs(c.k - anchor), c.k))
-        top = max(admissible, key=lambda c: (c.silhouette, -c.k))
         text = (
             f"k = {chosen.k} gives a silhouette of {chosen.silhouette:.2f}, a stability of "
-            f"{chosen.stability:.2f} and a smallest segment of {chosen.min_share:.1%} of customers; "
-            f"{len(admissible)} of {len(candidates)} candidates met the stability and size thresholds."
+            f"{chosen.stability:.2f} and a smallest segment of {chosen.min_share:.1%} of customers; {summary}"
         )
+        if elbow is not None and at_elbow is None:
+            text += f" The inertia curve bends at k = {elbow}, but that k is not admissible."
+        elif elbow is not None and at_elbow is not None:
+            text += (
+                f" The inertia curve bends at k = {elbow}, but its silhouette ({at_elbow.silhouette:.2f}) is "
+                f"under {config.elbow_min_silhouette_ratio:.0%} of the best ({best:.2f})."
+            )
         if chosen.k != top.k:
             text += (
                 f" k = {top.k} scored a slightly higher silhouette ({top.silhouette:.2f}), but within "
-                f"{SILHOUETTE_TOLERANCE:.0%}, so the tie went to the k nearer the inertia elbow"
-                f" (k = {elbow})."
-                if elbow is not None
-                else "."
+                f"{SILHOUETTE_TOLERANCE:.0%}, so the tie went to the k nearer the elbow."
             )
-        elif elbow is not None:
-            text += f" The inertia curve bends at k = {elbow}."
         return chosen.k, text
     by_k = {c.k: c for c in candidates}
     if elbow is not None:

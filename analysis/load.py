@@ -17,7 +17,7 @@ from analysis.bundle import Source
 from analysis.config import ColumnsConfig
 from analysis.errors import DataError, EmptyDataError, SchemaMappingError
 
-__all__ = ["LoadedData", "KNOWN_SHAPES", "load_transactions"]
+__all__ = ["LoadedData", "KNOWN_SHAPES", "KNOWN_CURRENCIES", "load_transactions"]
 
 TRANSACTION_ROLES = (
     "customer",
@@ -80,6 +80,9 @@ KNOWN_SHAPES: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
 }
+
+# Currency of the recognised public data sets (ISO 4217).
+KNOWN_CURRENCIES = {"online_retail_ii": "GBP", "online_retail": "GBP", "cdnow": "USD"}
 
 # Candidate names for an unconfigured file, compared after lower-casing and
 # removing everything but letters and digits.

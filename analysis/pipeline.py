@@ -32,7 +32,7 @@ from analysis.customers import customer_table
 from analysis.experiments import design_experiments, read_results
 from analysis.features import build_features
 from analysis.kselect import choose_k, choose_k_steps
-from analysis.load import load_transactions
+from analysis.load import KNOWN_CURRENCIES, load_transactions
 from analysis.naming import name_segments
 from analysis.privacy import pseudonymize, resolve_key
 from analysis.profiles import profile_segments
@@ -182,6 +182,7 @@ def run_pipeline(
             customers=len(customers),
             orders=None if table.orders is None else int(len(table.orders)),
             revenue=round(float(customers["monetary"].sum()), 2),
+            currency=config.customers.currency or KNOWN_CURRENCIES.get(loaded.source.shape),
             snapshot_date=None if table.snapshot_date is None else table.snapshot_date.isoformat(),
             date_range=DateRange(
                 first=None if table.first_date is None else table.first_date.isoformat(),

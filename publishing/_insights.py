@@ -26,7 +26,7 @@ __all__ = [
 #: Share of a segment's members assumed to reach the base's average spend in the opportunity sentence.
 OPPORTUNITY_LIFT = 0.10
 
-_CURRENCY_BY_SHAPE = {"online_retail_ii": "£", "online_retail": "£", "cdnow": "$"}
+_SYMBOLS = {"GBP": "£", "USD": "$", "EUR": "€", "JPY": "¥", "INR": "₹"}
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,12 @@ class DropRow:
 
 
 def currency_symbol(bundle: Bundle) -> str:
-    """The currency symbol of the data, from the recognised input layout ("" when unknown)."""
-    return _CURRENCY_BY_SHAPE.get(bundle.data.source.shape, "")
+    """The symbol of the bundle's currency: "£" for GBP, the ISO code itself when it has no
+    common symbol here ("CHF "), "" when the currency is unknown."""
+    code = bundle.data.currency
+    if code is None:
+        return ""
+    return _SYMBOLS.get(code, f"{code} ")
 
 
 def _view(bundle: Bundle, seg: Segment, color: str) -> SegmentView:

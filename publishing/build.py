@@ -63,7 +63,7 @@ def _render_site(bundle_path: Path, out_dir: Path, *, engine: str) -> None:
         from publishing.site import build_site
     except ImportError as exc:
         raise PublishError(f"the website renderer is not available ({exc}).") from None
-    build_site(bundle_path, out_dir, engine=engine)
+    build_site(bundle_path, out_dir, engine=engine, brief_href="brief.pdf")
 
 
 def _render_brief(bundle_path: Path, out_pdf: Path, *, site_url: str) -> None:

@@ -116,6 +116,7 @@ def build_site(
     out_dir: Path | str,
     *,
     engine: Literal["auto", "pandoc", "quarto"] = "auto",
+    brief_href: str | None = None,
 ) -> SiteResult:
     """Render the website of one bundle into ``out_dir``.
 
@@ -129,6 +130,9 @@ def build_site(
         ``"pandoc"`` (pandoc from pypandoc-binary with the project's template),
         ``"quarto"`` (``quarto render``; needs the CLI) or ``"auto"`` (Quarto
         when it is on PATH, else pandoc).
+    brief_href
+        Relative link to the PDF brief, when the caller puts it beside the
+        pages (``build_all`` does); the overview then links to it.
 
     Returns
     -------
@@ -143,7 +147,7 @@ def build_site(
     bundle = load_bundle(bundle_path)
     out = Path(out_dir)
     charts = {c.key: c for c in site_charts(bundle)}
-    context = site_context(bundle)
+    context = {**site_context(bundle), "brief_href": brief_href}
     pages = render_pages(bundle, env=make_env(), context=context, charts=charts)
 
     with tempfile.TemporaryDirectory(prefix="site-project-") as tmp:

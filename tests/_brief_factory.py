@@ -161,6 +161,7 @@ def make_bundle(
             customers=customers,
             orders=17_820,
             revenue=revenue,
+            currency="GBP",
             snapshot_date="2011-12-10",
             date_range={"first": "2009-12-01", "last": "2011-12-09"},
             returns=None,

@@ -217,7 +217,7 @@ def make_bundle(
                 "duplicate": "Exact copy of another line",
                 "bad_price": "Zero or negative unit price",
             },
-            customers=customers, orders=17_820, revenue=revenue, snapshot_date="2011-12-10",
+            customers=customers, orders=17_820, revenue=revenue, currency="GBP", snapshot_date="2011-12-10",
             date_range={"first": "2009-12-01", "last": "2011-12-09"},
             returns={"rows": 3_950, "value": 61_234.5, "customers": 1_210}, countries=37,
         ),

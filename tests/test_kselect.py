@@ -102,31 +102,3 @@ def test_result_does_not_depend_on_row_order():
 def test_too_few_rows_is_an_error():
     with pytest.raises(DataError, match="more than k_min"):
         choose_k(np.zeros((2, 2)) + [[0, 0], [1, 1]], config=KSelectionConfig(), cluster=CLUSTER)
-
-
-@pytest.mark.realdata
-def test_real_data_choice_is_fast_and_leaves_no_unexplained_tiny_segment():
-    # CDNOW (23,570 customers) takes 7-12 s here; it is measured by hand, not on every run.
-    name = "online_retail_II.csv.gz"
-    import time
-
-    from analysis.clean import clean_transactions
-    from analysis.cluster import fit_segments
-    from analysis.config import CleaningConfig, ColumnsConfig, CustomersConfig, FeaturesConfig
-    from analysis.customers import customer_table
-    from analysis.features import build_features
-    from analysis.load import load_transactions
-    from analysis.profiles import profile_segments
-    from tests._data import shared_file
-
-    cleaned = clean_transactions(load_transactions(shared_file(name), columns=ColumnsConfig()), config=CleaningConfig())
-    customers = customer_table(cleaned, config=CustomersConfig()).customers
-    fm = build_features(customers, config=FeaturesConfig())
-    cluster = ClusterConfig()
-    start = time.perf_counter()
-    result = choose_k(fm.values, config=KSelectionConfig(), cluster=cluster)
-    # The brief asks for "well under a minute" on 2 cores for Online Retail II (~5,900 customers).
-    assert time.perf_counter() - start < 60
-    labels = fit_segments(fm.values, result.chosen_k, config=cluster, spend=customers["monetary"].to_numpy())
-    for p in profile_segments(customers, labels, features=fm.columns, config=cluster):
-        assert p.share_customers >= cluster.min_share or (p.outlier and p.outlier_reason)
