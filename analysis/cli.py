@@ -12,7 +12,7 @@ from pathlib import Path
 
 from analysis.errors import SegmentationError
 
-__all__ = ["main", "DEFAULT_DATA"]
+__all__ = ["main", "dispatch", "DEFAULT_DATA"]
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / "online_retail_II_sample.parquet"
 
@@ -133,10 +133,12 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit code."""
-    args = _parser().parse_args(argv)
-    handlers = {"run": _run, "schema": _schema}
+def dispatch(handlers: dict[str, Callable[[argparse.Namespace], int]], args: argparse.Namespace) -> int:
+    """Run ``handlers[args.command]``, turning every failure into one stderr line and an exit code.
+
+    Shared by ``python -m analysis`` and ``python -m publishing``; ``args.debug``
+    re-raises instead, to show the traceback.
+    """
     try:
         return handlers[args.command](args)
     except SegmentationError as exc:
@@ -153,3 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = " ".join(f"{type(exc).__name__}: {exc}".split())
         print(f"internal error: {text} (run with --debug for the traceback)", file=sys.stderr)
         return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    return dispatch({"run": _run, "schema": _schema}, _parser().parse_args(argv))

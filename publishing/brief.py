@@ -13,8 +13,6 @@ import os
 import tempfile
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from analysis.bundle import Bundle
 from analysis.errors import PublishError
 from publishing._brief_charts import value_chart
@@ -22,36 +20,18 @@ from publishing._brief_context import brief_context
 from publishing._env import TEMPLATES_DIR, make_env
 from publishing._insights import currency_symbol
 from publishing.figures import segment_colors, size_revenue_chart
+from publishing.site import load_bundle
 
 __all__ = [
     "DEFAULT_SITE_URL",
     "DENSITIES",
     "build_brief",
-    "load_bundle",
     "render_brief_html",
     "render_brief_pdf",
 ]
 
 DEFAULT_SITE_URL = "_site/index.html"
 _TEMPLATE = "brief/brief.html.j2"
-
-
-def load_bundle(bundle_path: Path) -> Bundle:
-    """Read and validate ``bundle.json``; raise :class:`PublishError` with the reason."""
-    path = Path(bundle_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PublishError(f"{path}: bundle not found; run the analysis first.") from None
-    try:
-        return Bundle.model_validate_json(text)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise PublishError(
-            f"{path}: not a valid bundle (schema {Bundle.model_fields['schema_version'].default}): "
-            f"field {where!r}: {first['msg']}."
-        ) from None
 
 
 def _data_uri(svg: str) -> str:

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.errors import PublishError, SegmentationError
+from analysis.errors import PublishError
 
 __all__ = ["main"]
 
@@ -176,21 +175,6 @@ def _publish(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
-    args = _parser().parse_args(argv)
-    handlers = {"build": _build, "publish": _publish}
-    try:
-        return handlers[args.command](args)
-    except SegmentationError as exc:
-        if args.debug:
-            raise
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # an internal bug: still one line, with a way to see more
-        if args.debug:
-            raise
-        text = " ".join(f"{type(exc).__name__}: {exc}".split())
-        print(f"internal error: {text} (run with --debug for the traceback)", file=sys.stderr)
-        return 1
+    from analysis.cli import dispatch
+
+    return dispatch({"build": _build, "publish": _publish}, _parser().parse_args(argv))
