@@ -64,7 +64,7 @@ def load_bundle(path: Path | str) -> Bundle:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PublishError(f"{path}: bundle file not found.") from None
+        raise PublishError(f"{path}: bundle not found; run the analysis first.") from None
     try:
         return Bundle.model_validate_json(text)
     except ValidationError as exc:

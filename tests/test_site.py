@@ -227,7 +227,7 @@ def test_pages_show_the_optional_sections(factory_site):
 
 
 def test_missing_or_invalid_bundle_is_a_publish_error(tmp_path):
-    with pytest.raises(PublishError, match="bundle file not found"):
+    with pytest.raises(PublishError, match="bundle not found"):
         load_bundle(tmp_path / "nope.json")
     bad = tmp_path / "bundle.json"
     bad.write_text('{"schema_version": "1.0.0"}', encoding="utf-8")
