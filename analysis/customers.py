@@ -19,7 +19,7 @@ from analysis.clean import CleanedData
 from analysis.config import CustomersConfig
 from analysis.errors import DataError
 
-__all__ = ["CustomerTable", "CustomerSchema", "OrderSchema", "customer_table", "read_sql"]
+__all__ = ["CustomerTable", "CustomerSchema", "OrderSchema", "customer_table", "read_sql", "table_from_frames"]
 
 
 class CustomerSchema(pa.DataFrameModel):
@@ -95,6 +95,71 @@ def _from_transactions(data: CleanedData, config: CustomersConfig) -> CustomerTa
     if "quantity" not in data.loaded.roles:
         frame[["avg_unit_cost", "total_quantity"]] = np.nan
     if "product" not in data.loaded.roles:
+        frame["distinct_products"] = np.nan
+    frame = frame[list(CustomerSchema.to_schema().columns)]
+    return CustomerTable(
+        customers=CustomerSchema.validate(frame).reset_index(drop=True),
+        orders=OrderSchema.validate(orders).reset_index(drop=True),
+        snapshot_date=snapshot,
+        first_date=first,
+        last_date=last,
+    )
+
+
+def table_from_frames(
+    frame: pd.DataFrame,
+    orders: pd.DataFrame,
+    *,
+    config: CustomersConfig,
+    has_quantity: bool = True,
+    has_product: bool = True,
+) -> CustomerTable:
+    """Finish the per-customer table from the results of ``customers.sql`` and ``orders.sql``.
+
+    The engine-independent half of :func:`customer_table`: whichever engine ran
+    the two queries (DuckDB, Spark SQL), recency and tenure, the columns of
+    absent roles and the schema checks are the same code.
+
+    Parameters
+    ----------
+    frame
+        The result of ``read_sql("customers")`` (one row per customer, sorted).
+        Not modified.
+    orders
+        The result of ``read_sql("orders")`` (column ``ts``, renamed to ``timestamp``).
+    config
+        Optional fixed snapshot date.
+    has_quantity, has_product
+        Whether the source had a quantity / product column; without one the
+        columns derived from it are NaN.
+
+    Returns
+    -------
+    CustomerTable
+        As :func:`customer_table`.
+
+    Raises
+    ------
+    DataError
+        A configured snapshot date on or before the last purchase.
+    """
+    frame = frame.copy()
+    orders = orders.rename(columns={"ts": "timestamp"})
+    first = pd.Timestamp(frame["first_purchase"].min()).date()
+    last = pd.Timestamp(frame["last_purchase"].max()).date()
+    snapshot = config.snapshot_date or (last + dt.timedelta(days=1))
+    if snapshot <= last:
+        raise DataError(
+            f"snapshot_date must be after the last purchase ({last.isoformat()}).",
+            column="customers.snapshot_date",
+            value=snapshot.isoformat(),
+        )
+    snap = pd.Timestamp(snapshot)
+    frame["recency"] = (snap - frame["last_purchase"].dt.normalize()).dt.days.astype(float)
+    frame["tenure"] = (snap - frame["first_purchase"].dt.normalize()).dt.days.astype(float)
+    if not has_quantity:
+        frame[["avg_unit_cost", "total_quantity"]] = np.nan
+    if not has_product:
         frame["distinct_products"] = np.nan
     frame = frame[list(CustomerSchema.to_schema().columns)]
     return CustomerTable(
