@@ -108,9 +108,9 @@ appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n
-# the same level for the shell logger, so PySpark does not announce a "default log level"
-logger.repl.name = org.apache.spark.repl.Main
-logger.repl.level = error
+# Spark's own loggers at the root's level, so PySpark does not announce a "default log level"
+logger.spark.name = org.apache.spark
+logger.spark.level = error
 """
 
 _PANDAS3_WARNING = "PySpark does not yet fully support pandas"
