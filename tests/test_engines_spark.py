@@ -8,6 +8,7 @@ Spark tests are skipped when pyspark (the optional extra ``spark``) is absent.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 
 import duckdb
@@ -18,7 +19,7 @@ from analysis.clean import clean_transactions
 from analysis.config import CleaningConfig, ColumnsConfig, CustomersConfig
 from analysis.customers import CustomerTable, customer_table
 from analysis.engines.spark import export_clean, local_spark_session, spark_customer_table
-from analysis.errors import DataError, SchemaMappingError
+from analysis.errors import ConfigError, DataError, SchemaMappingError
 from analysis.load import load_transactions
 from tests._data import DATA, SAMPLE
 
@@ -140,3 +141,15 @@ def test_export_refuses_customer_level_input(tmp_path):
     cleaned = clean_transactions(load_transactions(path, columns=ColumnsConfig()), config=CleaningConfig())
     with pytest.raises(DataError, match="only transaction-level data"):
         export_clean(cleaned, tmp_path / "clean.parquet")
+
+
+@pytest.mark.parametrize("cores", [0, -1, 1.5, True], ids=["zero", "negative", "float", "bool"])
+def test_session_refuses_bad_cores(cores):
+    with pytest.raises(ConfigError, match=r"'cores' parameter must be an int >= 1\. Got"):
+        local_spark_session(cores=cores)
+
+
+def test_without_pyspark_the_error_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)  # makes `import pyspark.sql` fail
+    with pytest.raises(ImportError, match="uv sync --extra spark"):
+        spark_customer_table(tmp_path / "clean.parquet", spark=None, config=CustomersConfig())

@@ -64,7 +64,7 @@ from typing import TYPE_CHECKING
 from analysis.clean import CleanedData
 from analysis.config import CustomersConfig
 from analysis.customers import CustomerTable, read_sql, table_from_frames
-from analysis.errors import DataError, SchemaMappingError
+from analysis.errors import ConfigError, DataError, SchemaMappingError
 
 if TYPE_CHECKING:  # pyspark is an optional dependency (extra "spark")
     from pyspark.sql import DataFrame, SparkSession
@@ -129,16 +129,15 @@ def _quiet() -> Iterator[None]:
 
 
 def _import_pyspark():
+    # A missing optional dependency is an ImportError, as in pandas and scikit-learn.
     try:
         with _quiet():
-            import pyspark.sql  # noqa: F401
+            import pyspark.sql
     except ImportError:
-        raise DataError(
-            "the Spark engine needs the pyspark package; install the extra: "
-            "`uv sync --extra spark` (or `pip install 'segmentation[spark]'`).",
+        raise ImportError(
+            "the Spark engine needs the pyspark package (and Java 17+); install the extra: "
+            "`uv sync --extra spark` (or `pip install 'segmentation[spark]'`)."
         ) from None
-    import pyspark.sql
-
     return pyspark.sql
 
 
@@ -167,9 +166,16 @@ def local_spark_session(*, cores: int = 2, driver_memory: str = "2g", app_name: 
     SparkSession
         UI off, bound to 127.0.0.1, session time zone UTC, Arrow transfers on,
         log level ERROR. Stop it with ``session.stop()``.
+
+    Raises
+    ------
+    ConfigError
+        ``cores`` is not a positive int.
+    ImportError
+        pyspark is not installed (optional extra ``spark``).
     """
-    if not isinstance(cores, int) or cores < 1:
-        raise DataError("The 'cores' parameter must be an int >= 1.", value=cores)
+    if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
+        raise ConfigError(f"The 'cores' parameter must be an int >= 1. Got {cores!r} instead.")
     sql = _import_pyspark()
     warehouse = Path(tempfile.gettempdir()) / "segmentation-spark" / "warehouse"
     builder = (
@@ -281,7 +287,9 @@ def spark_customer_table(
     SchemaMappingError
         Missing or mistyped columns (every one listed).
     DataError
-        No rows, or a snapshot date on or before the last purchase.
+        Input path not found, no rows, or a snapshot date on or before the last purchase.
+    ImportError
+        pyspark is not installed (optional extra ``spark``).
     """
     sql = _import_pyspark()
     if isinstance(clean, sql.DataFrame):
