@@ -27,9 +27,9 @@ REQUIRED = ("index.html", "brief.pdf", "build-info.json")
 
 def _sync(session: nox.Session, *groups: str) -> None:
     """Install the locked dependencies (and the project) into the session's virtualenv."""
-    args = ["uv", "sync", "--frozen", "--no-dev"]
-    for group in groups:
-        args += ["--group", group]
+    # uv's --no-dev wins over --group dev, so it is passed only when no group is asked for.
+    args = ["uv", "sync", "--frozen"]
+    args += [arg for group in groups for arg in ("--group", group)] if groups else ["--no-dev"]
     session.run_install(*args, env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}, external=True)
 
 
@@ -42,6 +42,18 @@ def test(session: nox.Session) -> None:
     """Run the test suite on two workers (extra pytest arguments after --)."""
     _sync(session, "dev")
     session.run("pytest", "-n", "2", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def spark(session: nox.Session) -> None:
+    """Run the Spark-engine tests in their own venv (Java 17; installs the 'spark' extra)."""
+    # Kept out of the main environment: with pyspark installed, pandera imports
+    # pyspark.pandas on every import, which warns on stderr and slows start-up.
+    session.run_install(
+        "uv", "sync", "--frozen", "--group", "dev", "--extra", "spark",
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}, external=True,
+    )  # fmt: skip
+    session.run("pytest", "-m", "spark", "-p", "no:xdist", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -139,6 +140,9 @@ def dispatch(handlers: dict[str, Callable[[argparse.Namespace], int]], args: arg
     Shared by ``python -m analysis`` and ``python -m publishing``; ``args.debug``
     re-raises instead, to show the traceback.
     """
+    # With the optional 'spark' extra installed, pandera imports pyspark.pandas,
+    # which warns about pandas 3 on every run; it concerns no code path used here.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     try:
         return handlers[args.command](args)
     except SegmentationError as exc:

@@ -78,31 +78,12 @@ def read_sql(name: str) -> str:
 
 def _from_transactions(data: CleanedData, config: CustomersConfig) -> CustomerTable:
     con = data.loaded.con
-    frame = con.execute(read_sql("customers")).fetch_df()
-    orders = con.execute(read_sql("orders")).fetch_df().rename(columns={"ts": "timestamp"})
-    first = pd.Timestamp(frame["first_purchase"].min()).date()
-    last = pd.Timestamp(frame["last_purchase"].max()).date()
-    snapshot = config.snapshot_date or (last + dt.timedelta(days=1))
-    if snapshot <= last:
-        raise DataError(
-            f"snapshot_date must be after the last purchase ({last.isoformat()}).",
-            column="customers.snapshot_date",
-            value=snapshot.isoformat(),
-        )
-    snap = pd.Timestamp(snapshot)
-    frame["recency"] = (snap - frame["last_purchase"].dt.normalize()).dt.days.astype(float)
-    frame["tenure"] = (snap - frame["first_purchase"].dt.normalize()).dt.days.astype(float)
-    if "quantity" not in data.loaded.roles:
-        frame[["avg_unit_cost", "total_quantity"]] = np.nan
-    if "product" not in data.loaded.roles:
-        frame["distinct_products"] = np.nan
-    frame = frame[list(CustomerSchema.to_schema().columns)]
-    return CustomerTable(
-        customers=CustomerSchema.validate(frame).reset_index(drop=True),
-        orders=OrderSchema.validate(orders).reset_index(drop=True),
-        snapshot_date=snapshot,
-        first_date=first,
-        last_date=last,
+    return table_from_frames(
+        con.execute(read_sql("customers")).fetch_df(),
+        con.execute(read_sql("orders")).fetch_df(),
+        config=config,
+        has_quantity="quantity" in data.loaded.roles,
+        has_product="product" in data.loaded.roles,
     )
 
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(chromium fonts-inter fonts-liberation2 poppler-utils openssl libpango-1.0-0 libpangoft2-1.0-0 git)
+APT_PACKAGES=(chromium fonts-inter fonts-liberation2 poppler-utils openssl libpango-1.0-0 libpangoft2-1.0-0 git openjdk-17-jre-headless)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -8,7 +8,7 @@ WITH per_customer AS (
         COUNT(DISTINCT order_id)            AS frequency,
         SUM(amount)                         AS monetary,
         SUM(amount) / NULLIF(SUM(quantity), 0) AS avg_unit_cost,
-        SUM(amount) / COUNT(DISTINCT order_id) AS avg_order_value,
+        CAST(SUM(amount) AS DOUBLE) / COUNT(DISTINCT order_id) AS avg_order_value,
         COUNT(DISTINCT product)             AS distinct_products,
         SUM(quantity)                       AS total_quantity,
         MIN(ts)                             AS first_purchase,
