@@ -181,7 +181,7 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
     prefixes = " OR ".join(
         f"starts_with({product}, '" + p.replace("'", "''") + "')" for p in config.non_product_prefixes
     ) or "FALSE"
-    src_cols = [c for c in con.execute("SELECT * FROM raw LIMIT 0").fetch_df().columns if c.startswith("_src_")]
+    src_cols = [f'"{c}"' for c in con.execute("SELECT * FROM raw LIMIT 0").fetch_df().columns if c != "_row"]
     dup = (
         f"row_number() OVER (PARTITION BY {', '.join(src_cols)} ORDER BY _row) > 1"
         if config.drop_duplicates is True or (config.drop_duplicates == "auto" and "invoice" in roles)

@@ -219,8 +219,9 @@ def load_transactions(path: Path, *, columns: ColumnsConfig) -> LoadedData:
     -------
     LoadedData
         ``raw`` columns: ``_row`` (1-based row in the file), one VARCHAR column
-        per mapped role, and ``_dup_key`` columns (every source column, text) for
-        exact-duplicate detection.
+        per mapped role, and ``_src_N`` (text) for each source column mapped to
+        no role; together they are every column of the file, for exact-duplicate
+        detection.
 
     Raises
     ------
@@ -247,10 +248,13 @@ def load_transactions(path: Path, *, columns: ColumnsConfig) -> LoadedData:
     role_cols = ", ".join(
         f'CAST("{col}" AS VARCHAR) AS "{role}"' for role, col in mapping.items()
     )
-    src_cols = ", ".join(f'CAST("{c}" AS VARCHAR) AS "_src_{i}"' for i, c in enumerate(found))
-    con.execute(
-        f"CREATE TABLE raw AS SELECT row_number() OVER () AS _row, {role_cols}, {src_cols} FROM _src"
+    # Columns mapped to no role are kept too (as _src_N), so that exact duplicates
+    # are judged on every column of the file; mapped ones are not stored twice.
+    mapped = set(mapping.values())
+    extra = "".join(
+        f', CAST("{c}" AS VARCHAR) AS "_src_{i}"' for i, c in enumerate(found) if c not in mapped
     )
+    con.execute(f"CREATE TABLE raw AS SELECT row_number() OVER () AS _row, {role_cols}{extra} FROM _src")
     con.unregister("_src")
     rows_in = con.execute("SELECT count(*) FROM raw").fetchone()[0]
     if rows_in == 0:

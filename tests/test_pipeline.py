@@ -104,3 +104,44 @@ def test_online_retail_ii_full_run(tmp_path):
         assert segment.share_customers >= 0.02 or (segment.outlier and segment.outlier_reason)
     assert len({s.name for s in run.bundle.segments}) == len(run.bundle.segments)
     jsonschema.validate(json.loads(run.bundle_path.read_text()), SCHEMA)
+
+
+def test_experiment_results_read_through_the_pipeline(cdnow_runs, tmp_path):
+    first = cdnow_runs[0]
+    assigned = pd.read_csv(first.assignments_path, dtype={"customer_id": str})
+    rows = assigned[["pseudonym", "arm"]].rename(columns={"pseudonym": "customer"}).copy()
+    # Treatment converts on every third customer, control on every fifth: a real lift to find.
+    order = range(len(rows))
+    rows["converted"] = [int(i % (3 if arm == "treatment" else 5) == 0) for i, arm in zip(order, rows["arm"], strict=True)]
+    rows["revenue"] = rows["converted"] * 20.0
+    bad = pd.DataFrame(
+        {
+            "customer": ["c_unknown000000000", rows["customer"].iloc[0], rows["customer"].iloc[1]],
+            "arm": ["treatment", "control" if rows["arm"].iloc[0] == "treatment" else "treatment", rows["arm"].iloc[1]],
+            "converted": ["1", "1", "maybe"],
+            "revenue": ["5", "5", "5"],
+        }
+    )
+    flip = {"treatment": "control", "control": "treatment"}
+    rows.loc[rows.index[2], "arm"] = flip[rows["arm"].iloc[2]]  # reported in the wrong arm
+    results = tmp_path / "results.csv"
+    pd.concat([rows.astype(str), bad]).to_csv(results, index=False)
+    k = first.bundle.k_selection.chosen_k
+    run = _run(
+        shared_file("cdnow_sample.csv.gz"),
+        tmp_path / "out",
+        cluster={"k": k},
+        clv={"enabled": False},
+        experiments={"results": str(results)},
+    )
+    read = run.bundle.experiment_results
+    assert read.rows == len(rows) + 3
+    # One unknown customer, one unreadable 'maybe', a second row for customer 0 (first kept)
+    # and customer 2 reported in the other arm: counted, never silently dropped.
+    assert (read.unknown_customers, read.unparseable, read.duplicates, read.arm_mismatches) == (1, 1, 1, 1)
+    assert read.used == len(rows) - 1
+    assert read.problems == [f"row {len(rows) + 4}, column converted: 'maybe'"]  # file line; header is line 1
+    overall = read.primary.overall
+    assert overall.treatment_value > overall.control_value
+    assert overall.p_value < 0.05
+    assert {r.segment for r in read.primary.segments} == {s.id for s in run.bundle.segments}
