@@ -47,7 +47,7 @@ DEFAULT_PLAYBOOK = Path(__file__).parent / "data" / "playbook.toml"
 # Features every customer table carries, so templates may always cite them.
 TEMPLATE_FEATURES = ("recency", "frequency", "monetary", "avg_order_value", "tenure")
 TEMPLATE_FIELDS = frozenset(
-    ["size", "share_customers", "revenue", "share_revenue"]
+    ["size", "share_customers", "revenue", "share_revenue", "cur"]
     + [f"{stat}_{f}" for f in TEMPLATE_FEATURES for stat in ("mean", "median", "z", "pct")]
 )
 CONDITION_KEYS = frozenset(f"{f}_{kind}" for f in FEATURES for kind in ("z", "pct"))
@@ -75,7 +75,7 @@ def _check_template(text: str) -> str:
     bad = sorted({f for f in fields if f not in TEMPLATE_FIELDS})
     if bad:
         raise ValueError(f"unknown placeholder(s) {bad!r}; allowed: {sorted(TEMPLATE_FIELDS)!r}")
-    sample = {name: 1.0 for name in TEMPLATE_FIELDS} | {"size": 1}
+    sample = {name: 1.0 for name in TEMPLATE_FIELDS} | {"size": 1, "cur": "£"}
     try:
         text.format(**sample)
     except (ValueError, IndexError) as exc:
@@ -293,7 +293,7 @@ def _qualifiers(group: list[SegmentProfile]) -> dict[int, str]:
     return {p.id: f"{p.size:,} customers, segment of {p.share_customers:.1%}" for p in group}
 
 
-def _fill(template: str, values: dict[str, float], persona: Persona) -> str:
+def _fill(template: str, values: dict[str, float | str], persona: Persona) -> str:
     try:
         return template.format(**values)
     except KeyError as exc:
@@ -303,8 +303,9 @@ def _fill(template: str, values: dict[str, float], persona: Persona) -> str:
         ) from None
 
 
-def _values(profile: SegmentProfile) -> dict[str, float]:
-    values: dict[str, float] = {
+def _values(profile: SegmentProfile, currency_symbol: str) -> dict[str, float | str]:
+    values: dict[str, float | str] = {
+        "cur": currency_symbol,
         "size": profile.size,
         "share_customers": profile.share_customers,
         "revenue": profile.revenue,
@@ -315,7 +316,9 @@ def _values(profile: SegmentProfile) -> dict[str, float]:
     return values
 
 
-def name_segments(profiles: list[SegmentProfile], *, playbook_path: Path | None = None) -> list[Segment]:
+def name_segments(
+    profiles: list[SegmentProfile], *, playbook_path: Path | None = None, currency_symbol: str = ""
+) -> list[Segment]:
     """Give each segment a unique name, a persona and recommendations.
 
     Parameters
@@ -324,6 +327,8 @@ def name_segments(profiles: list[SegmentProfile], *, playbook_path: Path | None 
         One profile per segment (see :func:`analysis.profiles.profile_segments`).
     playbook_path
         TOML playbook; ``None`` uses the packaged ``analysis/data/playbook.toml``.
+    currency_symbol
+        Put before amounts where templates write ``{cur}`` ("£", "$", or "" when unknown).
 
     Returns
     -------
@@ -352,7 +357,7 @@ def name_segments(profiles: list[SegmentProfile], *, playbook_path: Path | None 
     segments = []
     for p in profiles:
         persona = chosen[p.id]
-        values = _values(p)
+        values = _values(p, currency_symbol)
         segments.append(
             Segment(
                 id=p.id,

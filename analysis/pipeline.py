@@ -25,9 +25,10 @@ from analysis.bundle import (
     write_bundle,
 )
 from analysis.clean import clean_transactions
-from analysis.clv import fit_clv
 from analysis.cluster import fit_segments
+from analysis.clv import fit_clv
 from analysis.config import Config
+from analysis.currency import currency_symbol
 from analysis.customers import customer_table
 from analysis.experiments import design_experiments, read_results
 from analysis.features import build_features
@@ -129,7 +130,10 @@ def run_pipeline(
         )
         progress.stage("name")
         profiles = profile_segments(customers, labels, features=features.columns, config=config.cluster)
-        segments = name_segments(profiles, playbook_path=config.naming.playbook)
+        currency = config.customers.currency or KNOWN_CURRENCIES.get(loaded.source.shape)
+        segments = name_segments(
+            profiles, playbook_path=config.naming.playbook, currency_symbol=currency_symbol(currency)
+        )
 
         progress.stage("rfm")
         scored = score_rfm(customers, config=config.rfm)
@@ -182,7 +186,7 @@ def run_pipeline(
             customers=len(customers),
             orders=None if table.orders is None else int(len(table.orders)),
             revenue=round(float(customers["monetary"].sum()), 2),
-            currency=config.customers.currency or KNOWN_CURRENCIES.get(loaded.source.shape),
+            currency=currency,
             snapshot_date=None if table.snapshot_date is None else table.snapshot_date.isoformat(),
             date_range=DateRange(
                 first=None if table.first_date is None else table.first_date.isoformat(),

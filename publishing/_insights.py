@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from analysis.bundle import Bundle, Recommendation, Segment
+from analysis.currency import currency_symbol as symbol_for
 from publishing.figures import segment_colors
 
 __all__ = [
@@ -25,9 +26,6 @@ __all__ = [
 
 #: Share of a segment's members assumed to reach the base's average spend in the opportunity sentence.
 OPPORTUNITY_LIFT = 0.10
-
-_SYMBOLS = {"GBP": "£", "USD": "$", "EUR": "€", "JPY": "¥", "INR": "₹"}
-
 
 @dataclass(frozen=True)
 class MixRow:
@@ -79,12 +77,8 @@ class DropRow:
 
 
 def currency_symbol(bundle: Bundle) -> str:
-    """The symbol of the bundle's currency: "£" for GBP, the ISO code itself when it has no
-    common symbol here ("CHF "), "" when the currency is unknown."""
-    code = bundle.data.currency
-    if code is None:
-        return ""
-    return _SYMBOLS.get(code, f"{code} ")
+    """The symbol of the bundle's currency ("" when unknown)."""
+    return symbol_for(bundle.data.currency)
 
 
 def _view(bundle: Bundle, seg: Segment, color: str) -> SegmentView:
