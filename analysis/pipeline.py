@@ -164,7 +164,7 @@ def run_pipeline(
             )
             designed = design_experiments(
                 members, segments=segments, orders=table.orders, config=config.experiments,
-                observation_end=observation_end,
+                observation_end=observation_end, clv=None if clv is None else fitted,
             )
             experiments, assigned = designed.section, designed.assignments
             if config.experiments.results is not None:

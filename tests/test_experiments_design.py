@@ -17,9 +17,11 @@ END = dt.date(2021, 12, 31)
 
 
 def _world():
-    # Segment 1: 4,000 customers who first bought in 2020; every 4th bought again in the
-    # last 90 days (2021-10-03 .. 2021-12-31) for 40.0. Segment 2: 60 customers, same rule.
-    # Segment 3: 10 customers first seen inside the window (no baseline history).
+    # Without a lifetime-value model the baseline is a back-test on the 90 days before the
+    # last 90 (2021-07-05 .. 2021-10-02). Segment 1: 4,000 customers who first bought in 2020;
+    # every 4th bought again in that window for 40.0, and every 3rd bought in the last 90 days
+    # (which must not count). Segment 2: 60 customers, same rule. Segment 3: 10 customers first
+    # seen in the last window (no history before the back-test window).
     rows, members = [], []
     for seg, n, first in ((1, 4000, "2020-03-01"), (2, 60, "2020-03-01"), (3, 10, "2021-12-01")):
         for i in range(n):
@@ -27,7 +29,9 @@ def _world():
             members.append((cid, f"p{seg}x{i}", seg))
             rows.append((cid, first, 25.0))
             if seg != 3 and i % 4 == 0:
-                rows.append((cid, "2021-11-15", 40.0))
+                rows.append((cid, "2021-08-15", 40.0))
+            if seg != 3 and i % 3 == 0:
+                rows.append((cid, "2021-11-15", 99.0))
     orders = pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"])
     orders["timestamp"] = pd.to_datetime(orders["timestamp"])
     members = pd.DataFrame(members, columns=["customer_id", "pseudonym", "segment"])
@@ -47,11 +51,15 @@ def designed():
     )
 
 
-def test_baseline_comes_from_the_segments_own_window(designed):
+def test_without_a_model_the_baseline_is_a_back_test_on_the_window_before_the_last(designed):
     big, small, new = designed.section.designs
     assert [d.segment for d in designed.section.designs] == [1, 2, 3]
     assert big.baseline == pytest.approx(0.25) and big.baseline_customers == 4000
     assert small.baseline == pytest.approx(0.25) and small.baseline_customers == 60
+    assert designed.section.baseline_source == "history"
+    assert [d.baseline_source for d in designed.section.designs] == ["history", "history", None]
+    assert designed.section.baseline_method.startswith("Fallback, because no lifetime-value model was fitted")
+    assert "2021-07-05 to 2021-10-02" in designed.section.baseline_method
     assert big.action == "Send a voucher" and new.action == "Welcome mail"
 
 
@@ -65,6 +73,9 @@ def test_sizes_and_testability(designed):
     assert not small.testable and "smallest lift it could detect" in small.reason
     assert small.min_detectable_effect > 0.2
     assert not new.testable and new.baseline is None and "estimate a baseline" in new.reason
+    # Small segments still say what they could detect, relatively and in rate points.
+    assert small.min_detectable_difference == pytest.approx(0.25 * small.min_detectable_effect, rel=1e-4)
+    assert small.min_detectable_target == pytest.approx(0.25 + small.min_detectable_difference, rel=1e-4)
 
 
 def test_revenue_baseline_counts_non_buyers_as_zero():

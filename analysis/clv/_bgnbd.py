@@ -8,11 +8,18 @@ numbers refer to the 2005 Marketing Science paper.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import digamma, gammaln, hyp2f1
+from scipy.special import betainc, digamma, gammaln, hyp2f1
 
 from analysis.clv._mle import MleFit, maximize
 
-__all__ = ["NAMES", "fit_bgnbd", "conditional_expected_purchases", "p_alive"]
+__all__ = [
+    "NAMES",
+    "fit_bgnbd",
+    "conditional_expected_purchases",
+    "conditional_probability_purchase",
+    "conditional_purchase_moments",
+    "p_alive",
+]
 
 NAMES = ("r", "alpha", "a", "b")
 _NEAR_ONE = 1e-4
@@ -139,3 +146,99 @@ def conditional_expected_purchases(
     denom = 1.0 + np.exp(_log_odds_dead(np.asarray(params, float), x, tx, T))
     out = numer / denom
     return np.where(t > 0, out, 0.0)
+
+
+def conditional_probability_purchase(
+    params: np.ndarray, t: float, x: np.ndarray, tx: np.ndarray, T: np.ndarray
+) -> np.ndarray:
+    """Probability of at least one purchase in ``(T, T + t]`` given ``(x, t_x, T)``.
+
+    ``P(X(t) >= 1 | r, alpha, a, b, x, t_x, T) = 1 - P(X(t) = 0 | ...)``. A
+    customer makes no purchase in the window when they are already inactive, or
+    when they are active and their Poisson clock does not tick within ``t``.
+    Given that they are active at ``T`` the posterior of the purchase rate is
+    ``Gamma(r + x, alpha + T)`` (the "alive" branch of equation 6 of Fader,
+    Hardie & Lee 2005), so
+
+    ``P(X(t) >= 1 | ...) = P(alive) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x))``,
+
+    the ``n = 0`` case of the BG/NBD conditional PMF. For a customer seen at
+    ``x = t_x = T = 0`` it is ``1 - P(X(t) = 0)`` of equation (8) (lifetimes'
+    ``probability_of_n_purchases_up_to_time(t, 0)``). Computed in log space.
+
+    Parameters
+    ----------
+    params
+        BG/NBD ``r, alpha, a, b``.
+    t
+        Window length, in the model's time unit (>= 0).
+    x, tx, T
+        Per-customer frequency, recency and age at the forecast origin.
+
+    Returns
+    -------
+    numpy.ndarray
+        One probability per customer, in ``[0, 1]``.
+    """
+    r, alpha, _, _ = np.asarray(params, float)
+    x, tx, T = (np.asarray(v, float) for v in (x, tx, T))
+    t = float(t)
+    if t <= 0:
+        return np.zeros(np.broadcast(x, tx, T).shape)
+    log_alive = -np.logaddexp(0.0, _log_odds_dead(np.asarray(params, float), x, tx, T))
+    # log P(no tick in t | alive) = -(r + x) log(1 + t / (alpha + T)); -expm1 keeps small windows exact.
+    log_silent = -(r + x) * np.log1p(t / (alpha + T))
+    return np.exp(log_alive + np.log(-np.expm1(log_silent)))
+
+
+def conditional_purchase_moments(
+    params: np.ndarray,
+    t: float,
+    x: np.ndarray,
+    tx: np.ndarray,
+    T: np.ndarray,
+    *,
+    tol: float = 1e-12,
+    max_terms: int = 100_000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """First two moments of the number of purchases in ``(T, T + t]`` given ``(x, t_x, T)``.
+
+    Given that the customer is active at ``T``, their rate and dropout
+    probability are independent with posteriors ``Gamma(r + x, alpha + T)`` and
+    ``Beta(a, b + x)``. Write ``K`` for the purchases a Poisson clock would
+    produce in ``t`` (negative binomial once the rate is integrated out) and
+    note that the ``n``-th purchase happens only if the customer survived the
+    ``n - 1`` before it; so ``P(X >= n | active) = P(K >= n) E[(1 - p)^(n - 1)]``
+    and
+
+    ``E[X] = P(alive) sum_n P(X >= n | active)``,
+    ``E[X^2] = P(alive) sum_n (2n - 1) P(X >= n | active)``.
+
+    The sums run until every customer's next term is below ``tol`` times its
+    running total. ``E[X]`` equals :func:`conditional_expected_purchases`
+    (equation 10) up to that tolerance.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(E[X], E[X^2])`` per customer.
+    """
+    r, alpha, a, b = np.asarray(params, float)
+    x, tx, T = (np.asarray(v, float) for v in (x, tx, T))
+    x, tx, T = np.broadcast_arrays(x, tx, T)
+    alive = p_alive(params, x, tx, T)
+    first = np.zeros(x.shape)
+    second = np.zeros(x.shape)
+    if float(t) <= 0 or x.size == 0:
+        return first, second
+    q = float(t) / (alpha + T + float(t))  # the negative binomial's per-trial "success" share
+    shape = r + x
+    log_beta0 = gammaln(a + b + x) - gammaln(b + x)
+    for n in range(1, max_terms + 1):
+        log_survive = log_beta0 + gammaln(b + x + n - 1) - gammaln(a + b + x + n - 1)
+        term = betainc(float(n), shape, q) * np.exp(log_survive)
+        first += term
+        second += (2 * n - 1) * term
+        if np.all((2 * n - 1) * term <= tol * np.maximum(second, 1e-300)):
+            break
+    return alive * first, alive * second

@@ -13,7 +13,13 @@ from scipy.special import digamma, gammaln
 
 from analysis.clv._mle import MleFit, maximize
 
-__all__ = ["NAMES", "fit_gammagamma", "conditional_expected_spend", "population_mean_spend"]
+__all__ = [
+    "NAMES",
+    "fit_gammagamma",
+    "conditional_expected_spend",
+    "conditional_spend_moments",
+    "population_mean_spend",
+]
 
 NAMES = ("p", "q", "gamma")
 
@@ -78,3 +84,31 @@ def conditional_expected_spend(params: np.ndarray, x: np.ndarray, m: np.ndarray)
     x = np.asarray(x, float)
     m = np.where(x > 0, np.nan_to_num(np.asarray(m, float)), 0.0)
     return p * (g + x * m) / (p * x + q - 1.0)
+
+
+def conditional_spend_moments(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Moments of a customer's future spend per transaction given ``x`` repeat transactions of mean ``m``.
+
+    Given the customer's scale ``ν`` each transaction is ``Gamma(p, ν)`` and the
+    posterior of ``ν`` is ``Gamma(p x + q, γ + x m)``. Two future transactions of
+    one customer share ``ν``, so they are correlated; with ``c = γ + x m`` and
+    ``k = p x + q``:
+
+    * ``E[z] = p c / (k - 1)`` (:func:`conditional_expected_spend`),
+    * ``E[z^2] = p (p + 1) c^2 / ((k - 1)(k - 2))``,
+    * ``E[z_i z_j] = p^2 c^2 / ((k - 1)(k - 2))`` for two different transactions.
+
+    The second moments are infinite (``inf``) when ``k <= 2``.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(E[z], E[z^2], E[z_i z_j])`` per customer.
+    """
+    p, q, g = np.asarray(params, float)
+    x = np.asarray(x, float)
+    m = np.where(x > 0, np.nan_to_num(np.asarray(m, float)), 0.0)
+    c, k = g + x * m, p * x + q
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv_sq = np.where(k > 2.0, c**2 / ((k - 1.0) * (k - 2.0)), np.inf)
+    return p * c / (k - 1.0), p * (p + 1.0) * inv_sq, p**2 * inv_sq

@@ -6,6 +6,8 @@ Rates and shares are fractions in 0..1; relative effects are fractions too
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["ExperimentDesign", "ExperimentsSection", "LiftRow", "LiftTable", "ExperimentResults"]
@@ -25,10 +27,27 @@ class ExperimentDesign(_Model):
     hypothesis: str = Field(description="the test in one sentence")
     customers: int = Field(description="segment members")
     baseline_customers: int = Field(
-        description="members with history before the baseline window (what the baseline is estimated on)"
+        description="members the baseline is estimated on: those with a model forecast (baseline_source 'bgnbd') "
+        "or with orders before the back-test window (baseline_source 'history')"
+    )
+    baseline_source: Literal["bgnbd", "history"] | None = Field(
+        default=None,
+        description="what produced the baseline: 'bgnbd' = the lifetime-value models' forecast for the window "
+        "after the data; 'history' = the fallback back-test on an earlier window; None when there is no baseline",
+    )
+    metric: Literal["conversion", "revenue"] | None = Field(
+        default=None,
+        description="the metric this segment's test is sized on; it differs from the section's metric "
+        "when metric_note says why",
+    )
+    metric_label: str | None = Field(default=None, description="this segment's metric in words")
+    metric_note: str | None = Field(
+        default=None,
+        description="why this segment's test uses another metric or an absolute effect; None when it does not",
     )
     baseline: float | None = Field(
-        description="the metric's current value: conversion rate (0..1) or revenue per customer"
+        description="the metric's expected value without the action, over the window: "
+        "conversion rate (0..1) or revenue per customer (see metric)"
     )
     baseline_sd: float | None = Field(description="standard deviation of revenue per customer (revenue metric only)")
     target: float | None = Field(description="baseline raised by the minimum detectable effect")
@@ -43,7 +62,14 @@ class ExperimentDesign(_Model):
     min_detectable_effect: float | None = Field(
         description="smallest relative lift the assigned arms can detect at the set alpha and power; None when none can"
     )
-    min_detectable_target: float | None = Field(description="baseline raised by min_detectable_effect")
+    min_detectable_target: float | None = Field(
+        description="the metric's value the assigned arms can detect: baseline + min_detectable_difference"
+    )
+    min_detectable_difference: float | None = Field(
+        default=None,
+        description="smallest absolute rise the assigned arms can detect: rate points as a fraction "
+        "(0.05 = 5 points) for conversion, money per customer for revenue; given also when the baseline is 0",
+    )
 
 
 class ExperimentsSection(_Model):
@@ -56,7 +82,10 @@ class ExperimentsSection(_Model):
     alpha: float = Field(description="two-sided significance level")
     power: float = Field(description="probability of detecting the minimum effect when it is real")
     control_share: float = Field(description="share of each segment held out as control")
-    baseline_method: str
+    baseline_source: Literal["bgnbd", "history"] | None = Field(
+        default=None, description="what produced the baselines: 'bgnbd' (model forecast) or 'history' (back-test)"
+    )
+    baseline_method: str = Field(description="how the baselines were obtained, and their known biases, in words")
     power_method: str
     assignment_method: str
     designs: list[ExperimentDesign] = Field(description="one per segment, in segment id order")
