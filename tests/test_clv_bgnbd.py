@@ -10,8 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.clv._bgnbd import conditional_expected_purchases, fit_bgnbd, p_alive
-from analysis.clv._data import purchase_days, summarize
+from analysis.clv._bgnbd import (
+    conditional_expected_purchases,
+    conditional_probability_purchase,
+    conditional_purchase_moments,
+    fit_bgnbd,
+    p_alive,
+)
+from analysis.clv._data import purchase_days, repeat_counts_between, summarize
 from tests._data import shared_file
 
 # Fader, Hardie & Lee (2005), "'Counting Your Customers' the Easy Way",
@@ -80,6 +86,78 @@ def test_conditional_expectation_and_p_alive_match_lifetimes(calibration, fit):
     )
 
 
+def _lifetimes_no_purchase(params, t: float, n_x: float, T: float) -> float:
+    # lifetimes' unconditional P(X(t) = 0) (FHL 2005, equation 8) for a customer whose rate
+    # has the posterior Gamma(r + x, alpha + T) of an active customer.
+    from lifetimes import BetaGeoFitter
+
+    r, alpha, a, b = params
+    oracle = BetaGeoFitter()
+    oracle.params_ = pd.Series({"r": r + n_x, "alpha": alpha + T, "a": a, "b": b})
+    return float(oracle.probability_of_n_purchases_up_to_time(t, 0))
+
+
+def test_probability_of_a_purchase_matches_lifetimes_on_cdnow(calibration, fit):
+    # P(X(t) >= 1 | x, t_x, T) = P(alive) (1 - P(no tick in t | active)); both factors from lifetimes.
+    lifetimes = pytest.importorskip("lifetimes")
+    oracle = lifetimes.BetaGeoFitter()
+    oracle.params_ = pd.Series(dict(zip(("r", "alpha", "a", "b"), fit.params, strict=True)))
+    x, tx, T = (calibration[c].to_numpy() for c in ("frequency", "recency", "T"))
+    alive = np.asarray(oracle.conditional_probability_alive(x, tx, T))
+    silent = np.array([_lifetimes_no_purchase(fit.params, 39.0, n, age) for n, age in zip(x, T, strict=True)])
+    ours = conditional_probability_purchase(fit.params, 39.0, x, tx, T)
+    np.testing.assert_allclose(ours, alive * (1.0 - silent), rtol=1e-9, atol=1e-15)
+
+
+def test_probability_of_a_purchase_for_a_new_customer_is_equation_8(fit):
+    lifetimes = pytest.importorskip("lifetimes")
+    oracle = lifetimes.BetaGeoFitter()
+    oracle.params_ = pd.Series(dict(zip(("r", "alpha", "a", "b"), fit.params, strict=True)))
+    zero = np.zeros(1)
+    for t in (1.0, 13.0, 39.0, 78.0):
+        expected = 1.0 - oracle.probability_of_n_purchases_up_to_time(t, 0)
+        assert conditional_probability_purchase(fit.params, t, zero, zero, zero)[0] == pytest.approx(
+            expected, rel=1e-12
+        )
+
+
+def test_probability_of_a_purchase_tracks_the_cdnow_holdout(calibration, fit):
+    # Weeks 40-78 of the CDNOW sample: the share of the calibration cohort who bought again.
+    # A model check rather than an identity, so the tolerance is loose (observed 29.0%, predicted 26.2%).
+    days = purchase_days(_cdnow_orders("cdnow_sample.csv.gz"))
+    bought = repeat_counts_between(days, after=dt.date(1997, 9, 30), end=dt.date(1998, 6, 30))
+    actual = float(calibration.index.isin(bought.index).mean())
+    x, tx, T = (calibration[c].to_numpy() for c in ("frequency", "recency", "T"))
+    predicted = float(conditional_probability_purchase(fit.params, 39.0, x, tx, T).mean())
+    assert abs(predicted - actual) < 0.05, (predicted, actual)
+
+
+def test_purchase_moments_match_equation_10_and_a_simulation(calibration, fit):
+    x, tx, T = (calibration[c].to_numpy() for c in ("frequency", "recency", "T"))
+    first, second = conditional_purchase_moments(fit.params, 39.0, x, tx, T)
+    np.testing.assert_allclose(first, conditional_expected_purchases(fit.params, 39.0, x, tx, T), rtol=1e-9)
+    assert np.all(second >= first**2 * (1 - 1e-12))
+    # Simulate three histories from the posterior: alive?, rate, dropout; count purchases until dropout.
+    r, alpha, a, b = fit.params
+    rng = np.random.default_rng(20050401)
+    draws = 400_000
+    for n, recent, age in ((0.0, 0.0, 30.0), (2.0, 20.0, 38.0), (9.0, 10.0, 39.0)):
+        args = (np.array([n]), np.array([recent]), np.array([age]))
+        alive = rng.random(draws) < p_alive(fit.params, *args)[0]
+        lam = rng.gamma(r + n, 1.0 / (alpha + age), draws)
+        drop = rng.beta(a, b + n, draws)
+        ticks = rng.poisson(lam * 39.0)
+        lives = rng.geometric(drop)  # purchases up to and including the one after which they drop out
+        count = np.where(alive, np.minimum(ticks, lives), 0)
+        m1, m2 = conditional_purchase_moments(fit.params, 39.0, *args)
+        p1 = conditional_probability_purchase(fit.params, 39.0, *args)
+        se1 = count.std() / np.sqrt(draws)
+        se2 = (count.astype(float) ** 2).std() / np.sqrt(draws)
+        assert abs(m1[0] - count.mean()) < 4 * se1
+        assert abs(m2[0] - (count.astype(float) ** 2).mean()) < 4 * se2
+        assert abs(p1[0] - (count > 0).mean()) < 4 * np.sqrt(p1[0] * (1 - p1[0]) / draws)
+
+
 _params = st.tuples(st.floats(0.05, 5), st.floats(0.5, 50), st.floats(0.1, 5), st.floats(0.1, 10)).map(np.array)
 _history = st.tuples(st.integers(0, 40), st.floats(0, 1), st.floats(0.5, 200))
 
@@ -105,3 +183,16 @@ def test_expected_purchases_grow_with_the_horizon(params, hist, t):
     long = conditional_expected_purchases(params, 2 * t, *args)
     assert np.all(np.isfinite(short)) and np.all(short >= 0)
     assert np.all(long >= short * (1 - 1e-9))
+
+
+@settings(max_examples=100, deadline=None)
+@given(params=_params, hist=_history, t=st.floats(0.01, 100))
+def test_probability_of_a_purchase_is_a_probability_growing_with_the_window(params, hist, t):
+    n, share, T = hist
+    args = (np.array([float(n)]), np.array([share * T if n else 0.0]), np.array([T]))
+    short = conditional_probability_purchase(params, t, *args)
+    long = conditional_probability_purchase(params, 2 * t, *args)
+    assert np.all((short >= 0) & (short <= p_alive(params, *args) * (1 + 1e-12)))
+    assert np.all(long >= short * (1 - 1e-12))
+    # P(X >= 1) <= E[X] (Markov).
+    assert np.all(short <= conditional_expected_purchases(params, t, *args) * (1 + 1e-9) + 1e-300)

@@ -9,7 +9,12 @@ import pandas as pd
 import pytest
 
 from analysis.clv._data import purchase_days, summarize
-from analysis.clv._gammagamma import conditional_expected_spend, fit_gammagamma, population_mean_spend
+from analysis.clv._gammagamma import (
+    conditional_expected_spend,
+    conditional_spend_moments,
+    fit_gammagamma,
+    population_mean_spend,
+)
 from tests._data import shared_file
 
 # Fader & Hardie, "The Gamma-Gamma Model of Monetary Value" (2013 note), fitted on
@@ -68,3 +73,26 @@ def test_more_transactions_pull_towards_the_customer_mean(fit):
     m = np.array([100.0, 100.0])
     spend = conditional_expected_spend(fit.params, np.array([1.0, 20.0]), m)
     assert population_mean_spend(fit.params) < spend[0] < spend[1] < 100.0
+
+
+def test_spend_moments_match_a_simulation_of_the_posterior():
+    # Posterior of a customer's scale nu is Gamma(p x + q, gamma + x m); two transactions share nu.
+    params = np.array([PAPER["p"], PAPER["q"], PAPER["gamma"]])
+    x, m = np.array([0.0, 1.0, 5.0]), np.array([np.nan, 30.0, 12.0])
+    mean, square, cross = conditional_spend_moments(params, x, m)
+    np.testing.assert_allclose(mean, conditional_expected_spend(params, x, m), rtol=1e-12)
+    rng = np.random.default_rng(2013)
+    draws = 400_000
+    p, q, g = params
+    for i in range(x.size):
+        nu = rng.gamma(p * x[i] + q, 1.0 / (g + x[i] * np.nan_to_num(m[i])), draws)
+        z1, z2 = rng.gamma(p, 1.0 / nu), rng.gamma(p, 1.0 / nu)
+        assert mean[i] == pytest.approx(z1.mean(), rel=0.01)
+        assert square[i] == pytest.approx((z1**2).mean(), rel=0.05)
+        assert cross[i] == pytest.approx((z1 * z2).mean(), rel=0.05)
+
+
+def test_spend_second_moments_are_infinite_when_q_is_at_most_two():
+    _, square, cross = conditional_spend_moments(np.array([2.0, 1.5, 10.0]), np.array([0.0, 1.0]), np.array([0, 20.0]))
+    assert np.isinf(square[0]) and np.isinf(cross[0])  # k = q = 1.5
+    assert np.isfinite(square[1]) and np.isfinite(cross[1])  # k = p + q = 3.5

@@ -130,3 +130,178 @@ def test_section_is_strict_json_and_reproducible(designed):
     )
     assert again.section.model_dump_json() == designed.section.model_dump_json()
     pd.testing.assert_frame_equal(again.assignments, designed.assignments)
+
+
+# --- Forward-looking baselines from the lifetime-value models -------------------------------
+
+SIM_END = dt.date(2021, 6, 30)
+
+
+def _simulated_orders(n: int = 2000, seed: int = 7) -> pd.DataFrame:
+    # Customers drawn from the BG/NBD and Gamma-Gamma processes themselves (weekly rates), first
+    # purchases spread over 2020, followed 90 days past SIM_END so the "future" is known.
+    rng = np.random.default_rng(seed)
+    r, alpha, a, b = 0.6, 4.0, 0.7, 3.0
+    p, q, g = 6.0, 4.0, 15.0
+    origin = pd.Timestamp("2020-01-01")
+    stop = (pd.Timestamp(SIM_END) - origin).days + 1 + 90
+    rows = []
+    for i in range(n):
+        lam, drop, nu = rng.gamma(r, 1 / alpha) / 7.0, rng.beta(a, b), rng.gamma(q, 1 / g)
+        t = rng.uniform(0, 365)
+        rows.append((f"c{i:05d}", t, rng.gamma(p, 1 / nu)))
+        while (t := t + rng.exponential(1 / lam)) < stop:
+            rows.append((f"c{i:05d}", t, rng.gamma(p, 1 / nu)))
+            if rng.random() < drop:
+                break
+    orders = pd.DataFrame(rows, columns=["customer_id", "day", "amount"])
+    orders["timestamp"] = origin + pd.to_timedelta(np.floor(orders["day"]), unit="D")
+    orders["order_id"] = np.arange(len(orders)).astype(str)
+    return orders.drop(columns="day")
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    from analysis.clv import fit_clv
+    from analysis.config import ClvConfig
+
+    orders = _simulated_orders()
+    end = pd.Timestamp(SIM_END)
+    past, future = orders[orders["timestamp"] <= end], orders[orders["timestamp"] > end]
+    last = past.groupby("customer_id")["timestamp"].max()
+    # "Lapsed": no purchase in the last 180 days, so both the last window and the one before are empty.
+    segment = (last < end - pd.Timedelta(days=179)).map({False: 1, True: 2})
+    members = pd.DataFrame(
+        {"customer_id": segment.index, "pseudonym": [f"p-{c}" for c in segment.index], "segment": segment.to_numpy()}
+    )
+    segments = [{"id": 1, "name": "Active", "action": "Upsell"}, {"id": 2, "name": "Lapsed", "action": "Win back"}]
+    names = {1: "Active", 2: "Lapsed"}
+    clv = fit_clv(past, config=ClvConfig(), segment_of=segment, segment_names=names, observation_end=SIM_END)
+    unreliable = fit_clv(
+        past,
+        config=ClvConfig(min_repeat_buyers=10**6),
+        segment_of=segment,
+        segment_names=names,
+        observation_end=SIM_END,
+    )
+    spent = future[future["timestamp"] <= end + pd.Timedelta(days=90)].groupby("customer_id")["amount"].sum()
+    outcome = pd.DataFrame({"segment": segment, "revenue": spent.reindex(segment.index).fillna(0.0)})
+    return dict(members=members, segments=segments, orders=past, clv=clv, unreliable=unreliable, outcome=outcome)
+
+
+def _run(world, *, clv, metric="conversion"):
+    return design_experiments(
+        world["members"],
+        segments=world["segments"],
+        orders=world["orders"],
+        config=ExperimentsConfig(metric=metric),
+        observation_end=SIM_END,
+        clv=clv,
+    ).section
+
+
+@pytest.mark.parametrize(
+    ("which", "source", "method"),
+    [("clv", "bgnbd", "Forecast by the lifetime-value models"), ("unreliable", "history", "not reliable"),
+     (None, "history", "no lifetime-value model was fitted")],
+    ids=["reliable", "unreliable", "absent"],
+)  # fmt: skip
+def test_baseline_source_follows_the_models_reliability(simulated, which, source, method):
+    section = _run(simulated, clv=None if which is None else simulated[which])
+    assert section.baseline_source == source
+    assert {d.baseline_source for d in section.designs} == {source}
+    assert method in section.baseline_method
+    assert ("Fallback" in section.baseline_method) == (source == "history")
+
+
+def test_model_baseline_of_a_lapsed_segment_is_positive_where_history_reads_zero(simulated):
+    modelled = _run(simulated, clv=simulated["clv"]).designs[1]
+    historic = _run(simulated, clv=None).designs[1]
+    lapsed = simulated["outcome"][simulated["outcome"]["segment"] == 2]
+    # Lapsed members bought nothing in the last 180 days: the last window (the old baseline) and
+    # the back-test window are empty by construction, yet some of them do buy in the next 90 days.
+    assert historic.baseline == 0.0 and historic.baseline_source == "history"
+    actual = float((lapsed["revenue"] > 0).mean())
+    assert actual > 0.0
+    assert modelled.baseline_source == "bgnbd" and modelled.baseline_customers == len(lapsed)
+    assert modelled.baseline > 0.0
+    assert abs(modelled.baseline - actual) < 3 * np.sqrt(actual * (1 - actual) / len(lapsed))
+
+
+def test_model_baselines_equal_the_mean_member_probability(simulated):
+    from analysis.clv._bgnbd import conditional_probability_purchase
+
+    clv = simulated["clv"]
+    params = [clv.section.forecast_params[k] for k in ("r", "alpha", "a", "b")]
+    table = clv.per_customer.merge(simulated["members"], on="customer_id", suffixes=("_clv", ""))
+    prob = conditional_probability_purchase(
+        params, 90 / clv.section.time_unit_days, table["frequency"], table["recency"], table["T"]
+    )
+    for design in _run(simulated, clv=clv).designs:
+        assert design.baseline == pytest.approx(prob[table["segment"].to_numpy() == design.segment].mean(), rel=1e-5)
+
+
+@pytest.mark.parametrize("segment", [1, 2], ids=["active", "lapsed"])
+def test_model_revenue_mean_and_spread_match_what_members_then_spent(simulated, segment):
+    design = _run(simulated, clv=simulated["clv"], metric="revenue").designs[segment - 1]
+    spent = simulated["outcome"].loc[simulated["outcome"]["segment"] == segment, "revenue"]
+    assert design.metric == "revenue" and design.baseline_source == "bgnbd"
+    assert abs(design.baseline - spent.mean()) < 3 * spent.std() / np.sqrt(len(spent))
+    # The spread sizes the test: it must be the spread of what a member spends, not of the forecasts.
+    assert design.baseline_sd == pytest.approx(spent.std(), rel=0.25)
+
+
+# --- Degenerate conversion baselines ------------------------------------------------------------
+
+
+def _degenerate_world():
+    # Back-test window 2021-07-05 .. 2021-10-02 (no model). Segment 1: 95% of 400 bought in it
+    # (a 10% lift would pass 100%), spend varying. Segment 2: none of 400 did. Segment 3: all 400
+    # did, each for exactly 30.0 (no revenue spread to fall back on).
+    rows, members = [], []
+    for seg in (1, 2, 3):
+        for i in range(400):
+            cid = f"{seg}-{i:03d}"
+            members.append((cid, f"q{seg}x{i}", seg))
+            rows.append((cid, "2020-05-01", 20.0))
+            if (seg == 1 and i % 20) or seg == 3:
+                rows.append((cid, "2021-08-01", 30.0 if seg == 3 else 10.0 + i % 7 * 5.0))
+    orders = pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"])
+    orders["timestamp"] = pd.to_datetime(orders["timestamp"])
+    members = pd.DataFrame(members, columns=["customer_id", "pseudonym", "segment"])
+    segments = [{"id": s, "name": f"S{s}", "action": "Do it"} for s in (1, 2, 3)]
+    return design_experiments(
+        members, segments=segments, orders=orders, config=ExperimentsConfig(mde=0.1), observation_end=END
+    ), orders
+
+
+def test_degenerate_conversion_baselines_switch_metric_or_go_absolute():
+    from statsmodels.stats.power import NormalIndPower
+
+    result, orders = _degenerate_world()
+    ceiling, floor, full = result.section.designs
+    # Near 100%: sized on revenue per customer in the same window, with its own mean and spread.
+    assert ceiling.metric == "revenue" and ceiling.metric_label == "revenue per customer within 90 days"
+    assert "revenue per customer instead of repurchase" in ceiling.metric_note and "95.0%" in ceiling.metric_note
+    spend = orders[(orders["timestamp"] == "2021-08-01") & orders["customer_id"].str.startswith("1-")]["amount"]
+    per_member = np.concatenate([spend.to_numpy(), np.zeros(400 - len(spend))])
+    assert ceiling.baseline == pytest.approx(per_member.mean(), rel=1e-5)
+    assert ceiling.baseline_sd == pytest.approx(per_member.std(ddof=1), rel=1e-5)
+    req_t, req_c, _ = required_sizes(
+        "revenue", baseline=ceiling.baseline, sd=ceiling.baseline_sd, relative_effect=0.1, alpha=0.05,
+        power=0.8, control_share=0.5,
+    )  # fmt: skip
+    assert (ceiling.required_treatment, ceiling.required_control) == (req_t, req_c)
+    # At 0%: no relative lift, but the smallest detectable rise in points, from statsmodels' h.
+    assert floor.metric == "conversion" and floor.baseline == 0.0 and not floor.testable
+    assert "absolute rise in rate points" in floor.metric_note and "points" in floor.reason
+    h = NormalIndPower().solve_power(
+        nobs1=floor.assigned_treatment, alpha=0.05, power=0.8, ratio=floor.assigned_control / floor.assigned_treatment
+    )
+    assert floor.min_detectable_difference == pytest.approx(np.sin(h / 2) ** 2, rel=1e-5)  # 6 digits kept
+    assert floor.min_detectable_target == pytest.approx(floor.min_detectable_difference)
+    assert floor.min_detectable_effect is None and floor.required_total is None
+    assert "by at least" not in floor.hypothesis
+    # At 100% with identical spend: nothing to switch to and no room to rise; said plainly.
+    assert full.metric == "conversion" and full.baseline == 1.0 and not full.testable
+    assert full.min_detectable_difference is None and "no rise could be detected" in full.reason
