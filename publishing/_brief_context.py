@@ -88,6 +88,10 @@ class TestLine:
     assigned_total: int
     min_detectable_effect: float | None
     reason: str | None
+    on_revenue: bool = False
+    """True when the segment is sized on revenue per customer instead of the plan's conversion metric."""
+    min_detectable_points: float | None = None
+    """Smallest detectable rise in rate points (5.0 = 5 points) when no relative lift can be given."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,8 @@ class TestPlan:
     control_share: float
     testable_segments: int
     lines: tuple[TestLine, ...]
+    baseline_source: str | None = None
+    """'bgnbd' (model forecast), 'history' (back-test fallback) or None (older bundles)."""
 
 
 @dataclass(frozen=True)
@@ -220,6 +226,14 @@ def _clv_summary(bundle: Bundle) -> ClvSummary | None:
     )
 
 
+def _points(design: Any, plan_metric: str) -> float | None:
+    # A conversion design with no relative lift (baseline at 0 or near 100%) still has an absolute one.
+    diff = getattr(design, "min_detectable_difference", None)
+    if (getattr(design, "metric", None) or plan_metric) != "conversion" or design.min_detectable_effect is not None:
+        return None
+    return None if diff is None else 100.0 * diff
+
+
 def _test_plan(bundle: Bundle, colors: dict[int, str]) -> TestPlan | None:
     exp: Any = getattr(bundle, "experiments", None)  # optional section (analysis.experiments)
     if exp is None:
@@ -234,6 +248,8 @@ def _test_plan(bundle: Bundle, colors: dict[int, str]) -> TestPlan | None:
             assigned_total=d.assigned_treatment + d.assigned_control,
             min_detectable_effect=d.min_detectable_effect,
             reason=d.reason,
+            on_revenue=(getattr(d, "metric", None) or exp.metric) != exp.metric,
+            min_detectable_points=_points(d, exp.metric),
         )
         for d in exp.designs
     )
@@ -245,6 +261,7 @@ def _test_plan(bundle: Bundle, colors: dict[int, str]) -> TestPlan | None:
         control_share=exp.control_share,
         testable_segments=exp.testable_segments,
         lines=lines,
+        baseline_source=getattr(exp, "baseline_source", None),
     )
 
 

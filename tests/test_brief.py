@@ -232,3 +232,26 @@ def test_long_texts_fall_back_to_a_denser_layout(tmp_path):
 def test_unknown_density_is_refused():
     with pytest.raises(ValueError, match="'density' parameter must be one of"):
         render_brief_html(make_bundle(), density="tiny")
+
+
+def test_test_plan_names_the_baseline_source_and_degenerate_verdicts():
+    base = make_bundle()
+    exp = make_experiments_section(base)
+    first, second = exp.designs[0], exp.designs[1]
+    # One segment switched to revenue (near-100% repurchase), one with a 0% baseline given in points.
+    switched = first.model_copy(update={"metric": "revenue", "metric_note": "Sized on revenue per customer."})
+    points = second.model_copy(
+        update={"testable": False, "min_detectable_effect": None, "min_detectable_difference": 0.0196,
+                "required_total": None, "baseline": 0.0}
+    )  # fmt: skip
+    designs = [switched, points, *exp.designs[2:]]
+    bundle = base.model_copy(
+        update={"experiments": exp.model_copy(update={"designs": designs, "baseline_source": "bgnbd"})}
+    )
+    plan = brief_context(bundle, colors={}, site_url="x").tests
+    assert plan.baseline_source == "bgnbd"
+    assert plan.lines[0].on_revenue and not plan.lines[1].on_revenue
+    assert plan.lines[1].min_detectable_points == pytest.approx(1.96)
+    html = " ".join(render_brief_html(bundle).split())
+    assert "lifetime-value model's forecast" in html
+    assert "(on revenue)" in html and "min. rise 2.0 pts" in html
