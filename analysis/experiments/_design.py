@@ -103,7 +103,8 @@ def _model_table(members: pd.DataFrame, clv: ClvResult, *, window_days: int) -> 
     section = clv.section
     window = window_days / section.time_unit_days
     forecast = window_forecast(clv.per_customer, params=section.forecast_params, window=window)
-    return members[["customer_id", "segment"]].merge(forecast, on="customer_id", how="inner", validate="one_to_one")
+    keys = pd.DataFrame({"customer_id": members["customer_id"].astype(str), "segment": members["segment"].to_numpy()})
+    return keys.merge(forecast, on="customer_id", how="inner", validate="one_to_one")
 
 
 def _model_baseline(rows: pd.DataFrame) -> _Baseline:
@@ -316,14 +317,21 @@ def _method_text(source: str, config: ExperimentsConfig, *, clv, problem, start,
                 "their expected spend per purchase (Gamma-Gamma); the baseline is the members' mean. "
             )
         text += (
-            "Its standard deviation across members adds the spread of members' expectations to each member's "
-            "own uncertainty (law of total variance; purchase count from the BG/NBD, spend per purchase from "
-            "the Gamma-Gamma model), and sizes revenue tests. "
+            ("The" if config.metric == "revenue" else "When a segment is sized on revenue instead, the")
+            + " standard deviation of spend across members adds the spread of members' expectations to each "
+            "member's own uncertainty (law of total variance; purchase count from the BG/NBD, spend per "
+            "purchase from the Gamma-Gamma model). "
             "A forecast does not re-read the recent window the segments were drawn on, so active segments are "
             "not inflated and lapsed ones are not zero by construction. It assumes the test starts right after "
-            "the data ends and the market does not change; the lifetime-value page shows how well the model "
-            "predicted a holdout period, segment by segment."
+            "the data ends and the market does not change (no seasonality, no campaigns)."
         )
+        check = section.validation
+        if check is not None and check.overall.relative_error is not None:
+            text += (
+                f" On the lifetime-value holdout ({check.holdout_start} to {check.holdout_end}) the calibration "
+                f"fit predicted {check.overall.predicted:,.0f} purchases against {check.overall.actual:,.0f} made "
+                f"({check.overall.relative_error:+.1%}); the lifetime-value page shows it segment by segment."
+            )
         return text
     what = (
         "the share of them who bought in it"
