@@ -441,7 +441,8 @@ def design_experiments(
         power_method=(
             "Two-sided test; customers per arm from statsmodels' "
             + (
-                "NormalIndPower on Cohen's h (two proportions)."
+                "NormalIndPower on Cohen's h (two proportions); a segment sized on revenue instead uses "
+                "TTestIndPower on Cohen's d (two means)."
                 if config.metric == "conversion"
                 else "TTestIndPower on Cohen's d (two means)."
             )
