@@ -303,6 +303,23 @@ def _fill(template: str, values: dict[str, float | str], persona: Persona) -> st
         ) from None
 
 
+def _recommendations(persona: Persona, values: dict[str, float | str]) -> list[Recommendation]:
+    """Fill the persona's actions; an action citing a value this data lacks (tenure without
+    dates, say, for a customer-level input) is left out, as long as one action remains."""
+    out = []
+    missing: KeyError | None = None
+    for a in persona.actions:
+        try:
+            out.append(
+                Recommendation(action=a.action.format(**values), why=a.why.format(**values), kpi=a.kpi.format(**values))
+            )
+        except KeyError as exc:
+            missing = exc
+    if not out and missing is not None:
+        _fill("{" + str(missing.args[0]) + "}", values, persona)  # raises the DataError naming it
+    return out
+
+
 def _values(profile: SegmentProfile, currency_symbol: str) -> dict[str, float | str]:
     values: dict[str, float | str] = {
         "cur": currency_symbol,
@@ -371,14 +388,7 @@ def name_segments(
                 outlier=p.outlier,
                 outlier_reason=p.outlier_reason,
                 profile=dict(p.features),
-                recommendations=[
-                    Recommendation(
-                        action=_fill(a.action, values, persona),
-                        why=_fill(a.why, values, persona),
-                        kpi=_fill(a.kpi, values, persona),
-                    )
-                    for a in persona.actions
-                ],
+                recommendations=_recommendations(persona, values),
             )
         )
     return segments

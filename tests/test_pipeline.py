@@ -145,3 +145,34 @@ def test_experiment_results_read_through_the_pipeline(cdnow_runs, tmp_path):
     assert overall.treatment_value > overall.control_value
     assert overall.p_value < 0.05
     assert {r.segment for r in read.primary.segments} == {s.id for s in run.bundle.segments}
+
+
+def test_customer_level_input_runs_without_clv(tmp_path):
+    """The classic customer_data.csv shape: segments and RFM, no CLV or test plan (no transactions)."""
+    from analysis.clean import clean_transactions
+    from analysis.config import CleaningConfig, ColumnsConfig, CustomersConfig
+    from analysis.customers import customer_table
+    from analysis.load import load_transactions
+    from tests._data import SAMPLE
+
+    cleaned = clean_transactions(load_transactions(SAMPLE, columns=ColumnsConfig()), config=CleaningConfig())
+    customers = customer_table(cleaned, config=CustomersConfig()).customers
+    path = tmp_path / "customer_data.csv"
+    pd.DataFrame(
+        {
+            "CustomerID": customers["customer_id"],
+            "PurchaseAmount": customers["monetary"],
+            "PurchaseFrequency": customers["frequency"],
+            "Recency": customers["recency"],
+            "AvgUnitCost": customers["avg_unit_cost"],
+        }
+    ).to_csv(path, index=False)
+    run = _run(path, tmp_path / "out")
+    bundle = run.bundle
+    assert bundle.data.source.level == "customers"
+    assert bundle.data.customers == len(customers)
+    assert bundle.clv is None and bundle.experiments is None
+    assert sum(s.size for s in bundle.segments) == len(customers)
+    # Personas whose second action cites tenure (unknown without dates) keep their other actions.
+    assert all(s.recommendations for s in bundle.segments)
+    jsonschema.validate(json.loads(run.bundle_path.read_text()), SCHEMA)
