@@ -20,6 +20,10 @@ fi
 UV_VERSION=0.13.9
 if ! command -v uv >/dev/null 2>&1 || [ "$(uv --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then
   python3 -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+  # Under pyenv a newly installed command needs its shim before the next shell finds it.
+  hash -r
+  command -v uv >/dev/null 2>&1 || { command -v pyenv >/dev/null 2>&1 && pyenv rehash; }
+  command -v uv >/dev/null 2>&1 || { echo "setup: uv was installed but is not on PATH" >&2; exit 1; }
 fi
 uv sync --frozen --all-groups --quiet
 echo "setup: system packages, uv $UV_VERSION and the locked environment are ready"
