@@ -97,7 +97,12 @@ def test_opportunity_is_the_segment_whose_revenue_lags_its_headcount_most():
 def test_data_quality_accounts_for_every_row(factory_site):
     bundle = load_bundle(factory_site.bundle_path)
     page = _html(factory_site)["data-quality.html"]
-    assert bundle.data.rows_in == bundle.data.rows_kept + sum(bundle.data.dropped.values())
+    assert bundle.data.rows_in == bundle.data.rows_kept + sum(bundle.data.dropped.values())  # precondition (factory data)
+    # What the test is about: the page shows those totals, each under its own label.
+    for label, n in (("Rows in", bundle.data.rows_in), ("Rows kept", bundle.data.rows_kept),
+                     ("Rows dropped", sum(bundle.data.dropped.values()))):  # fmt: skip
+        kpi = rf'kpi-label">{label}</div>\s*<div class="kpi-value">{re.escape(format_number(n))}</div>'
+        assert re.search(kpi, page), label
     for reason, n in bundle.data.dropped.items():
         assert f"<code>{reason}</code>" in page and format_number(n) in page
         assert bundle.data.reasons[reason] in page
