@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
+
 from analysis.config import CleaningConfig
 from analysis.errors import DataError, EmptyDataError
 from analysis.load import LoadedData
@@ -99,16 +101,12 @@ def _detect_date_format(data: LoadedData) -> str:
     ).fetchall()
     values = [row[0] for row in sample]
     if not values:
-        raise EmptyDataError(
-            "every value of the date column is empty.", path=data.path, column=data.roles["timestamp"]
-        )
+        raise EmptyDataError("every value of the date column is empty.", path=data.path, column=data.roles["timestamp"])
     con.execute("CREATE OR REPLACE TEMP TABLE _dates(v VARCHAR)")
     con.executemany("INSERT INTO _dates VALUES (?)", [(v,) for v in values])
     best, best_fail = None, None
     for fmt in DATE_FORMATS:
-        fails = con.execute(
-            "SELECT count(*) FROM _dates WHERE try_strptime(v, ?) IS NULL", [fmt]
-        ).fetchone()[0]
+        fails = con.execute("SELECT count(*) FROM _dates WHERE try_strptime(v, ?) IS NULL", [fmt]).fetchone()[0]
         if best_fail is None or fails < best_fail:
             best, best_fail = fmt, fails
         if fails == 0:
@@ -116,8 +114,7 @@ def _detect_date_format(data: LoadedData) -> str:
     con.execute("DROP TABLE _dates")
     if best_fail == len(values):
         raise DataError(
-            f"no date format fits the date column (tried {len(DATE_FORMATS)} formats, "
-            "set [columns] date_format).",
+            f"no date format fits the date column (tried {len(DATE_FORMATS)} formats, set [columns] date_format).",
             path=data.path,
             column=data.roles["timestamp"],
             value=values[0],
@@ -152,6 +149,19 @@ def _finite(expr: str) -> str:
     return f"CASE WHEN isfinite({expr}) THEN {expr} END"
 
 
+def _keep_unflagged(
+    con: duckdb.DuckDBPyConnection, reasons: dict[str, str], columns: str
+) -> tuple[dict[str, int], int]:
+    """Count table ``flagged`` by reason (every reason listed), keep its unflagged rows as
+    table ``clean`` (``columns``, in file order) and drop ``flagged``; return (dropped, kept)."""
+    counted = con.execute("SELECT reason, count(*) FROM flagged WHERE reason IS NOT NULL GROUP BY reason")
+    counts = dict(counted.fetchall())
+    con.execute(f"CREATE OR REPLACE TABLE clean AS SELECT {columns} FROM flagged WHERE reason IS NULL ORDER BY _row")
+    con.execute("DROP TABLE flagged")
+    kept = con.execute("SELECT count(*) FROM clean").fetchone()[0]
+    return {reason: int(counts.get(reason, 0)) for reason in reasons}, int(kept)
+
+
 def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData:
     con, roles = data.con, data.roles
     fmt = data.date_format or _detect_date_format(data)
@@ -178,9 +188,10 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
     invoice = _text("invoice") if "invoice" in roles else "NULL"
     product = _text("product") if "product" in roles else "NULL"
     codes = ", ".join("'" + c.replace("'", "''") + "'" for c in config.non_product_codes) or "NULL"
-    prefixes = " OR ".join(
-        f"starts_with({product}, '" + p.replace("'", "''") + "')" for p in config.non_product_prefixes
-    ) or "FALSE"
+    prefixes = (
+        " OR ".join(f"starts_with({product}, '" + p.replace("'", "''") + "')" for p in config.non_product_prefixes)
+        or "FALSE"
+    )
     src_cols = [f'"{c}"' for c in con.execute("SELECT * FROM raw LIMIT 0").fetch_df().columns if c != "_row"]
     dup = (
         f"row_number() OVER (PARTITION BY {', '.join(src_cols)} ORDER BY _row) > 1"
@@ -197,12 +208,12 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
         SELECT _row,
                {_customer_expr()} AS customer_id,
                {invoice} AS invoice,
-               {parsed['timestamp']} AS ts,
+               {parsed["timestamp"]} AS ts,
                {qty} AS quantity,
                {price} AS unit_price,
                CAST(round({amount}, 6) AS DECIMAL(38, 6)) AS amount,
                {product} AS product,
-               {_text('country') if 'country' in roles else 'NULL'} AS country,
+               {_text("country") if "country" in roles else "NULL"} AS country,
                CASE
                  WHEN {unparseable} THEN 'unparseable'
                  WHEN {dup} THEN 'duplicate'
@@ -216,8 +227,6 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
         FROM raw
         """
     )
-    counts = dict(con.execute("SELECT reason, count(*) FROM flagged WHERE reason IS NOT NULL GROUP BY reason").fetchall())
-    dropped = {reason: int(counts.get(reason, 0)) for reason in REASONS}
     returns = con.execute(
         """
         SELECT count(*), coalesce(sum(abs(amount)), 0), count(DISTINCT customer_id) FROM flagged
@@ -227,18 +236,12 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
     # Amounts are exact decimals (to 6 places) so that sums do not depend on the
     # order in which DuckDB's threads add them: same data, same bytes.
     order_id = "coalesce(invoice, customer_id || '@' || strftime(ts, '%Y-%m-%dT%H:%M:%S'))"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE clean AS
-        SELECT customer_id, {order_id} AS order_id, ts, quantity, unit_price, amount, product, country
-        FROM flagged WHERE reason IS NULL ORDER BY _row
-        """
+    dropped, kept = _keep_unflagged(
+        con, REASONS, f"customer_id, {order_id} AS order_id, ts, quantity, unit_price, amount, product, country"
     )
-    con.execute("DROP TABLE flagged")
-    kept = con.execute("SELECT count(*) FROM clean").fetchone()[0]
     return CleanedData(
         loaded=data,
-        rows_kept=int(kept),
+        rows_kept=kept,
         dropped=dropped,
         reasons=dict(REASONS),
         date_format=fmt,
@@ -259,34 +262,24 @@ def _clean_customers(data: LoadedData, config: CleaningConfig) -> CleanedData:
         f"""
         CREATE OR REPLACE TABLE flagged AS
         SELECT _row, {_customer_expr()} AS customer_id,
-               {parsed['recency']} AS recency, {parsed['frequency']} AS frequency,
-               {parsed['monetary']} AS monetary, {parsed['avg_unit_cost']} AS avg_unit_cost,
+               {parsed["recency"]} AS recency, {parsed["frequency"]} AS frequency,
+               {parsed["monetary"]} AS monetary, {parsed["avg_unit_cost"]} AS avg_unit_cost,
                CASE
                  WHEN {unparseable} THEN 'unparseable'
                  WHEN {_customer_expr()} IS NOT NULL AND row_number() OVER (
                       PARTITION BY {_customer_expr()} ORDER BY _row) > 1 THEN 'duplicate'
                  WHEN {_customer_expr()} IS NULL THEN 'missing_customer'
                  WHEN {missing} THEN 'missing_value'
-                 WHEN {parsed['frequency']} <= 0 THEN 'non_positive_frequency'
-                 WHEN {parsed['monetary']} <= 0 OR {parsed['avg_unit_cost']} <= 0 THEN 'non_positive_price'
+                 WHEN {parsed["frequency"]} <= 0 THEN 'non_positive_frequency'
+                 WHEN {parsed["monetary"]} <= 0 OR {parsed["avg_unit_cost"]} <= 0 THEN 'non_positive_price'
                END AS reason
         FROM raw
         """
     )
-    counts = dict(con.execute("SELECT reason, count(*) FROM flagged WHERE reason IS NOT NULL GROUP BY reason").fetchall())
-    dropped = {reason: int(counts.get(reason, 0)) for reason in CUSTOMER_REASONS}
-    con.execute(
-        """
-        CREATE OR REPLACE TABLE clean AS
-        SELECT customer_id, recency, frequency, monetary, avg_unit_cost FROM flagged
-        WHERE reason IS NULL ORDER BY _row
-        """
-    )
-    con.execute("DROP TABLE flagged")
-    kept = con.execute("SELECT count(*) FROM clean").fetchone()[0]
+    dropped, kept = _keep_unflagged(con, CUSTOMER_REASONS, "customer_id, recency, frequency, monetary, avg_unit_cost")
     return CleanedData(
         loaded=data,
-        rows_kept=int(kept),
+        rows_kept=kept,
         dropped=dropped,
         reasons=dict(CUSTOMER_REASONS),
         date_format=None,

@@ -29,6 +29,7 @@ __all__ = [
     "ExperimentsConfig",
     "Config",
     "load_config",
+    "read_toml",
 ]
 
 FEATURES = (
@@ -278,6 +279,19 @@ def _describe(err: ValidationError, source: str) -> str:
     return f"{source}: setting {where!r}: {first['msg']}.{got_text}{tail}"
 
 
+def read_toml(path: Path, *, what: str) -> dict:
+    """Parse a TOML file; a missing or malformed one is a :class:`ConfigError` naming it.
+
+    ``what`` names the kind of file in the message ("config", "playbook", "RFM rules").
+    """
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} file not found.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {what} file is not valid TOML: {exc}.") from None
+
+
 def load_config(path: Path | None = None, **overrides: dict) -> Config:
     """Read and validate a TOML configuration file.
 
@@ -297,12 +311,7 @@ def load_config(path: Path | None = None, **overrides: dict) -> Config:
     source = "config"
     if path is not None:
         source = str(path)
-        try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found.") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}.") from None
+        raw = read_toml(Path(path), what="config")
     for section, values in overrides.items():
         if values:
             raw.setdefault(section, {})

@@ -27,7 +27,6 @@ import math
 import operator
 import re
 import string
-import tomllib
 from pathlib import Path
 from typing import Annotated
 
@@ -36,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from scipy.optimize import linear_sum_assignment
 
 from analysis.bundle import Recommendation, Segment
-from analysis.config import FEATURES
+from analysis.config import FEATURES, read_toml
 from analysis.errors import ConfigError, DataError
 from analysis.profiles import FEATURE_LABELS, SegmentProfile
 
@@ -192,12 +191,7 @@ def load_playbook(path: Path | None = None) -> Playbook:
         message names the file and the offending key.
     """
     path = Path(path) if path is not None else DEFAULT_PLAYBOOK
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: playbook file not found.") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: playbook is not valid TOML: {exc}.") from None
+    raw = read_toml(path, what="playbook")
     try:
         return Playbook.model_validate(raw)
     except ValidationError as exc:

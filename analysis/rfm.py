@@ -38,7 +38,6 @@ score; it never depends on the order rows happen to have in the file.
 from __future__ import annotations
 
 import math
-import tomllib
 from collections import Counter
 from collections.abc import Sequence
 from importlib import resources
@@ -50,7 +49,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from analysis.bundle import RfmCell, RfmSection, RfmSegment
-from analysis.config import RfmConfig
+from analysis.config import RfmConfig, read_toml
 from analysis.errors import ConfigError, DataError, EmptyDataError
 
 __all__ = [
@@ -228,12 +227,7 @@ def load_rfm_rules(path: Path | None = None) -> RfmRules:
         out of range; the message names the file and every bad key.
     """
     source = Path(path) if path is not None else _default_rules_path()
-    try:
-        raw = tomllib.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: RFM rules file not found.") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}.") from None
+    raw = read_toml(source, what="RFM rules")
     try:
         return RfmRules.model_validate(raw)
     except ValidationError as exc:
