@@ -39,8 +39,10 @@ def _sha256(path: Path) -> str:
 
 @nox.session(python=PYTHON)
 def test(session: nox.Session) -> None:
-    """Run the test suite on two workers (extra pytest arguments after --)."""
+    """Lint (ruff check, ruff format --check), then run the test suite on two workers (pytest args after --)."""
     _sync(session, "dev")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
     session.run("pytest", "-n", "2", *session.posargs)
 
 
@@ -50,9 +52,16 @@ def spark(session: nox.Session) -> None:
     # Kept out of the main environment: with pyspark installed, pandera imports
     # pyspark.pandas on every import, which warns on stderr and slows start-up.
     session.run_install(
-        "uv", "sync", "--frozen", "--group", "dev", "--extra", "spark",
-        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}, external=True,
-    )  # fmt: skip
+        "uv",
+        "sync",
+        "--frozen",
+        "--group",
+        "dev",
+        "--extra",
+        "spark",
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+        external=True,
+    )
     session.run("pytest", "-m", "spark", "-p", "no:xdist", *session.posargs)
 
 
@@ -80,6 +89,13 @@ def publish(session: nox.Session) -> None:
     _sync(session)
     # The CLI checks again (every file's checksum) before it copies, pushes or sends anything.
     session.run(
-        "python", "-m", "publishing", "publish", "--site", str(site), "--bundle", str(BUNDLE),
+        "python",
+        "-m",
+        "publishing",
+        "publish",
+        "--site",
+        str(site),
+        "--bundle",
+        str(BUNDLE),
         *session.posargs,
-    )  # fmt: skip
+    )

@@ -70,11 +70,7 @@ class ColumnsConfig(_Section):
 
     def mapping(self) -> dict[str, str]:
         """Return the configured ``{role: column}`` pairs."""
-        return {
-            role: col
-            for role, col in self.model_dump(exclude={"date_format"}).items()
-            if col is not None
-        }
+        return {role: col for role, col in self.model_dump(exclude={"date_format"}).items() if col is not None}
 
 
 DEFAULT_NON_PRODUCT_CODES = (
@@ -230,7 +226,10 @@ class ClvConfig(_Section):
         default=7, ge=2, le=50, description="holdout table rows: calibration frequency 0 .. n-1 and an open 'n+' row"
     )
     max_spend_frequency_correlation: float = Field(
-        default=0.3, gt=0.0, le=1.0, description="above this |correlation| the Gamma-Gamma independence warning is raised"
+        default=0.3,
+        gt=0.0,
+        le=1.0,
+        description="above this |correlation| the Gamma-Gamma independence warning is raised",
     )
 
 

@@ -157,8 +157,7 @@ def _map_roles(columns: list[str], cfg: ColumnsConfig, path: Path) -> tuple[str,
         missing_cols = [f"{role}={col!r}" for role, col in configured.items() if col not in header]
         if missing_cols:
             raise SchemaMappingError(
-                f"[columns] names column(s) not in the file: {', '.join(missing_cols)}; "
-                f"columns found: {columns}.",
+                f"[columns] names column(s) not in the file: {', '.join(missing_cols)}; columns found: {columns}.",
                 path=path,
             )
         mapping = dict(configured)
@@ -197,9 +196,7 @@ def _read_relation(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> duck
     try:
         if fmt == "parquet":
             return con.read_parquet(str(path))
-        return con.read_csv(
-            str(path), header=True, all_varchar=True, auto_detect=True, sample_size=-1
-        )
+        return con.read_csv(str(path), header=True, all_varchar=True, auto_detect=True, sample_size=-1)
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise DataError(f"cannot be read as {fmt}: {first}", path=path) from None
@@ -245,23 +242,17 @@ def load_transactions(path: Path, *, columns: ColumnsConfig) -> LoadedData:
     found = list(rel.columns)
     shape, level, mapping = _map_roles(found, columns, path)
     con.register("_src", rel)
-    role_cols = ", ".join(
-        f'CAST("{col}" AS VARCHAR) AS "{role}"' for role, col in mapping.items()
-    )
+    role_cols = ", ".join(f'CAST("{col}" AS VARCHAR) AS "{role}"' for role, col in mapping.items())
     # Columns mapped to no role are kept too (as _src_N), so that exact duplicates
     # are judged on every column of the file; mapped ones are not stored twice.
     mapped = set(mapping.values())
-    extra = "".join(
-        f', CAST("{c}" AS VARCHAR) AS "_src_{i}"' for i, c in enumerate(found) if c not in mapped
-    )
+    extra = "".join(f', CAST("{c}" AS VARCHAR) AS "_src_{i}"' for i, c in enumerate(found) if c not in mapped)
     con.execute(f"CREATE TABLE raw AS SELECT row_number() OVER () AS _row, {role_cols}{extra} FROM _src")
     con.unregister("_src")
     rows_in = con.execute("SELECT count(*) FROM raw").fetchone()[0]
     if rows_in == 0:
         raise EmptyDataError(f"the file has a header ({', '.join(found)}) but no data rows.", path=path)
-    source = Source(
-        name=path.name, sha256=_sha256(path), format=fmt, shape=shape, level=level
-    )
+    source = Source(name=path.name, sha256=_sha256(path), format=fmt, shape=shape, level=level)
     return LoadedData(
         con=con,
         path=path,

@@ -118,9 +118,7 @@ def run_pipeline(
         progress.stage("features")
         features = build_features(customers, config=config.features)
         tick = progress.steps("choose k", choose_k_steps(config.k_selection, cluster=config.cluster))
-        selection = choose_k(
-            features.values, config=config.k_selection, cluster=config.cluster, on_step=tick
-        )
+        selection = choose_k(features.values, config=config.k_selection, cluster=config.cluster, on_step=tick)
         progress.stage("cluster")
         labels = fit_segments(
             features.values,
@@ -163,13 +161,19 @@ def run_pipeline(
                 {"customer_id": customers["customer_id"], "pseudonym": pseudonyms, "segment": labels}
             )
             designed = design_experiments(
-                members, segments=segments, orders=table.orders, config=config.experiments,
-                observation_end=observation_end, clv=None if clv is None else fitted,
+                members,
+                segments=segments,
+                orders=table.orders,
+                config=config.experiments,
+                observation_end=observation_end,
+                clv=None if clv is None else fitted,
             )
             experiments, assigned = designed.section, designed.assignments
             if config.experiments.results is not None:
                 results = read_results(
-                    config.experiments.results, assignments=assigned, config=config.experiments,
+                    config.experiments.results,
+                    assignments=assigned,
+                    config=config.experiments,
                     segment_names=names,
                 )
         caught = [str(w.message) for w in recorded]

@@ -73,7 +73,4 @@ def resolve_key(config: PrivacyConfig, *, data_path: Path) -> PseudonymKey:
 
 def pseudonymize(ids: Iterable[str], key: PseudonymKey) -> list[str]:
     """Return the keyed pseudonym of each raw customer ID, in order."""
-    return [
-        "c_" + hmac.new(key.secret, str(i).encode("utf-8"), hashlib.sha256).hexdigest()[:16]
-        for i in ids
-    ]
+    return ["c_" + hmac.new(key.secret, str(i).encode("utf-8"), hashlib.sha256).hexdigest()[:16] for i in ids]

@@ -98,9 +98,7 @@ class RfmRule(_Strict):
         if value is not None:
             lo, hi = value
             if not 1 <= lo <= hi <= _MAX_SCORE:
-                raise ValueError(
-                    f"a score range must be [lo, hi] with 1 <= lo <= hi <= {_MAX_SCORE}"
-                )
+                raise ValueError(f"a score range must be [lo, hi] with 1 <= lo <= hi <= {_MAX_SCORE}")
         return value
 
     @field_validator("description")
@@ -169,10 +167,7 @@ class RfmRules(_Strict):
         idx = [rule.name for rule in self.segment].index(name)
         rule = self.segment[idx]
         earlier = self.segment[:idx]
-        shadowed = any(
-            rule.matches(r, f, m) and any(e.matches(r, f, m) for e in earlier)
-            for r, f, m in _all_cells()
-        )
+        shadowed = any(rule.matches(r, f, m) and any(e.matches(r, f, m) for e in earlier) for r, f, m in _all_cells())
         text = rule.conditions()
         return f"{text}, unless an earlier rule matched" if shadowed else text
 
@@ -375,11 +370,7 @@ def _labels(labels: np.ndarray | Sequence[int], n: int) -> np.ndarray:
             value=arr.shape,
         )
     if not np.issubdtype(arr.dtype, np.integer):
-        if (
-            np.issubdtype(arr.dtype, np.floating)
-            and np.all(np.isfinite(arr))
-            and np.all(arr == np.round(arr))
-        ):
+        if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
             arr = arr.astype(np.int64)
         else:
             raise DataError("cluster labels must be integers.", value=str(arr.dtype))
@@ -414,10 +405,7 @@ def rfm_mix(
     names = _segment_order(scored, rules)
     lab = _labels(labels, len(scored))
     counts = Counter(zip(lab.tolist(), scored["rfm_segment"].astype(str).tolist(), strict=True))
-    return {
-        int(c): {name: counts.get((int(c), name), 0) for name in names}
-        for c in sorted(set(lab.tolist()))
-    }
+    return {int(c): {name: counts.get((int(c), name), 0) for name in names} for c in sorted(set(lab.tolist()))}
 
 
 def _mean(values: np.ndarray) -> float | None:

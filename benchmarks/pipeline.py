@@ -37,13 +37,11 @@ def _measure(cmd: list[str]) -> tuple[float, float, str]:
     The wrapper's RUSAGE_CHILDREN peak covers only this one command.
     """
     start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", _WRAPPER, *cmd], capture_output=True, text=True, cwd=REPO
-    )
+    done = subprocess.run([sys.executable, "-c", _WRAPPER, *cmd], capture_output=True, text=True, cwd=REPO)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"benchmark command failed: {' '.join(cmd)}\n{done.stderr}")
-    peak_kib = next(int(l.split()[1]) for l in done.stderr.splitlines() if l.startswith("PEAK_KIB"))
+    peak_kib = next(int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("PEAK_KIB"))
     last = (done.stdout.strip().splitlines() or [""])[-1]
     return seconds, peak_kib / 1024, last
 

@@ -169,8 +169,9 @@ def _choose_actions(bundle: Bundle, colors: dict[int, str]) -> tuple[tuple[Actio
     # then every segment's second action, and so on.
     ranked = sorted(bundle.segments, key=lambda s: (-value_of[s.id], s.id))
     depth = max((len(s.recommendations) for s in ranked), default=0)
-    picks = [(seg, seg.recommendations[i]) for i in range(depth) for seg in ranked
-             if i < len(seg.recommendations)][:N_ACTIONS]  # fmt: skip
+    picks = [(seg, seg.recommendations[i]) for i in range(depth) for seg in ranked if i < len(seg.recommendations)][
+        :N_ACTIONS
+    ]
     actions = tuple(
         Action(
             rank=rank,
@@ -192,8 +193,7 @@ def _choose_actions(bundle: Bundle, colors: dict[int, str]) -> tuple[tuple[Actio
     return actions, rule
 
 
-_COUNT_WORDS = {1: "The highest-value action", 2: "Two highest-value actions",
-                3: "Three highest-value actions"}  # fmt: skip
+_COUNT_WORDS = {1: "The highest-value action", 2: "Two highest-value actions", 3: "Three highest-value actions"}
 
 
 def _first_clause(text: str | None) -> str | None:
@@ -271,8 +271,9 @@ def _headline(rows: tuple[SegmentRow, ...]) -> Headline | None:
     if not ahead:
         return None
     best = max(ahead, key=lambda r: (r.share_revenue - r.share_customers, -r.id))
-    return Headline(segment=best.name, color=best.color, share_customers=best.share_customers,
-                    share_revenue=best.share_revenue)  # fmt: skip
+    return Headline(
+        segment=best.name, color=best.color, share_customers=best.share_customers, share_revenue=best.share_revenue
+    )
 
 
 def brief_context(bundle: Bundle, *, colors: dict[int, str], site_url: str, currency: str = "") -> BriefContext:

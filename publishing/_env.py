@@ -89,9 +89,7 @@ def format_number(value: float | int | None, digits: int = 0, *, compact: bool =
     return _signed_text(text)
 
 
-def format_money(
-    value: float | int | None, symbol: str = "", digits: int = 0, *, compact: bool = False
-) -> str:
+def format_money(value: float | int | None, symbol: str = "", digits: int = 0, *, compact: bool = False) -> str:
     """Format an amount of money: ``format_money(-1234.5, "£") -> '−£1,235'``.
 
     Parameters
@@ -146,9 +144,7 @@ def format_date(value: str | dt.date | None, style: str = "long") -> str:
         try:
             parsed = dt.datetime.fromisoformat(value.strip())
         except ValueError:
-            raise ValueError(
-                f"format_date expects an ISO date such as '2011-12-10'. Got {value!r} instead."
-            ) from None
+            raise ValueError(f"format_date expects an ISO date such as '2011-12-10'. Got {value!r} instead.") from None
         day = parsed.date()
     elif isinstance(value, dt.datetime):
         day = value.date()

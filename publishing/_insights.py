@@ -27,6 +27,7 @@ __all__ = [
 #: Share of a segment's members assumed to reach the base's average spend in the opportunity sentence.
 OPPORTUNITY_LIFT = 0.10
 
+
 @dataclass(frozen=True)
 class MixRow:
     """One classic RFM segment among a cluster segment's members."""
@@ -108,9 +109,9 @@ def biggest_opportunity(bundle: Bundle, views: list[SegmentView]) -> Opportunity
     """
     base_mean = bundle.data.revenue / bundle.data.customers if bundle.data.customers else 0.0
     candidates = [
-        v for v in views
-        if not v.segment.outlier and v.segment.share_customers > v.segment.share_revenue
-        and v.mean_spend < base_mean
+        v
+        for v in views
+        if not v.segment.outlier and v.segment.share_customers > v.segment.share_revenue and v.mean_spend < base_mean
     ]
     if not candidates:
         return None
@@ -136,8 +137,9 @@ def _sentence(text: str) -> str:
 def _drops(bundle: Bundle) -> list[DropRow]:
     data = bundle.data
     return [
-        DropRow(reason=reason, meaning=data.reasons.get(reason, ""), rows=n,
-                share=n / data.rows_in if data.rows_in else 0.0)
+        DropRow(
+            reason=reason, meaning=data.reasons.get(reason, ""), rows=n, share=n / data.rows_in if data.rows_in else 0.0
+        )
         for reason, n in data.dropped.items()
     ]
 
@@ -148,7 +150,6 @@ def _crosstab(bundle: Bundle, views: list[SegmentView]) -> list[dict[str, Any]]:
         counts = [by_cluster.get(str(v.segment.id), 0) for v in views]
         rows.append({"name": rfm_name, "counts": counts, "total": sum(counts)})
     return rows
-
 
 
 def site_context(bundle: Bundle) -> dict[str, Any]:
@@ -187,13 +188,19 @@ def _licence(bundle: Bundle) -> dict[str, str] | None:
     # Only claim a licence for the inputs we know: the UCI Online Retail files.
     shape = bundle.data.source.shape
     if shape == "online_retail_ii":
-        return {"dataset": "Online Retail II", "licence": "CC BY 4.0",
-                "licence_url": "https://creativecommons.org/licenses/by/4.0/",
-                "citation": "Chen, D. (2012). Online Retail II [Dataset]. UCI Machine Learning Repository.",
-                "doi": "10.24432/C5CG6D"}
+        return {
+            "dataset": "Online Retail II",
+            "licence": "CC BY 4.0",
+            "licence_url": "https://creativecommons.org/licenses/by/4.0/",
+            "citation": "Chen, D. (2012). Online Retail II [Dataset]. UCI Machine Learning Repository.",
+            "doi": "10.24432/C5CG6D",
+        }
     if shape == "online_retail":
-        return {"dataset": "Online Retail", "licence": "CC BY 4.0",
-                "licence_url": "https://creativecommons.org/licenses/by/4.0/",
-                "citation": "Chen, D. (2015). Online Retail [Dataset]. UCI Machine Learning Repository.",
-                "doi": "10.24432/C5BW33"}
+        return {
+            "dataset": "Online Retail",
+            "licence": "CC BY 4.0",
+            "licence_url": "https://creativecommons.org/licenses/by/4.0/",
+            "citation": "Chen, D. (2015). Online Retail [Dataset]. UCI Machine Learning Repository.",
+            "doi": "10.24432/C5BW33",
+        }
     return None

@@ -56,14 +56,19 @@ def _nav_items(navbar: list[dict[str, Any]], current: str, colors: dict[str, str
     for item in navbar:
         if "menu" in item:
             menu = [
-                {"text": sub["text"], "href": html(sub["href"]), "active": sub["href"] == current,
-                 "color": colors.get(sub["href"])}
+                {
+                    "text": sub["text"],
+                    "href": html(sub["href"]),
+                    "active": sub["href"] == current,
+                    "color": colors.get(sub["href"]),
+                }
                 for sub in item["menu"]
             ]
             items.append({"text": item["text"], "menu": menu, "active": any(m["active"] for m in menu)})
         else:
-            items.append({"text": item["text"], "href": html(item["href"]), "menu": None,
-                          "active": item["href"] == current})
+            items.append(
+                {"text": item["text"], "href": html(item["href"]), "menu": None, "active": item["href"] == current}
+            )
     return items
 
 
@@ -124,12 +129,28 @@ def render_with_pandoc(project: Path, out_dir: Path, *, jobs: int = 2) -> list[s
             )
             target = out_dir / f"{stem}.html"
             cmd = [
-                binary, page, "--from", "markdown", "--to", "html5", "--standalone",
-                "--template", str(_TEMPLATE), "--lua-filter", str(_FILTER), "--wrap=none",
-                "--include-before-body", str(nav_file), "--include-after-body", str(footer_file),
-                "--metadata", f"website-title={website.get('title', '')}",
-                "--metadata", f"lang={spec.get('lang', 'en')}",
-                "--output", str(target),
+                binary,
+                page,
+                "--from",
+                "markdown",
+                "--to",
+                "html5",
+                "--standalone",
+                "--template",
+                str(_TEMPLATE),
+                "--lua-filter",
+                str(_FILTER),
+                "--wrap=none",
+                "--include-before-body",
+                str(nav_file),
+                "--include-after-body",
+                str(footer_file),
+                "--metadata",
+                f"website-title={website.get('title', '')}",
+                "--metadata",
+                f"lang={spec.get('lang', 'en')}",
+                "--output",
+                str(target),
             ]
             cmd += [f"--css={c}" for c in css]
             if meta.get("toc"):

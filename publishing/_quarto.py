@@ -24,7 +24,10 @@ def render_with_quarto(project: Path, out_dir: Path) -> list[str]:
     out_dir.mkdir(parents=True, exist_ok=True)
     run = subprocess.run(
         [binary, "render", str(project), "--to", "html", "--output-dir", str(out_dir.resolve()), "--quiet"],
-        cwd=project, capture_output=True, text=True, check=False,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if run.returncode != 0:
         raise PublishError(f"quarto render failed (exit {run.returncode}): {run.stderr.strip()[-2000:]}")

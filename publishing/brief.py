@@ -51,8 +51,7 @@ PAGES = 2
 
 def _render_html(bundle: Bundle, *, site_url: str, figures_dir: Path | None) -> list[str]:
     """The brief's HTML at every density, the context and charts computed once."""
-    ctx = brief_context(bundle, colors=segment_colors(bundle), site_url=site_url,
-                        currency=currency_symbol(bundle))  # fmt: skip
+    ctx = brief_context(bundle, colors=segment_colors(bundle), site_url=site_url, currency=currency_symbol(bundle))
     rows = ctx.rows
     # The site's own chart, so the brief and the site show the same picture in the same colours.
     share = size_revenue_chart(bundle)

@@ -64,8 +64,18 @@ __all__ = [
 
 #: Segment colours in id order (Okabe-Ito, colour-blind safe, then Tableau extras).
 PALETTE = (
-    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9",
-    "#8C564B", "#7F7F7F", "#17BECF", "#BCBD22", "#9467BD", "#1B9E77",
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#8C564B",
+    "#7F7F7F",
+    "#17BECF",
+    "#BCBD22",
+    "#9467BD",
+    "#1B9E77",
 )
 _INK = "#1f2933"
 _MUTED = "#6b7785"
@@ -179,7 +189,7 @@ def _to_chart(fig: Figure, key: str, alt: str, caption: str) -> Chart:
         raise PublishError(f"chart {key!r}: matplotlib produced no <svg> element.")
     opening = match.group(0).replace("<svg ", '<svg role="img" aria-labelledby="title desc" ', 1)
     head = f'{opening}\n <title id="title">{xml_escape(caption)}</title>\n <desc id="desc">{xml_escape(alt)}</desc>'
-    svg = svg[: match.start()] + head + svg[match.end():]
+    svg = svg[: match.start()] + head + svg[match.end() :]
     return Chart(key=key, svg=svg, alt=alt, caption=caption)
 
 
@@ -207,8 +217,7 @@ def size_revenue_chart(bundle: Bundle) -> Chart:
             ax.barh(y + height / 2, seg.share_customers, height=height, color=colors[seg.id], alpha=0.35)
             ax.barh(y - height / 2, seg.share_revenue, height=height, color=colors[seg.id])
             for value, dy in ((seg.share_customers, height / 2), (seg.share_revenue, -height / 2)):
-                ax.text(value + 0.006, y + dy, format_percent(value, 0), va="center", fontsize=8.5,
-                        color=_MUTED)
+                ax.text(value + 0.006, y + dy, format_percent(value, 0), va="center", fontsize=8.5, color=_MUTED)
         ax.set_yticks(range(len(segs)), [_short(s.name) for s in reversed(segs)])
         ax.xaxis.set_major_formatter(lambda v, _pos: format_percent(v, 0))
         top = max(max(s.share_customers, s.share_revenue) for s in segs)
@@ -218,11 +227,18 @@ def size_revenue_chart(bundle: Bundle) -> Chart:
         ax.set_axisbelow(True)
         from matplotlib.patches import Patch
 
-        ax.legend(handles=[Patch(color=_MUTED, alpha=0.35, label="share of customers"),
-                           Patch(color=_MUTED, label="share of revenue")],
-                  loc="lower right", fontsize=8.5)
-    parts = [f"{s.name}: {format_percent(s.share_customers)} of customers, "
-             f"{format_percent(s.share_revenue)} of revenue" for s in segs]
+        ax.legend(
+            handles=[
+                Patch(color=_MUTED, alpha=0.35, label="share of customers"),
+                Patch(color=_MUTED, label="share of revenue"),
+            ],
+            loc="lower right",
+            fontsize=8.5,
+        )
+    parts = [
+        f"{s.name}: {format_percent(s.share_customers)} of customers, {format_percent(s.share_revenue)} of revenue"
+        for s in segs
+    ]
     alt = "Bar chart of each segment's share of customers and share of revenue. " + "; ".join(parts) + "."
     return _to_chart(fig, "size-revenue", alt, "Segment size against revenue share")
 
@@ -242,8 +258,15 @@ def profile_chart(bundle: Bundle, segment_id: int) -> Chart:
         lim = max(1.0, max(abs(z) for z in zs) * 1.25)
         ax.set_xlim(-lim, lim)
         for y, z in zip(ys, zs, strict=True):
-            ax.text(z + (0.04 * lim if z >= 0 else -0.04 * lim), y, format_signed(z, 2),
-                    va="center", ha="left" if z >= 0 else "right", fontsize=8.5, color=_MUTED)
+            ax.text(
+                z + (0.04 * lim if z >= 0 else -0.04 * lim),
+                y,
+                format_signed(z, 2),
+                va="center",
+                ha="left" if z >= 0 else "right",
+                fontsize=8.5,
+                color=_MUTED,
+            )
         ax.set_xlabel("standard deviations from the whole customer base (z-score)")
         ax.tick_params(axis="y", length=0, labelcolor=_INK)
         ax.grid(axis="x")
@@ -268,20 +291,34 @@ def box_chart(bundle: Bundle, segment_id: int) -> Chart:
             f"Got features {sorted(seg.profile)!r}."
         )
     with _style():
-        fig, axes = plt.subplots(1, len(feats), figsize=(3.6 * len(feats), 0.45 * len(segs) + 1.4),
-                                 squeeze=False)
+        fig, axes = plt.subplots(1, len(feats), figsize=(3.6 * len(feats), 0.45 * len(segs) + 1.4), squeeze=False)
         for ax, feat in zip(axes[0], feats, strict=True):
             stats = []
             for s in segs:
                 b = s.profile[feat].box
-                stats.append({"label": str(s.id), "med": b.median, "q1": b.q1, "q3": b.q3,
-                              "whislo": b.whisker_low, "whishi": b.whisker_high, "mean": b.mean,
-                              "fliers": []})
+                stats.append(
+                    {
+                        "label": str(s.id),
+                        "med": b.median,
+                        "q1": b.q1,
+                        "q3": b.q3,
+                        "whislo": b.whisker_low,
+                        "whishi": b.whisker_high,
+                        "mean": b.mean,
+                        "fliers": [],
+                    }
+                )
             positions = list(range(len(segs), 0, -1))
-            art = ax.bxp(stats, positions=positions, orientation="horizontal", showmeans=True,
-                         patch_artist=True, widths=0.55, showfliers=False,
-                         meanprops={"marker": "D", "markersize": 4, "markerfacecolor": "white",
-                                    "markeredgecolor": _INK})
+            art = ax.bxp(
+                stats,
+                positions=positions,
+                orientation="horizontal",
+                showmeans=True,
+                patch_artist=True,
+                widths=0.55,
+                showfliers=False,
+                meanprops={"marker": "D", "markersize": 4, "markerfacecolor": "white", "markeredgecolor": _INK},
+            )
             for s, box, median in zip(segs, art["boxes"], art["medians"], strict=True):
                 mine = s.id == seg.id
                 box.set_facecolor(colors[s.id])
@@ -305,10 +342,14 @@ def box_chart(bundle: Bundle, segment_id: int) -> Chart:
     parts = []
     for feat in feats:
         b = seg.profile[feat].box
-        parts.append(f"{FEATURE_LABELS.get(feat, feat)}: median {format_number(b.median)}, "
-                     f"middle half {format_number(b.q1)} to {format_number(b.q3)}")
-    alt = (f"Boxplots of {' and '.join(FEATURE_LABELS.get(f, f).lower() for f in feats)} for every segment, "
-           f"{seg.name} highlighted. " + "; ".join(parts) + ".")
+        parts.append(
+            f"{FEATURE_LABELS.get(feat, feat)}: median {format_number(b.median)}, "
+            f"middle half {format_number(b.q1)} to {format_number(b.q3)}"
+        )
+    alt = (
+        f"Boxplots of {' and '.join(FEATURE_LABELS.get(f, f).lower() for f in feats)} for every segment, "
+        f"{seg.name} highlighted. " + "; ".join(parts) + "."
+    )
     return _to_chart(fig, f"segment-{seg.id}-box", alt, f"Spend and recency of {seg.name} among all segments")
 
 
@@ -322,14 +363,28 @@ def elbow_chart(bundle: Bundle) -> Chart:
         by_k = {c.k: c for c in cands}
         if ks.elbow_k is not None and ks.elbow_k in by_k:
             knee = by_k[ks.elbow_k]
-            ax.scatter([knee.k], [knee.inertia], s=160, facecolors="none", edgecolors=PALETTE[3], linewidths=2,
-                       zorder=5)
-            ax.annotate(f"knee at k = {knee.k}", (knee.k, knee.inertia), xytext=(14, 14),
-                        textcoords="offset points", color=PALETTE[3], fontsize=9,
-                        arrowprops={"arrowstyle": "-", "color": PALETTE[3]})
+            ax.scatter(
+                [knee.k], [knee.inertia], s=160, facecolors="none", edgecolors=PALETTE[3], linewidths=2, zorder=5
+            )
+            ax.annotate(
+                f"knee at k = {knee.k}",
+                (knee.k, knee.inertia),
+                xytext=(14, 14),
+                textcoords="offset points",
+                color=PALETTE[3],
+                fontsize=9,
+                arrowprops={"arrowstyle": "-", "color": PALETTE[3]},
+            )
         ax.axvline(ks.chosen_k, color=_MUTED, linestyle="--", linewidth=1)
-        ax.text(ks.chosen_k, 0.02, f" chosen k = {ks.chosen_k}", transform=ax.get_xaxis_transform(),
-                va="bottom", fontsize=9, color=_MUTED)
+        ax.text(
+            ks.chosen_k,
+            0.02,
+            f" chosen k = {ks.chosen_k}",
+            transform=ax.get_xaxis_transform(),
+            va="bottom",
+            fontsize=9,
+            color=_MUTED,
+        )
         ax.set_xticks([c.k for c in cands])
         ax.set_xlabel("number of segments k")
         ax.set_ylabel("inertia (within-cluster sum of squares)")
@@ -337,9 +392,11 @@ def elbow_chart(bundle: Bundle) -> Chart:
         ax.grid(axis="y")
         ax.set_axisbelow(True)
     knee_text = f"the knee is at k = {ks.elbow_k}" if ks.elbow_k is not None else "no clear knee was found"
-    alt = (f"Line chart of inertia for k from {cands[0].k} to {cands[-1].k}, falling from "
-           f"{format_number(cands[0].inertia)} to {format_number(cands[-1].inertia)}; {knee_text}; "
-           f"k = {ks.chosen_k} was chosen.")
+    alt = (
+        f"Line chart of inertia for k from {cands[0].k} to {cands[-1].k}, falling from "
+        f"{format_number(cands[0].inertia)} to {format_number(cands[-1].inertia)}; {knee_text}; "
+        f"k = {ks.chosen_k} was chosen."
+    )
     return _to_chart(fig, "elbow", alt, "Elbow curve: inertia by number of segments")
 
 
@@ -355,8 +412,15 @@ def k_metrics_chart(bundle: Bundle) -> Chart:
         ax.plot(x, [c.stability for c in cands], marker="s", color=PALETTE[1], label="stability (mean ARI)")
         if isinstance(threshold, (int, float)):
             ax.axhline(threshold, color=PALETTE[1], linestyle=":", linewidth=1)
-            ax.text(x[-1], threshold, f"stability floor {format_number(threshold, 2)}", ha="right",
-                    va="bottom", fontsize=8, color=PALETTE[1])
+            ax.text(
+                x[-1],
+                threshold,
+                f"stability floor {format_number(threshold, 2)}",
+                ha="right",
+                va="bottom",
+                fontsize=8,
+                color=PALETTE[1],
+            )
         ax.axvline(ks.chosen_k, color=_MUTED, linestyle="--", linewidth=1)
         ax.set_xticks(x)
         ax.set_xlabel("number of segments k")
@@ -368,10 +432,16 @@ def k_metrics_chart(bundle: Bundle) -> Chart:
         ax.set_axisbelow(True)
     best = max(cands, key=lambda c: c.silhouette)
     chosen = next((c for c in cands if c.k == ks.chosen_k), None)
-    chosen_text = (f"at the chosen k = {chosen.k} silhouette is {format_number(chosen.silhouette, 2)} and "
-                   f"stability {format_number(chosen.stability, 2)}" if chosen else f"k = {ks.chosen_k} was chosen")
-    alt = (f"Line chart of silhouette and stability for k from {x[0]} to {x[-1]}; the highest silhouette, "
-           f"{format_number(best.silhouette, 2)}, is at k = {best.k}; {chosen_text}.")
+    chosen_text = (
+        f"at the chosen k = {chosen.k} silhouette is {format_number(chosen.silhouette, 2)} and "
+        f"stability {format_number(chosen.stability, 2)}"
+        if chosen
+        else f"k = {ks.chosen_k} was chosen"
+    )
+    alt = (
+        f"Line chart of silhouette and stability for k from {x[0]} to {x[-1]}; the highest silhouette, "
+        f"{format_number(best.silhouette, 2)}, is at k = {best.k}; {chosen_text}."
+    )
     return _to_chart(fig, "k-metrics", alt, "Silhouette and stability by number of segments")
 
 
@@ -385,12 +455,28 @@ def projection_chart(bundle: Bundle) -> Chart:
         for sid in sorted(colors):
             pts = [p for p in proj.points if p.segment == sid]
             if pts:
-                ax.scatter([p.x for p in pts], [p.y for p in pts], s=7, color=colors[sid], alpha=0.55,
-                           linewidths=0, label=_short(names[sid]), rasterized=False)
+                ax.scatter(
+                    [p.x for p in pts],
+                    [p.y for p in pts],
+                    s=7,
+                    color=colors[sid],
+                    alpha=0.55,
+                    linewidths=0,
+                    label=_short(names[sid]),
+                    rasterized=False,
+                )
         for c in proj.centroids:
             if c.segment in colors:
-                ax.scatter([c.x], [c.y], s=110, marker="X", color=colors[c.segment], edgecolors="white",
-                           linewidths=1.2, zorder=5)
+                ax.scatter(
+                    [c.x],
+                    [c.y],
+                    s=110,
+                    marker="X",
+                    color=colors[c.segment],
+                    edgecolors="white",
+                    linewidths=1.2,
+                    zorder=5,
+                )
         ev = proj.explained_variance
         method = proj.method.upper()
         ax.set_xlabel(f"{method} 1" + (f" ({format_percent(ev[0], 0)} of variance)" if len(ev) > 0 else ""))
@@ -399,10 +485,12 @@ def projection_chart(bundle: Bundle) -> Chart:
         ax.set_yticks([])
         ax.legend(loc="best", fontsize=8, markerscale=2.2)
     counts = {sid: sum(1 for p in proj.points if p.segment == sid) for sid in colors}
-    alt = (f"Scatter plot of {format_number(len(proj.points))} customers on the first two {method} "
-           f"components, coloured by segment (" + "; ".join(f"{names[s]}: {format_number(n)} points"
-                                                         for s, n in counts.items()) +
-           "); crosses mark the segment centres.")
+    alt = (
+        f"Scatter plot of {format_number(len(proj.points))} customers on the first two {method} "
+        f"components, coloured by segment ("
+        + "; ".join(f"{names[s]}: {format_number(n)} points" for s, n in counts.items())
+        + "); crosses mark the segment centres."
+    )
     return _to_chart(fig, "projection", alt, f"Customers on the first two {method} components")
 
 
@@ -425,10 +513,25 @@ def rfm_grid_chart(bundle: Bundle) -> Chart:
                 if cell is None:
                     continue
                 dark = cell.customers > 0.55 * peak
-                ax.text(j, i - 0.12, format_number(cell.customers), ha="center", va="center", fontsize=9.5,
-                        fontweight="bold", color="white" if dark else _INK)
-                ax.text(j, i + 0.2, _short(cell.segment, 16), ha="center", va="center", fontsize=6.5,
-                        color="white" if dark else _MUTED)
+                ax.text(
+                    j,
+                    i - 0.12,
+                    format_number(cell.customers),
+                    ha="center",
+                    va="center",
+                    fontsize=9.5,
+                    fontweight="bold",
+                    color="white" if dark else _INK,
+                )
+                ax.text(
+                    j,
+                    i + 0.2,
+                    _short(cell.segment, 16),
+                    ha="center",
+                    va="center",
+                    fontsize=6.5,
+                    color="white" if dark else _MUTED,
+                )
         ax.set_xticks(range(len(fs)), [str(f) for f in fs])
         ax.set_yticks(range(len(rs)), [str(r) for r in rs])
         ax.set_xlabel("frequency score (5 = most orders)")
@@ -438,17 +541,21 @@ def rfm_grid_chart(bundle: Bundle) -> Chart:
             ax.spines[side].set_visible(False)
         fig.colorbar(im, ax=ax, shrink=0.8, label="customers")
     top = max(grid, key=lambda c: c.customers)
-    alt = (f"Heatmap of customers by recency score and frequency score ({len(grid)} cells); the largest cell, "
-           f"R = {top.r} and F = {top.f}, holds {format_number(top.customers)} customers, "
-           f"mostly {top.segment}.")
+    alt = (
+        f"Heatmap of customers by recency score and frequency score ({len(grid)} cells); the largest cell, "
+        f"R = {top.r} and F = {top.f}, holds {format_number(top.customers)} customers, "
+        f"mostly {top.segment}."
+    )
     return _to_chart(fig, "rfm-grid", alt, "Customers by recency and frequency score")
 
 
 def _reliable_clv(bundle: Bundle, what: str):
     clv = getattr(bundle, "clv", None)
     if clv is None or not clv.reliable or not clv.segments:
-        raise PublishError(f"{what} needs a reliable clv section with segment values. Got "
-                           f"{'no clv section' if clv is None else 'an unreliable or empty one'}.")
+        raise PublishError(
+            f"{what} needs a reliable clv section with segment values. Got "
+            f"{'no clv section' if clv is None else 'an unreliable or empty one'}."
+        )
     return clv
 
 
@@ -462,10 +569,23 @@ def clv_chart(bundle: Bundle) -> Chart:
         ys = list(range(len(rows)))[::-1]
         for y, r in zip(ys, rows, strict=True):
             ax.barh(y, r.clv, color=colors[r.segment], height=0.6)
-            ax.errorbar(r.clv, y, xerr=[[r.clv - r.clv_low], [r.clv_high - r.clv]], fmt="none",
-                        ecolor=_INK, elinewidth=1, capsize=3)
-            ax.text(r.clv_high, y, f"   {format_percent(r.share_of_value, 0)} of value", va="center",
-                    fontsize=8.5, color=_MUTED)
+            ax.errorbar(
+                r.clv,
+                y,
+                xerr=[[r.clv - r.clv_low], [r.clv_high - r.clv]],
+                fmt="none",
+                ecolor=_INK,
+                elinewidth=1,
+                capsize=3,
+            )
+            ax.text(
+                r.clv_high,
+                y,
+                f"   {format_percent(r.share_of_value, 0)} of value",
+                va="center",
+                fontsize=8.5,
+                color=_MUTED,
+            )
         ax.set_yticks(ys, [_short(r.name) for r in rows])
         ax.xaxis.set_major_formatter(lambda v, _pos: format_number(v, compact=True))
         ax.set_xlim(0, max(r.clv_high for r in rows) * 1.3)
@@ -474,8 +594,11 @@ def clv_chart(bundle: Bundle) -> Chart:
         ax.grid(axis="x")
         ax.set_axisbelow(True)
     level = format_percent(clv.interval_level, 0)
-    parts = [f"{r.name}: {format_number(r.clv)} ({level} interval {format_number(r.clv_low)} to "
-             f"{format_number(r.clv_high)}), {format_percent(r.share_of_value)} of value" for r in rows]
+    parts = [
+        f"{r.name}: {format_number(r.clv)} ({level} interval {format_number(r.clv_low)} to "
+        f"{format_number(r.clv_high)}), {format_percent(r.share_of_value)} of value"
+        for r in rows
+    ]
     alt = "Bar chart of expected customer lifetime value by segment. " + "; ".join(parts) + "."
     return _to_chart(fig, "clv-segments", alt, "Expected lifetime value by segment")
 
@@ -489,20 +612,29 @@ def holdout_chart(bundle: Bundle) -> Chart:
     with _style():
         fig, ax = plt.subplots(figsize=(6.4, 3.4))
         x = list(range(len(rows)))
-        ax.bar([i - 0.2 for i in x], [r.actual_per_customer for r in rows], width=0.4, color=PALETTE[7],
-               label="actual")
-        ax.bar([i + 0.2 for i in x], [r.predicted_per_customer for r in rows], width=0.4, color=PALETTE[0],
-               label="predicted")
+        ax.bar([i - 0.2 for i in x], [r.actual_per_customer for r in rows], width=0.4, color=PALETTE[7], label="actual")
+        ax.bar(
+            [i + 0.2 for i in x],
+            [r.predicted_per_customer for r in rows],
+            width=0.4,
+            color=PALETTE[0],
+            label="predicted",
+        )
         ax.set_xticks(x, [r.label for r in rows])
         ax.set_xlabel("repeat purchases in the calibration period")
         ax.set_ylabel("repeat purchases per customer, holdout")
         ax.legend(loc="upper left", fontsize=8.5)
         ax.grid(axis="y")
         ax.set_axisbelow(True)
-    parts = [f"{r.label}: actual {format_number(r.actual_per_customer, 2)}, predicted "
-             f"{format_number(r.predicted_per_customer, 2)}" for r in rows]
-    alt = ("Bar chart of actual and predicted repeat purchases per customer in the holdout period, by "
-           "calibration-period frequency. " + "; ".join(parts) + ".")
+    parts = [
+        f"{r.label}: actual {format_number(r.actual_per_customer, 2)}, predicted "
+        f"{format_number(r.predicted_per_customer, 2)}"
+        for r in rows
+    ]
+    alt = (
+        "Bar chart of actual and predicted repeat purchases per customer in the holdout period, by "
+        "calibration-period frequency. " + "; ".join(parts) + "."
+    )
     return _to_chart(fig, "clv-holdout", alt, "Holdout check: predicted against actual repeat purchases")
 
 
@@ -523,8 +655,7 @@ def lift_chart(bundle: Bundle) -> Chart:
             low = r.lift_low if r.lift_low is not None else r.lift
             high = r.lift_high if r.lift_high is not None else r.lift
             ax.plot([low, high], [y, y], color=color, linewidth=2)
-            ax.scatter([r.lift], [y], color=color, s=45, zorder=3,
-                       marker="D" if r.segment is None else "o")
+            ax.scatter([r.lift], [y], color=color, s=45, zorder=3, marker="D" if r.segment is None else "o")
         ax.axvline(0, color=_MUTED, linewidth=0.8)
         ax.set_yticks(ys, [_short(r.name) for r in rows])
         ax.xaxis.set_major_formatter(lambda v, _pos: format_percent(v, 0))
@@ -533,17 +664,28 @@ def lift_chart(bundle: Bundle) -> Chart:
         ax.grid(axis="x")
         ax.set_axisbelow(True)
     level = format_percent(results.confidence_level, 0)
-    parts = [f"{r.name}: {format_percent(r.lift)}"
-             + (f" ({level} interval {format_percent(r.lift_low)} to {format_percent(r.lift_high)})"
-                if r.lift_low is not None and r.lift_high is not None else "") for r in rows]
+    parts = [
+        f"{r.name}: {format_percent(r.lift)}"
+        + (
+            f" ({level} interval {format_percent(r.lift_low)} to {format_percent(r.lift_high)})"
+            if r.lift_low is not None and r.lift_high is not None
+            else ""
+        )
+        for r in rows
+    ]
     alt = f"Interval plot of the relative lift in {results.primary.metric_label} by segment. " + "; ".join(parts) + "."
     return _to_chart(fig, "experiment-lift", alt, "Measured lift, treatment against control")
 
 
 def site_charts(bundle: Bundle) -> list[Chart]:
     """Every chart the website shows, in page order (optional sections' charts only when they apply)."""
-    charts = [size_revenue_chart(bundle), elbow_chart(bundle), k_metrics_chart(bundle),
-              projection_chart(bundle), rfm_grid_chart(bundle)]
+    charts = [
+        size_revenue_chart(bundle),
+        elbow_chart(bundle),
+        k_metrics_chart(bundle),
+        projection_chart(bundle),
+        rfm_grid_chart(bundle),
+    ]
     for seg in sorted(bundle.segments, key=lambda s: s.id):
         charts += [profile_chart(bundle, seg.id), box_chart(bundle, seg.id)]
     clv = getattr(bundle, "clv", None)

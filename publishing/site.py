@@ -104,9 +104,7 @@ def _site_yaml(bundle: Bundle, produced: set[str], colors: dict[int, str]) -> tu
             if item["href"] in produced:
                 kept.append(item)
         else:
-            raise PublishError(
-                f"{QUARTO_YML.name}: navbar item {item!r} needs an 'href' or id {SEGMENTS_MENU_ID!r}."
-            )
+            raise PublishError(f"{QUARTO_YML.name}: navbar item {item!r} needs an 'href' or id {SEGMENTS_MENU_ID!r}.")
     spec["website"]["navbar"]["left"] = kept
     return spec, menu_colors
 

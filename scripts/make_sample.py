@@ -31,7 +31,7 @@ def main(src: str, dst: str) -> None:
         "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 19, ROW_GROUP_SIZE 100000)"
     )
     rows, customers = con.execute(
-        "SELECT count(*), count(DISTINCT \"Customer ID\") FROM read_parquet(?)", [dst]
+        'SELECT count(*), count(DISTINCT "Customer ID") FROM read_parquet(?)', [dst]
     ).fetchone()
     print(f"wrote {dst}: {rows:,} rows, {customers:,} customers")
 

@@ -191,10 +191,8 @@ def make_bundle(
                 ProjectionPoint(x=i * 0.5 - j, y=j * 0.7 - i * 0.1, segment=i + 1)
                 for i in range(len(segments))
                 for j in range(3)
-            ],  # fmt: skip
-            centroids=[
-                ProjectionPoint(x=i * 0.5 - 1, y=0.7 - i * 0.1, segment=i + 1) for i in range(len(segments))
-            ],  # fmt: skip
+            ],
+            centroids=[ProjectionPoint(x=i * 0.5 - 1, y=0.7 - i * 0.1, segment=i + 1) for i in range(len(segments))],
         ),
         rfm=RfmSection(
             segments=[
@@ -228,33 +226,60 @@ def make_clv_section(bundle: Bundle, *, reliable: bool = True):
 
     def row(seg_id, name, customers, value, share):
         return ClvSegmentValue(
-            segment=seg_id, name=name, customers=customers,
+            segment=seg_id,
+            name=name,
+            customers=customers,
             share_customers=customers / bundle.data.customers,
-            expected_purchases=2.0 * customers, expected_purchases_low=1.5 * customers,
-            expected_purchases_high=2.5 * customers, expected_purchases_per_customer=2.0,
-            p_alive=0.7, p_alive_low=0.6, p_alive_high=0.8, expected_spend=300.0,
-            clv=value, clv_low=0.8 * value, clv_high=1.2 * value,
-            clv_per_customer=value / customers, share_of_value=share,
-        )  # fmt: skip
+            expected_purchases=2.0 * customers,
+            expected_purchases_low=1.5 * customers,
+            expected_purchases_high=2.5 * customers,
+            expected_purchases_per_customer=2.0,
+            p_alive=0.7,
+            p_alive_low=0.6,
+            p_alive_high=0.8,
+            expected_spend=300.0,
+            clv=value,
+            clv_low=0.8 * value,
+            clv_high=1.2 * value,
+            clv_per_customer=value / customers,
+            share_of_value=share,
+        )
 
     total_value = 0.9 * bundle.data.revenue
     rows = [row(s.id, s.name, s.size, 0.9 * s.revenue, s.share_revenue) for s in bundle.segments]
     return ClvSection(
         reliable=reliable,
         reason=None if reliable else "only 40 repeat buyers; at least 100 are needed",
-        time_unit="week", time_unit_days=7.0, horizon=52.0, horizon_days=364.0,
-        annual_discount_rate=0.1, discounting="weekly", interval_level=0.9,
-        interval_method="delta method", observation_start="2010-12-01",
-        observation_end="2011-12-09", definitions={}, assumptions=[],
-        customers=bundle.data.customers, repeat_buyers=3000, calibration_repeat_buyers=2500,
-        customers_without_segment=0, zero_spend_repeat_buyers=0,
-        params=None, standard_errors=None, log_likelihood=None, forecast_params=None,
-        forecast_standard_errors=None, forecast_fitted_on=None,
-        spend_frequency_correlation=None, independence_check=None, population_mean_spend=None,
+        time_unit="week",
+        time_unit_days=7.0,
+        horizon=52.0,
+        horizon_days=364.0,
+        annual_discount_rate=0.1,
+        discounting="weekly",
+        interval_level=0.9,
+        interval_method="delta method",
+        observation_start="2010-12-01",
+        observation_end="2011-12-09",
+        definitions={},
+        assumptions=[],
+        customers=bundle.data.customers,
+        repeat_buyers=3000,
+        calibration_repeat_buyers=2500,
+        customers_without_segment=0,
+        zero_spend_repeat_buyers=0,
+        params=None,
+        standard_errors=None,
+        log_likelihood=None,
+        forecast_params=None,
+        forecast_standard_errors=None,
+        forecast_fitted_on=None,
+        spend_frequency_correlation=None,
+        independence_check=None,
+        population_mean_spend=None,
         segments=rows if reliable else None,
         total=row(None, "All customers", bundle.data.customers, total_value, 1.0) if reliable else None,
         validation=None,
-    )  # fmt: skip
+    )
 
 
 def make_experiments_section(bundle: Bundle):
@@ -267,23 +292,42 @@ def make_experiments_section(bundle: Bundle):
         small = s.id == smallest
         designs.append(
             ExperimentDesign(
-                segment=s.id, name=s.name, persona=s.persona,
+                segment=s.id,
+                name=s.name,
+                persona=s.persona,
                 action=s.recommendations[0].action if s.recommendations else None,
-                hypothesis="the action raises repurchase", customers=s.size,
-                baseline_customers=s.size, baseline=0.3, baseline_sd=None, target=0.33,
-                effect_size=0.06, required_treatment=800, required_control=800,
-                required_total=1600, assigned_treatment=s.size // 2,
-                assigned_control=s.size - s.size // 2, testable=not small,
+                hypothesis="the action raises repurchase",
+                customers=s.size,
+                baseline_customers=s.size,
+                baseline=0.3,
+                baseline_sd=None,
+                target=0.33,
+                effect_size=0.06,
+                required_treatment=800,
+                required_control=800,
+                required_total=1600,
+                assigned_treatment=s.size // 2,
+                assigned_control=s.size - s.size // 2,
+                testable=not small,
                 reason="too few members" if small else None,
                 min_detectable_effect=0.25 if small else 0.1,
                 min_detectable_target=0.375 if small else 0.33,
             )
-        )  # fmt: skip
+        )
     return ExperimentsSection(
-        metric="conversion", metric_label="repurchase within 90 days", window_days=90,
-        mde=0.1, alpha=0.05, power=0.8, control_share=0.5, baseline_method="history",
-        power_method="statsmodels", assignment_method="seeded hash", designs=designs,
-        customers=bundle.data.customers, assigned_treatment=bundle.data.customers // 2,
+        metric="conversion",
+        metric_label="repurchase within 90 days",
+        window_days=90,
+        mde=0.1,
+        alpha=0.05,
+        power=0.8,
+        control_share=0.5,
+        baseline_method="history",
+        power_method="statsmodels",
+        assignment_method="seeded hash",
+        designs=designs,
+        customers=bundle.data.customers,
+        assigned_treatment=bundle.data.customers // 2,
         assigned_control=bundle.data.customers - bundle.data.customers // 2,
         testable_segments=sum(d.testable for d in designs),
-    )  # fmt: skip
+    )

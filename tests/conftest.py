@@ -28,8 +28,14 @@ from _factory import INJECTION, write_factory_bundle  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -76,8 +82,7 @@ def factory_site(tmp_path_factory) -> BuiltSite:
 def hostile_site(tmp_path_factory) -> BuiltSite:
     """The site of a bundle whose every free text (and source file name) carries :data:`INJECTION`."""
     root = tmp_path_factory.mktemp("hostile")
-    bundle = write_factory_bundle(root / "bundle", text=INJECTION,
-                                  source_name="<img src=x onerror=alert(1)>*x*|y.csv")
+    bundle = write_factory_bundle(root / "bundle", text=INJECTION, source_name="<img src=x onerror=alert(1)>*x*|y.csv")
     return _build("hostile", bundle, root / "site")
 
 
@@ -101,12 +106,23 @@ def _write_transactions(path: Path) -> None:
             day = start + dt.timedelta(days=340 - last_gap - o * (300 // max(orders, 1)) // 2 + i % 3)
             invoice += 1
             for line in range(1 + (i + o) % 3):
-                rows.append([str(invoice), f"2{line}{kind}7{i % 10}", f"ITEM {kind}-{line}", qty + line,
-                             day.strftime("%Y-%m-%d %H:%M:%S"), price + 0.1 * line, cid, "United Kingdom"])
+                rows.append(
+                    [
+                        str(invoice),
+                        f"2{line}{kind}7{i % 10}",
+                        f"ITEM {kind}-{line}",
+                        qty + line,
+                        day.strftime("%Y-%m-%d %H:%M:%S"),
+                        price + 0.1 * line,
+                        cid,
+                        "United Kingdom",
+                    ]
+                )
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price",
-                         "Customer ID", "Country"])
+        writer.writerow(
+            ["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "Customer ID", "Country"]
+        )
         writer.writerows(rows)
 
 
@@ -117,9 +133,23 @@ def pipeline_bundle(tmp_path_factory) -> tuple[Path, tuple[str, ...]]:
     data = root / "transactions.csv"
     _write_transactions(data)
     run = subprocess.run(
-        [sys.executable, "-m", "analysis", "run", str(data), "--out", str(root / "out"), "--k", "4",
-         "--progress", "never"],
-        capture_output=True, text=True, check=False, cwd=HERE.parent,
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "run",
+            str(data),
+            "--out",
+            str(root / "out"),
+            "--k",
+            "4",
+            "--progress",
+            "never",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=HERE.parent,
         env={"PATH": "/usr/bin:/bin", "SEGMENTATION_KEY": "test-key-not-secret"},
     )
     assert run.returncode == 0, f"the analysis pipeline failed: {run.stderr.strip()}"

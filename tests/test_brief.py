@@ -208,8 +208,11 @@ def test_two_segments_still_give_three_actions():
     two = base.model_copy(update={"segments": base.segments[:2]})
     ctx = brief_context(two, colors={}, site_url="x")
     # Both first actions by revenue, then the richer segment's second action.
-    expected = [base.segments[0].recommendations[0].action, base.segments[1].recommendations[0].action,
-                base.segments[0].recommendations[1].action]  # fmt: skip
+    expected = [
+        base.segments[0].recommendations[0].action,
+        base.segments[1].recommendations[0].action,
+        base.segments[0].recommendations[1].action,
+    ]
     assert [a.action for a in ctx.actions] == expected
     assert ctx.actions_title == "Three highest-value actions"
 
@@ -243,9 +246,14 @@ def test_test_plan_names_the_baseline_source_and_degenerate_verdicts():
     # One segment switched to revenue (near-100% repurchase), one with a 0% baseline given in points.
     switched = first.model_copy(update={"metric": "revenue", "metric_note": "Sized on revenue per customer."})
     points = second.model_copy(
-        update={"testable": False, "min_detectable_effect": None, "min_detectable_difference": 0.0196,
-                "required_total": None, "baseline": 0.0}
-    )  # fmt: skip
+        update={
+            "testable": False,
+            "min_detectable_effect": None,
+            "min_detectable_difference": 0.0196,
+            "required_total": None,
+            "baseline": 0.0,
+        }
+    )
     designs = [switched, points, *exp.designs[2:]]
     bundle = base.model_copy(
         update={"experiments": exp.model_copy(update={"designs": designs, "baseline_source": "bgnbd"})}

@@ -33,8 +33,7 @@ def test_every_page_loads_cleanly_with_all_images(server, context):
         page = context.new_page()
         seen = _visit(page, f"{server.url}/{name}")
         assert seen == {"console": [], "pageerror": [], "failed": [], "status": []}, name
-        broken = page.evaluate(
-            "[...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
+        broken = page.evaluate("[...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
         assert broken == [], name
         assert page.evaluate("[...document.images].every(i => i.hasAttribute('alt'))")
         assert page.evaluate("document.fonts.check('16px Inter')")
@@ -78,8 +77,7 @@ def test_mobile_viewport_has_no_horizontal_overflow(server, browser):
     page = context.new_page()
     for name in server.site.pages:
         page.goto(f"{server.url}/{name}", wait_until="load")
-        widths = page.evaluate(
-            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert widths[0] <= widths[1], f"{name}: content {widths[0]}px wider than viewport {widths[1]}px"
     # the segment menu opens inside the small screen and its links work
     page.goto(f"{server.url}/index.html")

@@ -51,8 +51,13 @@ def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("build")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(build_module, "_analyse", _fake_analyse)
-        result = build_all(root / "data.csv", config=Config(), out=root / "_site",
-                           private=root / "build" / "private", site_url="https://example.org/s/")  # fmt: skip
+        result = build_all(
+            root / "data.csv",
+            config=Config(),
+            out=root / "_site",
+            private=root / "build" / "private",
+            site_url="https://example.org/s/",
+        )
     return root, result
 
 
@@ -133,8 +138,7 @@ def test_rebuild_replaces_the_whole_site(tmp_path, monkeypatch):
 
 def test_private_dir_inside_site_is_refused(tmp_path):
     with pytest.raises(PublishError, match="outside the site"):
-        build_all(tmp_path / "d.csv", config=Config(), out=tmp_path / "_site",
-                  private=tmp_path / "_site" / "private")  # fmt: skip
+        build_all(tmp_path / "d.csv", config=Config(), out=tmp_path / "_site", private=tmp_path / "_site" / "private")
 
 
 def _write_transactions(path: Path, *, n_customers: int = 240, seed: int = 7) -> list[str]:
@@ -162,8 +166,7 @@ def real_build(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     ids = _write_transactions(root / "transactions.csv")
     config = load_config(None, cluster={"k": 3}, k_selection={"k_max": 4, "stability_resamples": 2})
-    result = build_all(root / "transactions.csv", config=config, out=root / "_site",
-                       private=root / "build" / "private")  # fmt: skip
+    result = build_all(root / "transactions.csv", config=config, out=root / "_site", private=root / "build" / "private")
     return root, result, ids
 
 
@@ -184,8 +187,16 @@ def test_real_build_is_complete_and_private(real_build):
 
 def test_real_build_publishes_through_the_cli(real_build, tmp_path):
     root, result, _ = real_build
-    done = _cli("publish", "--site", str(root / "_site"), "--bundle", str(result.bundle_path),
-                "--to-dir", str(tmp_path / "www"), cwd=tmp_path)  # fmt: skip
+    done = _cli(
+        "publish",
+        "--site",
+        str(root / "_site"),
+        "--bundle",
+        str(result.bundle_path),
+        "--to-dir",
+        str(tmp_path / "www"),
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "www" / "index.html").is_file()
 
@@ -194,8 +205,9 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for name in ("PUBLISH_DIR", "PUBLISH_GIT_REPO", "SMTP_TO"):
         env.pop(name, None)
-    return subprocess.run([sys.executable, "-m", "publishing", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "publishing", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.parametrize(
@@ -204,10 +216,8 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         pytest.param(("publish",), "error: _site: no built site", id="publish-no-site"),
         pytest.param(
             ("build", "--config", "missing.toml"), "error: missing.toml: config file not found", id="build-bad-config"
-        ),  # fmt: skip
-        pytest.param(
-            ("build", "a.csv", "--data", "b.csv"), "error: give the data file once", id="build-two-data"
-        ),  # fmt: skip
+        ),
+        pytest.param(("build", "a.csv", "--data", "b.csv"), "error: give the data file once", id="build-two-data"),
     ],
 )
 def test_cli_errors_are_one_line(tmp_path, args, message):

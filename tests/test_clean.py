@@ -15,7 +15,10 @@ from tests._data import DATA, shared_file
 LENIENT = CleaningConfig(max_unparseable_share=0.2)
 
 
-def _clean(path: Path, config: CleaningConfig = LENIENT, columns: ColumnsConfig = ColumnsConfig()):
+DEFAULT_COLUMNS = ColumnsConfig()
+
+
+def _clean(path: Path, config: CleaningConfig = LENIENT, columns: ColumnsConfig = DEFAULT_COLUMNS):
     return clean_transactions(load_transactions(path, columns=columns), config=config)
 
 
@@ -77,7 +80,9 @@ def test_every_row_dropped(tmp_path):
         "C1,A,x,-1,2011-01-01 10:00:00,2,7,UK\n"
         "2,A,x,1,2011-01-02 10:00:00,2,,UK\n"
     )
-    with pytest.raises(EmptyDataError, match=r"every one of the 2 rows was dropped \(missing_customer=1, cancellation=1\)"):
+    with pytest.raises(
+        EmptyDataError, match=r"every one of the 2 rows was dropped \(missing_customer=1, cancellation=1\)"
+    ):
         _clean(path)
 
 

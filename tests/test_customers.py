@@ -18,7 +18,8 @@ from analysis.load import load_transactions
 from tests._data import DATA
 
 
-def _table(path, snapshot=None, columns=ColumnsConfig()):
+def _table(path, snapshot=None, columns=None):
+    columns = columns or ColumnsConfig()
     cleaned = clean_transactions(
         load_transactions(path, columns=columns), config=CleaningConfig(max_unparseable_share=0.2)
     )

@@ -83,11 +83,29 @@ def cert(tmp_path_factory) -> tuple[Path, Path]:
         pytest.skip("openssl is needed to make a self-signed certificate")
     d = tmp_path_factory.mktemp("tls")
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"), "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(d / "key.pem"),
+            "-out",
+            str(d / "cert.pem"),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return d / "cert.pem", d / "key.pem"
 
 
@@ -191,8 +209,7 @@ def test_guard_refuses(site, spoil, message):
 
 
 @pytest.mark.parametrize(("spoil", "message"), REFUSALS)
-def test_nothing_delivered_when_refused(site, spoil, message, tmp_path, bare_repo, smtp_server,
-                                        monkeypatch, capsys):  # fmt: skip
+def test_nothing_delivered_when_refused(site, spoil, message, tmp_path, bare_repo, smtp_server, monkeypatch, capsys):
     controller, inbox = smtp_server
     monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("SMTP_PORT", str(controller.port))
@@ -201,8 +218,9 @@ def test_nothing_delivered_when_refused(site, spoil, message, tmp_path, bare_rep
     monkeypatch.setenv("SMTP_TO", "ceo@example.org")
     spoil(*site)
     dest = tmp_path / "www"
-    code = main(["publish", "--site", str(site[0]), "--bundle", str(site[1]),
-                 "--to-dir", str(dest), "--to-git", str(bare_repo)])  # fmt: skip
+    code = main(
+        ["publish", "--site", str(site[0]), "--bundle", str(site[1]), "--to-dir", str(dest), "--to-git", str(bare_repo)]
+    )
     err = capsys.readouterr().err
     assert code != 0
     assert message in err and err.count("\n") == 1
@@ -270,8 +288,21 @@ def test_publish_to_git_bad_repo(site, tmp_path):
 
 def test_cli_publishes_to_dir_and_git(site, tmp_path, bare_repo, capsys):
     dest = tmp_path / "www"
-    code = main(["publish", "--site", str(site[0]), "--bundle", str(site[1]),
-                 "--to-dir", str(dest), "--to-git", str(bare_repo), "--branch", "pages"])  # fmt: skip
+    code = main(
+        [
+            "publish",
+            "--site",
+            str(site[0]),
+            "--bundle",
+            str(site[1]),
+            "--to-dir",
+            str(dest),
+            "--to-git",
+            str(bare_repo),
+            "--branch",
+            "pages",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert (dest / "brief.pdf").is_file()
     tree = _git("--git-dir", str(bare_repo), "ls-tree", "--name-only", "pages").split()
@@ -290,8 +321,9 @@ def _received(inbox: _Inbox):
 def test_send_email_plain(site, smtp_server):
     controller, inbox = smtp_server
     to = ("ceo@example.org", "cmo@example.org")
-    settings = SmtpSettings(host="127.0.0.1", port=controller.port, starttls=False,
-                            sender="brief@example.org", recipients=to)  # fmt: skip
+    settings = SmtpSettings(
+        host="127.0.0.1", port=controller.port, starttls=False, sender="brief@example.org", recipients=to
+    )
     message_id = send_email(site[0] / "brief.pdf", settings=settings)
     envelope, msg = _received(inbox)
     assert envelope.rcpt_tos == list(to)
@@ -325,9 +357,15 @@ def test_send_email_starttls_and_auth(site, tls_server, cert):
 
 def test_wrong_password_is_refused(site, tls_server, cert):
     controller, inbox = tls_server
-    settings = SmtpSettings(host="127.0.0.1", port=controller.port, user=USER, password="nope",
-                            sender="brief@example.org", recipients=("ceo@example.org",),
-                            cafile=cert[0])  # fmt: skip
+    settings = SmtpSettings(
+        host="127.0.0.1",
+        port=controller.port,
+        user=USER,
+        password="nope",
+        sender="brief@example.org",
+        recipients=("ceo@example.org",),
+        cafile=cert[0],
+    )
     with pytest.raises(PublishError, match="login as 'mailer' refused"):
         send_email(site[0] / "brief.pdf", settings=settings)
     assert inbox.envelopes == []
@@ -335,16 +373,28 @@ def test_wrong_password_is_refused(site, tls_server, cert):
 
 def test_untrusted_certificate_is_refused(site, tls_server):
     controller, inbox = tls_server
-    settings = SmtpSettings(host="127.0.0.1", port=controller.port, user=USER, password=PASSWORD,
-                            sender="brief@example.org", recipients=("ceo@example.org",))  # fmt: skip
+    settings = SmtpSettings(
+        host="127.0.0.1",
+        port=controller.port,
+        user=USER,
+        password=PASSWORD,
+        sender="brief@example.org",
+        recipients=("ceo@example.org",),
+    )
     with pytest.raises(PublishError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
         send_email(site[0] / "brief.pdf", settings=settings)
     assert inbox.envelopes == []
 
 
 def test_unreachable_server(site):
-    settings = SmtpSettings(host="127.0.0.1", port=_free_port(), starttls=False, timeout=5,
-                            sender="brief@example.org", recipients=("ceo@example.org",))  # fmt: skip
+    settings = SmtpSettings(
+        host="127.0.0.1",
+        port=_free_port(),
+        starttls=False,
+        timeout=5,
+        sender="brief@example.org",
+        recipients=("ceo@example.org",),
+    )
     with pytest.raises(PublishError, match="cannot connect"):
         send_email(site[0] / "brief.pdf", settings=settings)
 
@@ -355,11 +405,11 @@ def test_unreachable_server(site):
         pytest.param({"SMTP_TO": "a@example.org"}, "SMTP_HOST", id="no-host"),
         pytest.param(
             {"SMTP_HOST": "mail", "SMTP_PORT": "smtp", "SMTP_TO": "a@example.org"}, "SMTP_PORT", id="port-not-int"
-        ),  # fmt: skip
+        ),
         pytest.param({"SMTP_HOST": "mail", "SMTP_FROM": "a@example.org"}, "SMTP_TO", id="no-recipient"),
         pytest.param(
             {"SMTP_HOST": "mail", "SMTP_FROM": "a@x", "SMTP_TO": "not an address"}, "email addresses", id="bad-address"
-        ),  # fmt: skip
+        ),
         pytest.param(
             {
                 "SMTP_HOST": "mail.example.org",
@@ -369,10 +419,10 @@ def test_unreachable_server(site):
             },
             "sent in clear",
             id="password-in-clear",
-        ),  # fmt: skip
+        ),
         pytest.param(
             {"SMTP_HOST": "mail", "SMTP_STARTTLS": "maybe", "SMTP_TO": "a@example.org"}, "SMTP_STARTTLS", id="bad-bool"
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_smtp_settings_are_validated(env, message):
@@ -381,7 +431,8 @@ def test_smtp_settings_are_validated(env, message):
 
 
 def test_password_never_in_repr():
-    settings = SmtpSettings.from_env({"SMTP_HOST": "mail", "SMTP_USER": "u@example.org",
-                                      "SMTP_PASSWORD": PASSWORD, "SMTP_TO": "a@example.org"})  # fmt: skip
+    settings = SmtpSettings.from_env(
+        {"SMTP_HOST": "mail", "SMTP_USER": "u@example.org", "SMTP_PASSWORD": PASSWORD, "SMTP_TO": "a@example.org"}
+    )
     assert PASSWORD not in repr(settings)
     assert settings.sender == "u@example.org"

@@ -128,9 +128,15 @@ def test_export_writes_the_clean_rows_with_fixed_types(tmp_path, name):
     out = export_clean(cleaned, tmp_path / "sub" / "clean.parquet")
     exported = duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{out}')").fetchall()
     assert [(r[0], r[1]) for r in exported] == [
-        ("customer_id", "VARCHAR"), ("order_id", "VARCHAR"), ("ts", "TIMESTAMP"), ("quantity", "DOUBLE"),
-        ("unit_price", "DOUBLE"), ("amount", "DECIMAL(38,6)"), ("product", "VARCHAR"), ("country", "VARCHAR"),
-    ]  # fmt: skip
+        ("customer_id", "VARCHAR"),
+        ("order_id", "VARCHAR"),
+        ("ts", "TIMESTAMP"),
+        ("quantity", "DOUBLE"),
+        ("unit_price", "DOUBLE"),
+        ("amount", "DECIMAL(38,6)"),
+        ("product", "VARCHAR"),
+        ("country", "VARCHAR"),
+    ]
     rows = duckdb.sql(f"SELECT * FROM read_parquet('{out}')").fetchall()
     assert rows == cleaned.loaded.con.execute("SELECT * FROM clean").fetchall()
 

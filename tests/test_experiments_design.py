@@ -202,10 +202,13 @@ def _run(world, *, clv, metric="conversion"):
 
 @pytest.mark.parametrize(
     ("which", "source", "method"),
-    [("clv", "bgnbd", "Forecast by the lifetime-value models"), ("unreliable", "history", "not reliable"),
-     (None, "history", "no lifetime-value model was fitted")],
+    [
+        ("clv", "bgnbd", "Forecast by the lifetime-value models"),
+        ("unreliable", "history", "not reliable"),
+        (None, "history", "no lifetime-value model was fitted"),
+    ],
     ids=["reliable", "unreliable", "absent"],
-)  # fmt: skip
+)
 def test_baseline_source_follows_the_models_reliability(simulated, which, source, method):
     section = _run(simulated, clv=None if which is None else simulated[which])
     assert section.baseline_source == source
@@ -288,9 +291,14 @@ def test_degenerate_conversion_baselines_switch_metric_or_go_absolute():
     assert ceiling.baseline == pytest.approx(per_member.mean(), rel=1e-5)
     assert ceiling.baseline_sd == pytest.approx(per_member.std(ddof=1), rel=1e-5)
     req_t, req_c, _ = required_sizes(
-        "revenue", baseline=ceiling.baseline, sd=ceiling.baseline_sd, relative_effect=0.1, alpha=0.05,
-        power=0.8, control_share=0.5,
-    )  # fmt: skip
+        "revenue",
+        baseline=ceiling.baseline,
+        sd=ceiling.baseline_sd,
+        relative_effect=0.1,
+        alpha=0.05,
+        power=0.8,
+        control_share=0.5,
+    )
     assert (ceiling.required_treatment, ceiling.required_control) == (req_t, req_c)
     # At 0%: no relative lift, but the smallest detectable rise in points, from statsmodels' h.
     assert floor.metric == "conversion" and floor.baseline == 0.0 and not floor.testable

@@ -44,8 +44,9 @@ def test_segment_colors_are_distinct_and_follow_id_order(bundle):
 
 
 def test_segment_colors_stay_distinct_beyond_the_palette(bundle):
-    many = bundle.model_copy(update={"segments": [
-        s.model_copy(update={"id": i + 1}) for i, s in enumerate(bundle.segments * 5)]})
+    many = bundle.model_copy(
+        update={"segments": [s.model_copy(update={"id": i + 1}) for i, s in enumerate(bundle.segments * 5)]}
+    )
     colors = segment_colors(many)
     assert len(set(colors.values())) == len(many.segments)
 

@@ -48,8 +48,18 @@ MINUS = "\u2212"
         (None, {}, "\u2014"),
         (float("nan"), {}, "\u2014"),
     ],
-    ids=["thousands", "two-digits", "negative", "negative-zero", "zero", "millions", "thousands-compact",
-         "below-compact", "none", "nan"],
+    ids=[
+        "thousands",
+        "two-digits",
+        "negative",
+        "negative-zero",
+        "zero",
+        "millions",
+        "thousands-compact",
+        "below-compact",
+        "none",
+        "nan",
+    ],
 )
 def test_format_number(value, kwargs, expected):
     assert format_number(value, **kwargs) == expected
@@ -62,8 +72,10 @@ def test_format_money_puts_the_sign_before_the_symbol():
     assert format_money(None, "£") == "\u2014"
 
 
-@pytest.mark.parametrize(("value", "digits", "expected"), [(0.1234, 1, "12.3%"), (1.0, 0, "100%"),
-                                                           (0.00049, 2, "0.05%"), (None, 1, "\u2014")])
+@pytest.mark.parametrize(
+    ("value", "digits", "expected"),
+    [(0.1234, 1, "12.3%"), (1.0, 0, "100%"), (0.00049, 2, "0.05%"), (None, 1, "\u2014")],
+)
 def test_format_percent(value, digits, expected):
     assert format_percent(value, digits) == expected
 
@@ -103,19 +115,33 @@ def test_environment_is_strict_about_undefined_names():
 
 def test_every_documented_filter_is_registered():
     env = make_env()
-    for name in ("format_number", "format_money", "format_percent", "format_signed", "format_date", "md",
-                 "md_attr", "yaml_str"):
+    for name in (
+        "format_number",
+        "format_money",
+        "format_percent",
+        "format_signed",
+        "format_date",
+        "md",
+        "md_attr",
+        "yaml_str",
+    ):
         assert name in env.filters
 
 
 def _pandoc_inline(markdown: str) -> str:
-    run = subprocess.run([pandoc_path(), "-f", "markdown", "-t", "plain", "--wrap=none"], input=markdown,
-                         capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [pandoc_path(), "-f", "markdown", "-t", "plain", "--wrap=none"],
+        input=markdown,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return run.stdout.strip()
 
 
-HOSTILE = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp")),
-                  min_size=1, max_size=40).filter(lambda s: s.strip() != "")
+HOSTILE = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=40
+).filter(lambda s: s.strip() != "")
 
 
 @settings(max_examples=25, deadline=None)
@@ -126,12 +152,16 @@ def test_md_escape_is_read_back_by_pandoc_as_the_same_text(text):
     assert _pandoc_inline(str(md_escape(text))) == expected
 
 
-@pytest.mark.parametrize("text", ["<script>alert(1)</script>", "*bold* | pipe", "[x](javascript:alert(1))",
-                                  "a \\ b \"q\" &amp; c"])
+@pytest.mark.parametrize(
+    "text", ["<script>alert(1)</script>", "*bold* | pipe", "[x](javascript:alert(1))", 'a \\ b "q" &amp; c']
+)
 def test_md_attr_and_yaml_str_round_trip(text):
     html = subprocess.run(
         [pandoc_path(), "-f", "markdown", "-t", "html5"],
-        input=f'![c](x.svg){{fig-alt="{md_attr(text)}"}}\n', capture_output=True, text=True, check=True,
+        input=f'![c](x.svg){{fig-alt="{md_attr(text)}"}}\n',
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     match = re.search(r'data-fig-alt="([^"]*)"', html)
     assert match is not None and "<script" not in html

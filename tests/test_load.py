@@ -23,8 +23,16 @@ def _write(path: Path, text: str) -> Path:
 @pytest.mark.parametrize(
     ("header", "shape", "level"),
     [
-        ("Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country", "online_retail_ii", "transactions"),
-        ("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country", "online_retail", "transactions"),
+        (
+            "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country",
+            "online_retail_ii",
+            "transactions",
+        ),
+        (
+            "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+            "online_retail",
+            "transactions",
+        ),
         ("customer_id,date,number_of_cds,dollar_value", "cdnow", "transactions"),
         ("customer_id,sample_id,date,number_of_cds,dollar_value", "cdnow", "transactions"),
         ("CustomerID,PurchaseAmount,PurchaseFrequency,Recency,AvgUnitCost", "customer_data", "customers"),

@@ -112,7 +112,9 @@ def test_experiment_results_read_through_the_pipeline(cdnow_runs, tmp_path):
     rows = assigned[["pseudonym", "arm"]].rename(columns={"pseudonym": "customer"}).copy()
     # Treatment converts on every third customer, control on every fifth: a real lift to find.
     order = range(len(rows))
-    rows["converted"] = [int(i % (3 if arm == "treatment" else 5) == 0) for i, arm in zip(order, rows["arm"], strict=True)]
+    rows["converted"] = [
+        int(i % (3 if arm == "treatment" else 5) == 0) for i, arm in zip(order, rows["arm"], strict=True)
+    ]
     rows["revenue"] = rows["converted"] * 20.0
     bad = pd.DataFrame(
         {

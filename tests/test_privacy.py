@@ -24,7 +24,10 @@ def test_key_from_environment_wins(monkeypatch):
 
 def test_config_key_and_short_key(monkeypatch):
     monkeypatch.delenv("SEGMENTATION_KEY", raising=False)
-    assert resolve_key(PrivacyConfig(key="a config key that is long enough"), data_path=DATA / "tiny_retail.csv").origin == "config"
+    assert (
+        resolve_key(PrivacyConfig(key="a config key that is long enough"), data_path=DATA / "tiny_retail.csv").origin
+        == "config"
+    )
     with pytest.raises(ConfigError, match="at least 16 characters. Got 5"):
         resolve_key(PrivacyConfig(key="short"), data_path=DATA / "tiny_retail.csv")
 

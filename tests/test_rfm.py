@@ -168,8 +168,7 @@ _GOOD_FALLBACK = '[fallback]\nname = "Other"\ndescription = "None."\n'
             id="range-three-items",
         ),
         pytest.param(
-            '[[segment]]\nname = "A"\ndescription = "x"\n'
-            '[[segment]]\nname = "A"\ndescription = "y"\n' + _GOOD_FALLBACK,
+            '[[segment]]\nname = "A"\ndescription = "x"\n[[segment]]\nname = "A"\ndescription = "y"\n' + _GOOD_FALLBACK,
             ["'segment'", "repeated: ['A']"],
             id="duplicate-name",
         ),
@@ -208,10 +207,7 @@ def test_rule_text_flags_rules_shadowed_by_earlier_ones():
 
 def test_hand_computed_quintiles_with_ties():
     scored = score_rfm(TINY, config=CONFIG)
-    got = {
-        row.customer_id: (row.r_score, row.f_score, row.m_score)
-        for row in scored.itertuples(index=False)
-    }
+    got = {row.customer_id: (row.r_score, row.f_score, row.m_score) for row in scored.itertuples(index=False)}
     assert got == TINY_SCORES
     assert scored.set_index("customer_id")["rfm_segment"].to_dict() == TINY_SEGMENTS
     cells = scored.set_index("customer_id")["rfm_cell"].to_dict()
@@ -288,9 +284,7 @@ def test_scores_ignore_row_order(rows: list[tuple[float, int, float]], seed: int
     ("change", "match", "error"),
     [
         pytest.param(lambda d: d.drop(columns="monetary"), "monetary", DataError, id="no-column"),
-        pytest.param(
-            lambda d: d.assign(recency=[np.nan] + [1.0] * 9), "'recency'", DataError, id="nan"
-        ),
+        pytest.param(lambda d: d.assign(recency=[np.nan] + [1.0] * 9), "'recency'", DataError, id="nan"),
         pytest.param(lambda d: d.assign(customer_id=["a"] * 10), "unique", DataError, id="dup-id"),
         pytest.param(lambda d: d.iloc[:0], "no rows", EmptyDataError, id="empty"),
     ],

@@ -26,15 +26,31 @@ def _html(site) -> dict[str, str]:
 def test_site_has_every_page_and_figure(factory_site):
     bundle = load_bundle(factory_site.bundle_path)
     ids = [s.id for s in bundle.segments]
-    expected = {"index.html", "methodology.html", "data-quality.html", "rfm.html", "about.html", "glossary.html",
-                "clv.html", "experiments.html"}
+    expected = {
+        "index.html",
+        "methodology.html",
+        "data-quality.html",
+        "rfm.html",
+        "about.html",
+        "glossary.html",
+        "clv.html",
+        "experiments.html",
+    }
     expected |= {f"segment-{i}.html" for i in ids}
     assert set(factory_site.pages) == expected
     assert factory_site.pages[0] == "index.html"
     for name in expected:
         assert (factory_site.out_dir / name).is_file()
-    figures = {"size-revenue", "elbow", "k-metrics", "projection", "rfm-grid", "clv-segments", "clv-holdout",
-               "experiment-lift"}
+    figures = {
+        "size-revenue",
+        "elbow",
+        "k-metrics",
+        "projection",
+        "rfm-grid",
+        "clv-segments",
+        "clv-holdout",
+        "experiment-lift",
+    }
     figures |= {f"segment-{i}-{kind}" for i in ids for kind in ("profile", "box")}
     assert {p.stem for p in (factory_site.out_dir / "figures").glob("*.svg")} == figures
     assert (factory_site.out_dir / "assets" / "site.css").is_file()
@@ -44,8 +60,10 @@ def test_registry_renders_a_page_only_when_its_section_exists():
     bundle = make_bundle(clv=None)
     env, context = make_env(), site_context(bundle)
     charts = {}  # neither page shows a chart
-    registry = (PageSpec("about", "site/about.qmd.j2", requires="rfm"),
-                PageSpec("data-quality", "site/data-quality.qmd.j2", requires="clv"))
+    registry = (
+        PageSpec("about", "site/about.qmd.j2", requires="rfm"),
+        PageSpec("data-quality", "site/data-quality.qmd.j2", requires="clv"),
+    )
     pages = render_pages(bundle, env=env, context=context, charts=charts, pages=registry)
     assert [p.filename for p in pages] == ["about.qmd"]
 
@@ -54,8 +72,7 @@ def test_registry_refuses_two_pages_with_one_name():
     bundle = make_bundle()
     charts = {}  # the About page shows no chart
     with pytest.raises(PublishError, match="'about.qmd'"):
-        render_pages(bundle, env=make_env(), context=site_context(bundle), charts=charts,
-                     pages=(PAGES[-1], PAGES[-1]))
+        render_pages(bundle, env=make_env(), context=site_context(bundle), charts=charts, pages=(PAGES[-1], PAGES[-1]))
 
 
 def test_navbar_lists_every_segment_by_name_and_marks_the_current_page(factory_site):
@@ -97,10 +114,15 @@ def test_opportunity_is_the_segment_whose_revenue_lags_its_headcount_most():
 def test_data_quality_accounts_for_every_row(factory_site):
     bundle = load_bundle(factory_site.bundle_path)
     page = _html(factory_site)["data-quality.html"]
-    assert bundle.data.rows_in == bundle.data.rows_kept + sum(bundle.data.dropped.values())  # precondition (factory data)
+    assert bundle.data.rows_in == bundle.data.rows_kept + sum(
+        bundle.data.dropped.values()
+    )  # precondition (factory data)
     # What the test is about: the page shows those totals, each under its own label.
-    for label, n in (("Rows in", bundle.data.rows_in), ("Rows kept", bundle.data.rows_kept),
-                     ("Rows dropped", sum(bundle.data.dropped.values()))):  # fmt: skip
+    for label, n in (
+        ("Rows in", bundle.data.rows_in),
+        ("Rows kept", bundle.data.rows_kept),
+        ("Rows dropped", sum(bundle.data.dropped.values())),
+    ):
         kpi = rf'kpi-label">{label}</div>\s*<div class="kpi-value">{re.escape(format_number(n))}</div>'
         assert re.search(kpi, page), label
     for reason, n in bundle.data.dropped.items():
@@ -191,8 +213,7 @@ def test_auto_engine_falls_back_to_pandoc_and_writes_only_into_out_dir(tmp_path,
     assert not any(p.suffix in (".qmd", ".yml") for p in out.rglob("*"))
     # pages of absent optional sections: no file, no navbar entry, no link anywhere
     spec = yaml.safe_load(QUARTO_YML.read_text(encoding="utf-8"))
-    optional = [i["href"] for i in spec["website"]["navbar"]["left"] if i.get("href") in ("clv.qmd",
-                                                                                          "experiments.qmd")]
+    optional = [i["href"] for i in spec["website"]["navbar"]["left"] if i.get("href") in ("clv.qmd", "experiments.qmd")]
     assert len(optional) == 2, "the navbar is expected to list both optional pages"
     for href in optional:
         stem = href.removesuffix(".qmd")
