@@ -35,6 +35,7 @@ __all__ = [
     "RfmCell",
     "RfmSection",
     "write_bundle",
+    "bundle_bytes",
     "bundle_json_schema",
 ]
 
@@ -216,9 +217,10 @@ def bundle_json_schema() -> dict[str, Any]:
     return schema
 
 
-def _dumps(bundle: Bundle) -> str:
+def bundle_bytes(bundle: Bundle) -> bytes:
+    """The bundle as UTF-8 JSON bytes (same bundle, same bytes)."""
     payload = bundle.model_dump(mode="json")
-    return json.dumps(payload, indent=2, sort_keys=False, ensure_ascii=False, allow_nan=False) + "\n"
+    return (json.dumps(payload, indent=2, sort_keys=False, ensure_ascii=False, allow_nan=False) + "\n").encode()
 
 
 def write_bundle(bundle: Bundle, out_dir: Path) -> Path:
@@ -227,8 +229,8 @@ def write_bundle(bundle: Bundle, out_dir: Path) -> Path:
     target = out_dir / "bundle.json"
     fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".bundle-", suffix=".json")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(_dumps(bundle))
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(bundle_bytes(bundle))
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

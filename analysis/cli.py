@@ -61,13 +61,28 @@ class _RichProgress:
         return lambda: self._bar.advance(task)
 
 
+def debug_flag() -> argparse.ArgumentParser:
+    """A parent parser with ``--debug``, for the main parser and every subcommand.
+
+    On a subcommand its default is SUPPRESS, so ``--debug`` works before or after
+    the subcommand's name without one overriding the other.
+    """
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
+    return common
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m analysis", description="Customer segmentation from a transaction log."
+        prog="python -m analysis", description="Customer segmentation from a transaction log.", parents=[debug_flag()]
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.set_defaults(debug=False)
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="analyse a transactions file and write bundle.json")
+    run = sub.add_parser(
+        "run",
+        help="analyse a transactions file and write bundle.json, model.json and assignments.csv",
+        parents=[debug_flag()],
+    )
     run.add_argument(
         "data",
         nargs="?",
@@ -90,8 +105,11 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="progress bars on stderr (auto: only on a terminal)",
     )
-    schema = sub.add_parser("schema", help="print the bundle's JSON Schema")
+    schema = sub.add_parser(
+        "schema", help="print the JSON Schema of the bundle (or of model.json)", parents=[debug_flag()]
+    )
     schema.add_argument("--out", type=Path, default=None, help="write it to this file instead")
+    schema.add_argument("--model", action="store_true", help="the schema of model.json instead of bundle.json")
     return parser
 
 
@@ -116,7 +134,10 @@ def _run(args: argparse.Namespace) -> int:
         f"{bundle.data.rows_in:,} rows in, {bundle.data.rows_kept:,} kept; "
         f"{bundle.data.customers:,} customers in {len(bundle.segments)} segments: {sizes}"
     )
-    print(f"wrote {result.bundle_path} and {result.assignments_path} (private: do not publish)")
+    print(
+        f"wrote {result.bundle_path}, {result.model_path} and {result.assignments_path} "
+        "(model.json and assignments.csv are private: do not publish)"
+    )
     return 0
 
 
@@ -124,8 +145,10 @@ def _schema(args: argparse.Namespace) -> int:
     import json
 
     from analysis.bundle import bundle_json_schema
+    from analysis.model import model_json_schema
 
-    text = json.dumps(bundle_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    schema = model_json_schema() if args.model else bundle_json_schema()
+    text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
     if args.out is None:
         sys.stdout.write(text)
     else:
@@ -153,6 +176,12 @@ def dispatch(handlers: dict[str, Callable[[argparse.Namespace], int]], args: arg
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file system failure the code did not map: still one line naming the path
+        if args.debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # an internal bug: still one line, with a way to see more
         if args.debug:
             raise

@@ -13,6 +13,8 @@ __all__ = [
     "SchemaMappingError",
     "EmptyDataError",
     "PublishError",
+    "OutputError",
+    "ModelError",
 ]
 
 
@@ -73,3 +75,11 @@ class EmptyDataError(DataError):
 
 class PublishError(SegmentationError):
     """A build or publish step refused to run or failed."""
+
+
+class OutputError(SegmentationError):
+    """An output cannot be written where it was asked for (path, permissions, disk)."""
+
+
+class ModelError(SegmentationError):
+    """A saved segment model (``model.json``) cannot be used."""

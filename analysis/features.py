@@ -29,11 +29,47 @@ import pandas as pd
 from scipy import stats
 from sklearn.preprocessing import RobustScaler, StandardScaler
 
-from analysis.bundle import FeaturesSection
 from analysis.config import FeaturesConfig
 from analysis.errors import DataError
 
-__all__ = ["FeatureMatrix", "build_features"]
+__all__ = ["FeatureMatrix", "FeatureTransform", "build_features"]
+
+
+@dataclass(frozen=True)
+class FeatureTransform:
+    """Everything needed to turn raw per-customer features into the clustering's scaled space.
+
+    Applied in this order to each column: clip to ``bounds`` (winsorising; ``None``
+    when not configured), ``log1p`` where flagged, then ``(x - center) / scale``.
+    Saved in ``model.json`` so new customers are transformed exactly as the
+    training customers were.
+    """
+
+    columns: tuple[str, ...]
+    bounds: tuple[tuple[float, float], ...] | None
+    log1p: tuple[bool, ...]
+    scaler: str
+    center: tuple[float, ...]
+    scale: tuple[float, ...]
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        """Transform an ``n x p`` matrix of raw features (columns in :attr:`columns` order)."""
+        values = np.array(raw, dtype="float64", copy=True)
+        if values.ndim != 2 or values.shape[1] != len(self.columns):
+            raise DataError(
+                f"the feature matrix must have {len(self.columns)} columns {list(self.columns)!r}; "
+                f"got shape {values.shape!r}."
+            )
+        if self.bounds is not None:
+            lo, hi = np.asarray(self.bounds, dtype="float64").T
+            values = np.clip(values, lo, hi)
+        for j, flag in enumerate(self.log1p):
+            if flag:
+                values[:, j] = np.log1p(values[:, j])
+        # The same two in-place operations as scikit-learn's scalers, so the result is bit-identical.
+        values -= np.asarray(self.center, dtype="float64")
+        values /= np.asarray(self.scale, dtype="float64")
+        return np.ascontiguousarray(values)
 
 
 @dataclass(frozen=True)
@@ -56,6 +92,8 @@ class FeatureMatrix:
         The ``(lower, upper)`` clipping quantiles, or ``None``.
     dropped
         ``{feature: reason}`` for configured features left out.
+    transform
+        The fitted transform (bounds, log1p flags, scaler centre and scale).
     """
 
     values: np.ndarray
@@ -64,17 +102,8 @@ class FeatureMatrix:
     skewness: dict[str, float]
     scaler: str
     winsorize: tuple[float, float] | None
+    transform: FeatureTransform
     dropped: dict[str, str] = field(default_factory=dict)
-
-    def section(self) -> FeaturesSection:
-        """Return the bundle's ``features`` section."""
-        return FeaturesSection(
-            columns=list(self.columns),
-            log1p=list(self.log1p),
-            scaler=self.scaler,
-            winsorize=None if self.winsorize is None else [float(q) for q in self.winsorize],
-            skewness={c: round(float(s), 6) for c, s in self.skewness.items()},
-        )
 
 
 def _kept_columns(customers: pd.DataFrame, wanted: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
@@ -149,37 +178,47 @@ def build_features(customers: pd.DataFrame, *, config: FeaturesConfig) -> Featur
     sorted_raw = np.sort(raw, axis=0)
     skewness = {c: _skewness(sorted_raw[:, j]) for j, c in enumerate(kept)}
 
+    bounds = None
+    clipped = raw
     if config.winsorize is not None:
         lo, hi = config.winsorize
-        bounds = np.quantile(sorted_raw, [lo, hi], axis=0)
-        raw = np.clip(raw, bounds[0], bounds[1])
+        edges = np.quantile(sorted_raw, [lo, hi], axis=0)
+        bounds = tuple((float(a), float(b)) for a, b in zip(edges[0], edges[1], strict=True))
+        clipped = np.clip(raw, edges[0], edges[1])
 
-    logged: list[str] = []
-    for j, col in enumerate(kept):
-        if config.log1p == "auto":
-            wanted = skewness[col] > config.skew_threshold and sorted_raw[0, j] > -1.0
-        else:
-            wanted = col in config.log1p
-            if wanted and sorted_raw[0, j] <= -1.0:
-                raise DataError(
-                    "log1p needs values above -1.",
-                    column=col,
-                    value=float(sorted_raw[0, j]),
-                )
-        if wanted:
-            raw[:, j] = np.log1p(raw[:, j])
-            logged.append(col)
-
+    flags = tuple(_wants_log1p(col, j, sorted_raw, skewness, config) for j, col in enumerate(kept))
+    logged = clipped.copy()
+    for j, flag in enumerate(flags):
+        if flag:
+            logged[:, j] = np.log1p(logged[:, j])
     scaler = StandardScaler() if config.scaler == "standard" else RobustScaler()
     # Fitting on column-wise sorted values makes centre and scale independent of row order.
-    scaler.fit(np.sort(raw, axis=0))
-    values = np.ascontiguousarray(scaler.transform(raw), dtype="float64")
-    return FeatureMatrix(
-        values=values,
+    scaler.fit(np.sort(logged, axis=0))
+    center = scaler.mean_ if config.scaler == "standard" else scaler.center_
+    transform = FeatureTransform(
         columns=tuple(kept),
-        log1p=tuple(logged),
+        bounds=bounds,
+        log1p=flags,
+        scaler=config.scaler,
+        center=tuple(float(v) for v in center),
+        scale=tuple(float(v) for v in scaler.scale_),
+    )
+    return FeatureMatrix(
+        values=transform.apply(raw),
+        columns=tuple(kept),
+        log1p=tuple(c for c, flag in zip(kept, flags, strict=True) if flag),
         skewness=skewness,
         scaler=config.scaler,
         winsorize=config.winsorize,
+        transform=transform,
         dropped=dropped,
     )
+
+
+def _wants_log1p(col: str, j: int, sorted_raw: np.ndarray, skewness: dict[str, float], config: FeaturesConfig) -> bool:
+    if config.log1p == "auto":
+        return bool(skewness[col] > config.skew_threshold and sorted_raw[0, j] > -1.0)
+    wanted = col in config.log1p
+    if wanted and sorted_raw[0, j] <= -1.0:
+        raise DataError("log1p needs values above -1.", column=col, value=float(sorted_raw[0, j]))
+    return wanted

@@ -17,7 +17,7 @@ from pathlib import Path
 from analysis.config import PrivacyConfig
 from analysis.errors import ConfigError
 
-__all__ = ["PseudonymKey", "resolve_key", "pseudonymize"]
+__all__ = ["PseudonymKey", "resolve_key", "pseudonymize", "require_real_key"]
 
 _MIN_KEY_LENGTH = 16
 
@@ -58,8 +58,9 @@ def resolve_key(config: PrivacyConfig, *, data_path: Path) -> PseudonymKey:
         secret, origin = config.key, "config"
     else:
         warnings.warn(
-            f"no pseudonym key set (environment variable {config.key_env}); using a key derived "
-            "from the data file, so pseudonyms will change when the data changes.",
+            f"no pseudonym key set (environment variable {config.key_env}): the pseudonyms are derived from "
+            "the data file, so anyone who has the data file can recompute them, and they change whenever the "
+            f"file changes. Set {config.key_env} to a long random secret.",
             stacklevel=2,
         )
         return PseudonymKey(_derive_from_file(data_path), "derived")
@@ -69,6 +70,26 @@ def resolve_key(config: PrivacyConfig, *, data_path: Path) -> PseudonymKey:
             f"Got {len(secret)} characters."
         )
     return PseudonymKey(secret.encode("utf-8"), origin)
+
+
+def require_real_key(key: PseudonymKey, *, purpose: str, key_env: str = "SEGMENTATION_KEY") -> None:
+    """Refuse ``purpose`` (something that joins pseudonyms across refreshes) without a real key.
+
+    A derived key changes with every data file, so pseudonyms made at one refresh
+    would not match those of the next, and anyone with the file can recompute it.
+
+    Raises
+    ------
+    ConfigError
+        When ``key`` was derived from the data file.
+    """
+    if key.origin == "derived":
+        raise ConfigError(
+            f"{purpose} needs pseudonyms that stay the same across data refreshes, so it needs a real key: "
+            f"set the environment variable {key_env} (or [privacy] key) to a long random secret; "
+            "without it the pseudonyms are derived from the data file and anyone who has that file can "
+            "recompute them."
+        )
 
 
 def pseudonymize(ids: Iterable[str], key: PseudonymKey) -> list[str]:

@@ -157,7 +157,7 @@ def format_date(value: str | dt.date | None, style: str = "long") -> str:
     return f"{day.day} {day:%b %Y}"
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~^$@&:;\"'=/])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~^$@&:;\"'=/%])")
 
 
 def md_escape(value: object) -> Markup:

@@ -7,8 +7,6 @@ real pipeline on a small generated transaction file whose customer IDs we know.
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 import http.server
 import subprocess
 import sys
@@ -25,6 +23,7 @@ if str(HERE) not in sys.path:  # tests/_factory.py is imported as a plain module
     sys.path.insert(0, str(HERE))
 
 from _factory import INJECTION, write_factory_bundle  # noqa: E402
+from _tiny_log import RAW_IDS, write_transactions  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -86,52 +85,12 @@ def hostile_site(tmp_path_factory) -> BuiltSite:
     return _build("hostile", bundle, root / "site")
 
 
-#: Customer IDs of the generated transaction file: long and distinctive, so that
-#: finding one in the site cannot be a coincidence of chart coordinates.
-RAW_IDS = tuple(str(9_100_000_000 + 7_919 * i) for i in range(1, 61))
-
-
-def _write_transactions(path: Path) -> None:
-    """Sixty customers in an Online Retail II layout: four behaviours, a year of orders."""
-    start = dt.datetime(2011, 1, 3, 10, 0)
-    rows = []
-    invoice = 500_000
-    for i, cid in enumerate(RAW_IDS):
-        kind = i % 4
-        orders = (12, 5, 2, 1)[kind]
-        last_gap = (5, 30, 150, 280)[kind]
-        price = (1.25, 2.95, 4.5, 7.95)[kind]
-        qty = (48, 12, 6, 2)[kind]
-        for o in range(orders):
-            day = start + dt.timedelta(days=340 - last_gap - o * (300 // max(orders, 1)) // 2 + i % 3)
-            invoice += 1
-            for line in range(1 + (i + o) % 3):
-                rows.append(
-                    [
-                        str(invoice),
-                        f"2{line}{kind}7{i % 10}",
-                        f"ITEM {kind}-{line}",
-                        qty + line,
-                        day.strftime("%Y-%m-%d %H:%M:%S"),
-                        price + 0.1 * line,
-                        cid,
-                        "United Kingdom",
-                    ]
-                )
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(
-            ["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "Customer ID", "Country"]
-        )
-        writer.writerows(rows)
-
-
 @pytest.fixture(scope="session")
 def pipeline_bundle(tmp_path_factory) -> tuple[Path, tuple[str, ...]]:
     """A bundle made by the real pipeline (``python -m analysis run``) from a file of known customer IDs."""
     root = tmp_path_factory.mktemp("pipeline")
     data = root / "transactions.csv"
-    _write_transactions(data)
+    write_transactions(data)
     run = subprocess.run(
         [
             sys.executable,

@@ -90,3 +90,50 @@ def test_previous_bundle_survives_a_failed_run(tmp_path):
     bad.write_text(HEADER)
     assert _cli("run", str(bad), "--out", str(out)).returncode != 0
     assert (out / "bundle.json").read_text() == '{"previous": true}\n'
+
+
+def test_debug_works_after_the_subcommand_too(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER)
+    for args in (["--debug", "run", str(bad)], ["run", str(bad), "--debug"]):
+        done = _cli(*args, "--out", str(tmp_path / "o"))
+        assert done.returncode != 0
+        assert "Traceback" in done.stderr, args  # --debug re-raises to show it
+    assert "unrecognized arguments" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        pytest.param(lambda d: (d / "out").write_text("x") and d / "out", "is a file, not a directory", id="file"),
+        pytest.param(lambda d: (d / "f").write_text("x") and d / "f" / "out", "is a file", id="parent-file"),
+        pytest.param(
+            lambda d: ((d / "out").mkdir(), (d / "out" / "precious.txt").write_text("x")) and d / "out",
+            "did not write (precious.txt)",
+            id="foreign-dir",
+        ),
+    ],
+)
+def test_bad_out_is_refused_before_the_analysis_runs(tmp_path, make, expected):
+    out = make(tmp_path)
+    done = _cli("run", "--out", str(out), "--progress", "never")
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: ") and expected in lines[0]
+    assert "rows in" not in done.stdout  # refused before any work
+    if (tmp_path / "out" / "precious.txt").exists():
+        assert (tmp_path / "out" / "precious.txt").read_text() == "x"
+
+
+def test_results_without_a_real_key_are_refused(tmp_path):
+    results = tmp_path / "results.csv"
+    results.write_text("customer,arm,converted,revenue\nc_x,treatment,1,5\n")
+    env = {k: v for k, v in os.environ.items() if k != "SEGMENTATION_KEY"}
+    args = ["run", "--results", str(results), "--out", str(tmp_path / "o"), "--progress", "never"]
+    done = subprocess.run(
+        [sys.executable, "-m", "analysis", *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=300
+    )
+    assert done.returncode == 2
+    assert "error: Reading experiment results (--results) needs pseudonyms that stay the same" in done.stderr
+    assert "anyone who has that file can recompute them" in done.stderr
+    assert not (tmp_path / "o").exists()

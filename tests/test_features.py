@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.bundle import FeaturesSection
 from analysis.config import FeaturesConfig
 from analysis.errors import DataError
 from analysis.features import build_features
@@ -100,14 +99,20 @@ def test_explicit_log1p_on_values_at_or_below_minus_one_is_an_error():
         build_features(cust, config=FeaturesConfig(columns=("recency", "monetary"), log1p=("recency",)))
 
 
-def test_section_mirrors_the_matrix():
-    fm = build_features(_customers(), config=FeaturesConfig(winsorize=(0.01, 0.99)))
-    section = fm.section()
-    assert isinstance(section, FeaturesSection)
-    assert section.columns == list(fm.columns)
-    assert section.log1p == list(fm.log1p)
-    assert section.winsorize == [0.01, 0.99]
-    assert set(section.skewness) == set(fm.columns)
+@pytest.mark.parametrize("scaler", ["standard", "robust"])
+@pytest.mark.parametrize("winsorize", [None, (0.01, 0.99)])
+def test_saved_transform_reproduces_the_matrix_bit_for_bit(scaler, winsorize):
+    cust = _customers()
+    fm = build_features(cust, config=FeaturesConfig(scaler=scaler, winsorize=winsorize))
+    t = fm.transform
+    assert t.columns == fm.columns
+    assert t.log1p == tuple(c in fm.log1p for c in fm.columns)
+    assert (t.bounds is None) == (winsorize is None)
+    raw = cust[list(fm.columns)].to_numpy(dtype="float64")
+    assert np.array_equal(t.apply(raw), fm.values)
+    if t.bounds is not None:
+        for (lo, hi), col in zip(t.bounds, raw.T, strict=True):
+            assert col.min() <= lo <= hi <= col.max()
 
 
 @settings(max_examples=30, deadline=None)

@@ -178,3 +178,16 @@ def test_customer_level_input_runs_without_clv(tmp_path):
     # Personas whose second action cites tenure (unknown without dates) keep their other actions.
     assert all(s.recommendations for s in bundle.segments)
     jsonschema.validate(json.loads(run.bundle_path.read_text()), SCHEMA)
+
+
+def test_loaded_model_reproduces_the_run_on_its_training_customers(cdnow_runs):
+    from analysis.assign import assign_customers
+    from analysis.model import load_model
+
+    run = cdnow_runs[0]
+    got = assign_customers(run.stages.customers, load_model(run.model_path), tiebreak=list(run.stages.pseudonyms))
+    assigned = pd.read_csv(run.assignments_path, dtype={"customer_id": str, "rfm_cell": str})
+    assert got["customer_id"].tolist() == assigned["customer_id"].tolist()
+    assert got["segment"].tolist() == assigned["segment"].tolist()
+    assert got["rfm_cell"].tolist() == assigned["rfm_cell"].tolist()
+    assert got["rfm_segment"].tolist() == assigned["rfm_segment"].tolist()

@@ -9,7 +9,7 @@ import pytest
 
 from analysis.config import PrivacyConfig
 from analysis.errors import ConfigError
-from analysis.privacy import pseudonymize, resolve_key
+from analysis.privacy import pseudonymize, require_real_key, resolve_key
 from tests._data import DATA
 
 
@@ -51,3 +51,13 @@ def test_pseudonyms_hide_and_separate_ids(monkeypatch):
     out = pseudonymize(ids, key)
     assert len(set(out)) == len(ids)
     assert all(i not in p for i, p in zip(ids, out, strict=True))
+
+
+def test_derived_key_warning_says_who_can_recompute_the_pseudonyms(monkeypatch):
+    monkeypatch.delenv("SEGMENTATION_KEY", raising=False)
+    with pytest.warns(UserWarning, match="anyone who has the data file can recompute them") as record:
+        key = resolve_key(PrivacyConfig(), data_path=DATA / "tiny_retail.csv")
+    assert "SEGMENTATION_KEY" in str(record[0].message)
+    with pytest.raises(ConfigError, match="needs a real key"):
+        require_real_key(key, purpose="Migration")
+    require_real_key(resolve_key(PrivacyConfig(key="a config key that is long enough"), data_path=DATA), purpose="x")
