@@ -91,10 +91,11 @@ def _rfm(customers: pd.DataFrame, labels: np.ndarray, pseudonyms: np.ndarray, co
     )
 
 
-def _value_and_tests(table, customers, pseudonyms, labels, segments, config: Config, progress: Progress):
+def _value_and_tests(table, customers, pseudonyms, segmentation, segments, config: Config, progress: Progress):
     """CLV, test plans and the optional results read-out (transactions only)."""
     if table.orders is None:
         return None, None, None
+    labels = segmentation.labels
     observation_end = table.snapshot_date - dt.timedelta(days=1)
     segment_of = pd.Series(labels, index=customers["customer_id"].to_numpy())
     names = {s.id: s.name for s in segments}
@@ -113,11 +114,15 @@ def _value_and_tests(table, customers, pseudonyms, labels, segments, config: Con
         config=config.experiments,
         observation_end=observation_end,
         clv=clv,
+        neighbours=segmentation.neighbours(),
     )
     results = None
     if config.experiments.results is not None:
         results = read_results(
-            config.experiments.results, assignments=designed.assignments, config=config.experiments, segment_names=names
+            config.experiments.results,
+            assignments=designed.assignments,
+            config=config.experiments,
+            segment_ids=sorted(names),
         )
     return clv, designed, results
 
@@ -216,7 +221,9 @@ def run_stages(
         progress.stage("rfm")
         rfm = _rfm(customers, labels, pseudonyms, config)
         projection = project_customers(features.values, labels, random_state=config.cluster.random_state)
-        clv, experiments, results = _value_and_tests(table, customers, pseudonyms, labels, segments, config, progress)
+        clv, experiments, results = _value_and_tests(
+            table, customers, pseudonyms, segmentation, segments, config, progress
+        )
         snapshot = None if table.snapshot_date is None else table.snapshot_date.isoformat()
         migration = _migration(previous, customers, pseudonyms, labels, clv, snapshot or "")
     return RunStages(

@@ -39,6 +39,8 @@ __all__ = [
     "format_percent",
     "format_signed",
     "format_date",
+    "format_points",
+    "format_signed_percent",
     "md_escape",
     "md_attr",
     "yaml_str",
@@ -124,6 +126,22 @@ def format_signed(value: float | None, digits: int = 2) -> str:
         return _DASH
     text = format_number(value, digits)
     return text if text.startswith(_MINUS) or text.strip("0.,") == "" else f"+{text}"
+
+
+def format_points(value: float | None, digits: int = 1) -> str:
+    """A difference of rates as percentage points: ``0.052 -> '5.2'`` (the caller writes "points")."""
+    _check_digits(digits)
+    if _is_missing(value):
+        return _DASH
+    return format_number(value * 100.0, digits)
+
+
+def format_signed_percent(value: float | None, digits: int = 1) -> str:
+    """A relative change with its sign: ``-0.024 -> '−2.4%'``, ``0.1 -> '+10.0%'``."""
+    _check_digits(digits)
+    if _is_missing(value):
+        return _DASH
+    return format_signed(value * 100.0, digits) + "%"
 
 
 def format_date(value: str | dt.date | None, style: str = "long") -> str:
@@ -235,6 +253,8 @@ def make_env(template_dirs: Path | str | Sequence[Path | str] | None = None) -> 
         format_percent=format_percent,
         format_signed=format_signed,
         format_date=format_date,
+        format_points=format_points,
+        format_signed_percent=format_signed_percent,
         md=md_escape,
         md_attr=md_attr,
         yaml_str=yaml_str,

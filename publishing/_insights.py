@@ -171,6 +171,8 @@ def site_context(bundle: Bundle) -> dict[str, Any]:
         "currency": currency_symbol(bundle),
         "segments": views,
         "colors": colors,
+        "names": {s.id: s.name for s in bundle.segments},
+        "fallback_color": "#5f6b7a",
         "opportunity": biggest_opportunity(bundle, views),
         "drops": _drops(bundle),
         "kept_share": data.rows_kept / data.rows_in if data.rows_in else 0.0,

@@ -647,6 +647,14 @@ def lift_chart(bundle: Bundle) -> Chart:
     rows = [r for r in [*results.primary.segments, results.primary.overall] if r.lift is not None]
     if not rows:
         raise PublishError("lift_chart needs at least one row with a lift. Got none.")
+    names = {s.id: s.name for s in bundle.segments}
+    label = {
+        r.segment: "All segments" if r.segment is None else names.get(r.segment, f"Segment {r.segment}") for r in rows
+    }
+    window = bundle.experiments.window_days if bundle.experiments is not None else 90
+    metric = (
+        "repurchase" if results.primary.metric == "conversion" else "revenue per customer"
+    ) + f" within {window} days"
     with _style():
         fig, ax = plt.subplots(figsize=(6.8, 0.55 * len(rows) + 1.3))
         ys = list(range(len(rows)))[::-1]
@@ -657,15 +665,15 @@ def lift_chart(bundle: Bundle) -> Chart:
             ax.plot([low, high], [y, y], color=color, linewidth=2)
             ax.scatter([r.lift], [y], color=color, s=45, zorder=3, marker="D" if r.segment is None else "o")
         ax.axvline(0, color=_MUTED, linewidth=0.8)
-        ax.set_yticks(ys, [_short(r.name) for r in rows])
+        ax.set_yticks(ys, [_short(label[r.segment]) for r in rows])
         ax.xaxis.set_major_formatter(lambda v, _pos: format_percent(v, 0))
-        ax.set_xlabel(f"relative lift in {results.primary.metric_label}")
+        ax.set_xlabel(f"relative lift in {metric}")
         ax.tick_params(axis="y", length=0, labelcolor=_INK)
         ax.grid(axis="x")
         ax.set_axisbelow(True)
     level = format_percent(results.confidence_level, 0)
     parts = [
-        f"{r.name}: {format_percent(r.lift)}"
+        f"{label[r.segment]}: {format_percent(r.lift)}"
         + (
             f" ({level} interval {format_percent(r.lift_low)} to {format_percent(r.lift_high)})"
             if r.lift_low is not None and r.lift_high is not None
@@ -673,7 +681,7 @@ def lift_chart(bundle: Bundle) -> Chart:
         )
         for r in rows
     ]
-    alt = f"Interval plot of the relative lift in {results.primary.metric_label} by segment. " + "; ".join(parts) + "."
+    alt = f"Interval plot of the relative lift in {metric} by segment. " + "; ".join(parts) + "."
     return _to_chart(fig, "experiment-lift", alt, "Measured lift, treatment against control")
 
 

@@ -130,8 +130,9 @@ def test_holdout_and_lift_charts_cite_their_numbers(bundle):
     for row in bundle.clv.validation.by_frequency:
         assert figures.format_number(row.predicted_per_customer, 2) in holdout.alt
     lift = lift_chart(bundle)
+    names = {s.id: s.name for s in bundle.segments}
     for row in bundle.experiment_results.primary.segments:
-        assert f"{row.name}: {figures.format_percent(row.lift)}" in lift.alt
+        assert f"{names[row.segment]}: {figures.format_percent(row.lift)}" in lift.alt
 
 
 def test_optional_charts_are_refused_without_their_section():

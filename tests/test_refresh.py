@@ -37,7 +37,9 @@ def _cut(src, target, until: str) -> None:
 
 def _run(data, out, previous=None, **sections):
     config = load_config(None, **{**FAST, **sections})
-    return run_pipeline(data, config=config, out_dir=out, previous=None if previous is None else read_previous(previous))
+    return run_pipeline(
+        data, config=config, out_dir=out, previous=None if previous is None else read_previous(previous)
+    )
 
 
 @pytest.fixture(scope="module")
