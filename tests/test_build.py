@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -148,6 +149,31 @@ def test_rebuild_replaces_the_whole_site(tmp_path, monkeypatch):
     assert (site / "old-page.html").is_file()
     quick_build(monkeypatch, tmp_path)
     assert sorted(p.name for p in site.iterdir()) == ["brief.pdf", "build-info.json", "index.html"]
+
+
+def _site_with_folders(bundle_path, out_dir, *, engine):
+    _quick_site(bundle_path, out_dir, engine=engine)
+    (out_dir / "figures" / "segments").mkdir(parents=True)
+    (out_dir / "figures" / "segments" / "one.svg").write_text("<svg/>", encoding="utf-8")
+
+
+def _modes(root: Path) -> dict[str, int]:
+    return {p.relative_to(root).as_posix(): stat.S_IMODE(p.lstat().st_mode) for p in (root, *root.rglob("*"))}
+
+
+@pytest.mark.parametrize("umask", [0o077, 0o000], ids=["umask-077", "umask-000"])
+def test_site_is_world_readable_and_private_output_owner_only(tmp_path, monkeypatch, umask):
+    previous = os.umask(umask)
+    try:
+        result = quick_build(monkeypatch, tmp_path, render_site=_site_with_folders)
+    finally:
+        os.umask(previous)
+    site, private = _modes(result.site_dir), _modes(result.private_dir)
+    assert {"figures/segments/one.svg", "brief.pdf", "build-info.json"} <= set(site)
+    assert {"bundle.json", "assignments.csv"} <= set(private)
+    assert {n: m for n, m in site.items() if m != (0o755 if (result.site_dir / n).is_dir() else 0o644)} == {}
+    assert {n: m for n, m in private.items() if m != (0o700 if (result.private_dir / n).is_dir() else 0o600)} == {}
+    assert stat.S_IMODE((tmp_path / "build" / ".signing-key").stat().st_mode) == 0o600
 
 
 def test_private_dir_inside_site_is_refused(tmp_path):
