@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from analysis.errors import PublishError
 from publishing.deliver._fs import PRIVATE_MODES, PUBLIC_MODES, read_nofollow, set_modes, walk_files
-from publishing.deliver._journal import Naming, clean_leftovers, new_stage, recover, swap_all
+from publishing.deliver._journal import Naming, Swap, clean_leftovers, new_stage, recover, swap_all
 from publishing.deliver._lock import LOCK_NAME, hold_lock
 from publishing.deliver._owned import ensure_replaceable, private_manifest, site_manifest, write_private_marker
 from publishing.deliver._privacy import private_lookalikes
@@ -169,6 +169,25 @@ def _stage(
     return info, seconds
 
 
+@contextmanager
+def _staging(private: Path, out: Path, journal: Path) -> Iterator[tuple[Swap, Swap]]:
+    """Staging directories for the private side and the site; removed unless the journal still needs them."""
+    swaps = new_stage(Naming(private, hidden=True)), new_stage(Naming(out, hidden=False))
+    try:
+        yield swaps
+    except OSError as exc:
+        if journal.exists():
+            raise PublishError(
+                f"{journal}: could not put the new build in place ({exc.strerror or exc}); "
+                "the next build or publish finishes the swap."
+            ) from None
+        raise
+    finally:
+        if not journal.exists():  # the swap never started, or is complete: the staged copies are spare
+            for swap in swaps:
+                shutil.rmtree(swap.stage, ignore_errors=True)
+
+
 def build_all(
     data: Path,
     *,
@@ -218,8 +237,7 @@ def build_all(
     with checkout_lock(state, purpose="build"):
         _prepare(out, private)
         key = load_key(state, create=True)
-        private_swap, site_swap = new_stage(Naming(private, hidden=True)), new_stage(Naming(out, hidden=False))
-        try:
+        with _staging(private, out, journal) as (private_swap, site_swap):
             info, seconds = _stage(
                 Path(data),
                 config=config,
@@ -230,17 +248,6 @@ def build_all(
                 key=key,
             )
             swap_all(journal, [private_swap, site_swap])
-        except OSError as exc:
-            if journal.exists():
-                raise PublishError(
-                    f"{journal}: could not put the new build in place ({exc.strerror or exc}); "
-                    "the next build or publish finishes the swap."
-                ) from None
-            raise
-        finally:
-            if not journal.exists():  # the swap never started or is complete: staging copies are spare
-                for swap in (private_swap, site_swap):
-                    shutil.rmtree(swap.stage, ignore_errors=True)
     return BuildResult(
         site_dir=out,
         bundle_path=private / "bundle.json",

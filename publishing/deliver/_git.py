@@ -3,8 +3,9 @@
 The commit is made from the verified bytes of :class:`CheckedSite` written
 into a private temporary tree, never from the site directory itself. For an
 ``http(s)://user:TOKEN@host/...`` URL the credentials are taken out of the URL
-and handed to git through ``GIT_ASKPASS`` and the environment, so they are in
-no command line (``ps``) and no message; every message is redacted anyway.
+and handed to git by a credential helper that reads them from the environment,
+so they are in no command line (``ps``) and no message; every message is
+redacted anyway.
 """
 
 from __future__ import annotations
@@ -24,12 +25,11 @@ from publishing.deliver._site import CheckedSite
 __all__ = ["publish_to_git", "git_failure_reason"]
 
 _EMPTY_BLOB_PATH = ".nojekyll"  # GitHub Pages would otherwise hide files starting with "_"
-_ASKPASS = """#!/bin/sh
-case "$1" in
-  Username*) printf '%s\\n' "$SEGMENTATION_GIT_USERNAME" ;;
-  *) printf '%s\\n' "$SEGMENTATION_GIT_PASSWORD" ;;
-esac
-"""
+# Answers git's "get" with the URL's credentials from the environment; "store"/"erase" do nothing.
+_CREDENTIAL_HELPER = (
+    "!f() { test \"$1\" = get && printf 'username=%s\\npassword=%s\\n' "
+    '"$SEGMENTATION_GIT_USERNAME" "$SEGMENTATION_GIT_PASSWORD"; }; f'
+)
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,8 @@ def _git(*args: str, git_dir: Path, env: dict[str, str], remote: _Remote, work_t
     # The site's own files decide what is published, not anyone's ignore rules.
     cmd += ["-c", "core.excludesFile=/dev/null", "-c", "core.autocrlf=false"]
     if remote.username is not None:
-        cmd += ["-c", "credential.helper="]  # use the URL's credentials only, and store them nowhere
+        # The empty value drops every configured helper: the URL's credentials only, stored nowhere.
+        cmd += ["-c", "credential.helper=", "-c", f"credential.helper={_CREDENTIAL_HELPER}"]
     cmd += list(args)
     try:
         done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
@@ -92,7 +93,7 @@ def _git(*args: str, git_dir: Path, env: dict[str, str], remote: _Remote, work_t
     return done.stdout.strip()
 
 
-def _env(tmp: Path, author: tuple[str, str], remote: _Remote) -> dict[str, str]:
+def _env(author: tuple[str, str], remote: _Remote) -> dict[str, str]:
     env = {
         **os.environ,
         "GIT_AUTHOR_NAME": author[0],
@@ -102,12 +103,7 @@ def _env(tmp: Path, author: tuple[str, str], remote: _Remote) -> dict[str, str]:
         "GIT_TERMINAL_PROMPT": "0",
     }
     if remote.username is not None:
-        askpass = tmp / "askpass.sh"
-        fd = os.open(askpass, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(_ASKPASS)
         env |= {
-            "GIT_ASKPASS": str(askpass),
             "SEGMENTATION_GIT_USERNAME": remote.username,
             "SEGMENTATION_GIT_PASSWORD": remote.password or "",
         }
@@ -153,7 +149,7 @@ def publish_to_git(
     remote = _remote(repo)
     ref = f"refs/heads/{branch}"
     with tempfile.TemporaryDirectory(prefix="publish-git-") as tmp:
-        env = _env(Path(tmp), author, remote)
+        env = _env(author, remote)
         git_dir, tree = Path(tmp) / "repo.git", Path(tmp) / "tree"
         tree.mkdir()
         write_tree(tree, site.files, PUBLIC_MODES)

@@ -62,7 +62,9 @@ def _private_digests(private_dir: Path) -> dict[str, str]:
             st = path.lstat()
             # An empty file carries nothing private, and would match every empty site file (.nojekyll).
             if stat.S_ISREG(st.st_mode) and st.st_size:
-                digests[hashlib.sha256(path.read_bytes()).hexdigest()] = path.relative_to(private_dir).as_posix()
+                with path.open("rb") as fh:  # assignments.csv can be large: hash it in blocks
+                    digest = hashlib.file_digest(fh, "sha256").hexdigest()
+                digests[digest] = path.relative_to(private_dir).as_posix()
     return digests
 
 
