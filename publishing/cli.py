@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from analysis.errors import PublishError
+from analysis.errors import PublishError, SegmentationError
 
 if TYPE_CHECKING:
     from publishing.deliver import CheckedSite, SmtpSettings
@@ -189,7 +189,6 @@ def _targets(args: argparse.Namespace, site: CheckedSite, settings: SmtpSettings
 
 def _deliver(targets: list[_Target], *, debug: bool, secrets: tuple[str, ...]) -> int:
     """Try every target even after one fails; one line per target; exit 0 all, 3 partial, 2 none."""
-    from analysis.errors import SegmentationError
     from publishing.deliver import redact
 
     done, failed = [], []

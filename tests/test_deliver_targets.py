@@ -7,12 +7,15 @@ import signal
 import stat
 import subprocess
 import sys
+from email import message_from_bytes
+from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
 import test_deliver as base
 from aiosmtpd.controller import Controller
 
+import publishing.deliver as deliver
 import publishing.deliver._directory as directory_module
 from analysis.errors import PublishError
 from publishing.cli import EXIT_NONE, EXIT_PARTIAL, main
@@ -224,6 +227,24 @@ def test_nothing_delivered_exits_2_with_every_reason(site, tmp_path, refusing_sm
     assert lines[0].startswith("error: git: git ls-remote failed")
     assert "does not appear to be a git repository" in lines[0]
     assert lines[1].startswith("error: email: SMTP") and "every recipient refused: ['ceo@example.org']" in lines[1]
+
+
+def test_email_sends_the_checked_brief_not_what_is_on_disk_later(site, smtp_server, monkeypatch, capsys):
+    controller, inbox = smtp_server
+    _smtp_env(monkeypatch, controller.port)
+    built = (site[0] / "brief.pdf").read_bytes()
+    real_check = deliver.check_site
+
+    def check_then_swap(*args, **kwargs):
+        checked = real_check(*args, **kwargs)
+        (site[0] / "brief.pdf").write_bytes(b"%PDF-1.7 swapped in after the check")
+        return checked
+
+    monkeypatch.setattr(deliver, "check_site", check_then_swap)
+    assert _publish(site, "--email") == 0, capsys.readouterr().err
+    (envelope,) = inbox.envelopes
+    (attachment,) = list(message_from_bytes(envelope.content, policy=default_policy).iter_attachments())
+    assert attachment.get_content() == built
 
 
 def test_exit_statuses_are_documented_in_help(capsys):
