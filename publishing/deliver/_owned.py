@@ -105,18 +105,20 @@ def ensure_replaceable(path: Path, *, what: str, manifest: Callable[[Path], set[
         )
     if not stat.S_ISDIR(mode):
         raise PublishError(f"{what} {path}: exists and is not a directory; refusing to replace it; {allowed}.")
-    if not any(path.iterdir()):
+    top = sorted(os.listdir(path))
+    if not top:
         return
+    # The cheap test first: a foreign tree (a home directory) is refused without walking all of it.
+    listed = manifest(path)
+    if listed is None:
+        raise PublishError(
+            f"{what} {path}: is not empty and this program did not write it (it holds {_listing(top)}); "
+            f"refusing to replace it; {allowed}."
+        )
     try:
         names = walk_files(path, what=what)
     except PublishError as exc:
         raise PublishError(f"{what} {path}: not written by this program ({exc}); refusing to replace it.") from None
-    listed = manifest(path)
-    if listed is None:
-        raise PublishError(
-            f"{what} {path}: is not empty and this program did not write it (it holds {_listing(names) or 'folders'}); "
-            f"refusing to replace it; {allowed}."
-        )
     foreign = sorted(set(names) - listed)
     if foreign:
         raise PublishError(
