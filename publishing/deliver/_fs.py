@@ -7,14 +7,13 @@ disk before a rename makes it visible.
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import os
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis._fs import exchange_dirs, fsync_dir
 from analysis.errors import PublishError
 
 __all__ = [
@@ -30,7 +29,6 @@ __all__ = [
     "write_tree",
 ]
 
-_RENAME_EXCHANGE = 2  # linux/fs.h
 
 
 @dataclass(frozen=True)
@@ -120,15 +118,6 @@ def write_atomic(path: Path, data: bytes, *, mode: int) -> None:
     fsync_dir(path.parent)
 
 
-def fsync_dir(path: Path) -> None:
-    """Flush a directory's entries (a rename in it) to disk."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def set_modes(root: Path, modes: Modes, *, fsync: bool = False) -> None:
     """Give every directory (``root`` included) and file of a tree the given modes; optionally flush the files."""
     os.chmod(root, modes.dirs)
@@ -150,39 +139,15 @@ def set_modes(root: Path, modes: Modes, *, fsync: bool = False) -> None:
             fsync_dir(Path(top))
 
 
-def _renameat2() -> ctypes._CFuncPtr | None:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
-    return getattr(libc, "renameat2", None)
-
-
 def exchange(a: Path, b: Path) -> bool:
-    """Swap two existing paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``).
+    """Swap two existing paths atomically and flush their directory; ``False`` when the system cannot.
 
-    Returns
-    -------
-    bool
-        ``False`` when the C library or the file system cannot exchange; nothing was changed then.
-
-    Raises
-    ------
-    OSError
-        Any other failure of the system call.
+    The system call itself is :func:`analysis._fs.exchange_dirs`, shared with the analysis outputs.
     """
-    func = _renameat2()
-    if func is None:
+    if not exchange_dirs(Path(a), Path(b)):
         return False
-    at_fdcwd = -100
-    done = func(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
-    if done == 0:
-        fsync_dir(Path(b).parent)
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
-        return False
-    raise OSError(err, os.strerror(err), str(a), None, str(b))
+    fsync_dir(Path(b).parent)
+    return True
 
 
 def write_tree(root: Path, files: Mapping[str, bytes], modes: Modes) -> None:
