@@ -143,8 +143,13 @@ class Segment(_Model):
     share_customers: float
     revenue: float
     share_revenue: float
-    outlier: bool
-    outlier_reason: str | None
+    outlier: bool = Field(description="true when the segment holds less than cluster.min_share of customers")
+    outlier_feature: str | None = Field(
+        default=None, description="for an outlier: the clustering feature that sets it apart most"
+    )
+    outlier_ratio: float | None = Field(
+        default=None, description="for an outlier: its mean of outlier_feature divided by the whole base's mean"
+    )
     profile: dict[str, FeatureProfile]
     recommendations: list[Recommendation]
     rfm_mix: dict[str, int] = Field(default_factory=dict, description="members per classic RFM segment")
@@ -163,10 +168,20 @@ class Projection(_Model):
     centroids: list[ProjectionPoint]
 
 
+class RfmRuleRanges(_Model):
+    """A rule's inclusive score ranges; a missing key places no condition."""
+
+    r: tuple[int, int] | None = None
+    f: tuple[int, int] | None = None
+    m: tuple[int, int] | None = None
+    fm: tuple[int, int] | None = Field(default=None, description="floor((F + M) / 2)")
+
+
 class RfmSegment(_Model):
     name: str
-    description: str
-    rule: str
+    description: str = Field(description="the rules table's description (user text)")
+    rule: RfmRuleRanges | None = Field(description="the segment's score ranges; None for the fallback")
+    shadowed: bool = Field(description="some cells matching this rule are taken by an earlier rule")
     size: int
     share_customers: float
     revenue: float

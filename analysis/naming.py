@@ -38,7 +38,7 @@ from scipy.optimize import linear_sum_assignment
 from analysis.bundle import Recommendation, Segment
 from analysis.config import FEATURES, read_toml
 from analysis.errors import ConfigError, DataError
-from analysis.profiles import FEATURE_LABELS, SegmentProfile
+from analysis.profiles import SegmentProfile
 
 __all__ = ["name_segments", "load_playbook", "Playbook", "DEFAULT_PLAYBOOK"]
 
@@ -267,8 +267,26 @@ def _assign(profiles: list[SegmentProfile], playbook: Playbook) -> dict[int, Per
     return chosen
 
 
+# What a feature is called in a qualifier, and the rank words for three to five segments.
+_NOUNS = {
+    "monetary": "spend",
+    "recency": "recency",
+    "frequency": "order count",
+    "avg_order_value": "order value",
+    "tenure": "tenure",
+    "avg_unit_cost": "item price",
+    "distinct_products": "product range",
+    "total_quantity": "units",
+}
+_RANKS = {
+    3: ("lowest", "middle", "highest"),
+    4: ("lowest", "lower", "higher", "highest"),
+    5: ("lowest", "lower", "middle", "higher", "highest"),
+}
+
+
 def _qualifiers(group: list[SegmentProfile]) -> dict[int, str]:
-    """Distinct qualifiers for segments sharing one persona."""
+    """Distinct qualifiers (words, never numbers) for segments sharing one persona."""
     shared = [f for f in FEATURES if all(f in p.features for p in group)]
 
     def spread(f: str) -> float:
@@ -278,14 +296,15 @@ def _qualifiers(group: list[SegmentProfile]) -> dict[int, str]:
     ranked = sorted(shared, key=lambda f: (-spread(f), FEATURES.index(f)))
     for f in ranked:
         ordered = sorted(group, key=lambda p: (p.mean(f), p.id))
-        if len(group) == 2 and ordered[0].mean(f) != ordered[1].mean(f):
+        if len({p.mean(f) for p in group}) < len(group):
+            continue
+        if len(group) == 2:
             low, high = _QUALIFIERS[f]
             return {ordered[0].id: low, ordered[1].id: high}
-        texts = {p.id: f"mean {FEATURE_LABELS[f]} {p.mean(f):,.1f}" for p in group}
-        if len(set(texts.values())) == len(group):
-            return texts
-    # Identical on every feature: only the size can tell them apart.
-    return {p.id: f"{p.size:,} customers, segment of {p.share_customers:.1%}" for p in group}
+        if len(group) in _RANKS:
+            return {p.id: f"{word} {_NOUNS[f]}" for p, word in zip(ordered, _RANKS[len(group)], strict=True)}
+    # Identical on every feature, or too many to rank in words: letters in id order.
+    return {p.id: f"group {chr(ord('A') + i)}" for i, p in enumerate(sorted(group, key=lambda p: p.id))}
 
 
 def _fill(template: str, values: dict[str, float | str], persona: Persona) -> str:
@@ -407,7 +426,8 @@ def name_segments(
                 revenue=p.revenue,
                 share_revenue=p.share_revenue,
                 outlier=p.outlier,
-                outlier_reason=p.outlier_reason,
+                outlier_feature=p.outlier_feature,
+                outlier_ratio=p.outlier_ratio,
                 profile=dict(p.features),
                 recommendations=_recommendations(persona, values),
             )

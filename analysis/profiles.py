@@ -51,9 +51,11 @@ class SegmentProfile:
         Sum of the members' ``monetary``, and its share of the total.
     features
         ``{feature: FeatureProfile}`` (mean, median, z, box) for each profiled feature.
-    outlier, outlier_reason
-        True, with a sentence built from the numbers, when the segment holds
-        less than ``min_share`` of customers.
+    outlier
+        True when the segment holds less than ``min_share`` of customers.
+    outlier_feature, outlier_ratio
+        For an outlier, the clustering feature that sets it apart most (largest
+        |z|) and the segment's mean of it divided by the base mean; else None.
     percentile
         ``{feature: mean percentile rank of the members}``, in (0, 1); 0.5 is
         the base average. Unlike ``z`` it is not squashed by a few extreme
@@ -67,7 +69,8 @@ class SegmentProfile:
     share_revenue: float
     features: dict[str, FeatureProfile]
     outlier: bool
-    outlier_reason: str | None
+    outlier_feature: str | None
+    outlier_ratio: float | None
     percentile: dict[str, float]
 
     def mean(self, feature: str) -> float:
@@ -120,31 +123,16 @@ def _box(values: np.ndarray) -> BoxStats:
     )
 
 
-def _times(ratio: float) -> str:
-    if ratio >= 1:
-        return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.1f}x"
-    return f"1/{1 / ratio:.0f}" if ratio <= 0.1 else f"{ratio:.2f}x"
-
-
-def _outlier_reason(
-    size: int,
-    share: float,
-    features: dict[str, FeatureProfile],
-    base: dict[str, float],
-    clustered: tuple[str, ...],
-) -> str:
-    who = f"{size} customer{'s' if size != 1 else ''} ({share:.1%})"
-    # Cite a clustering feature: those are what set the segment apart.
+def _outlier_evidence(
+    features: dict[str, FeatureProfile], base: dict[str, float], clustered: tuple[str, ...]
+) -> tuple[str | None, float | None]:
+    """The clustering feature that sets an outlier segment apart most, and its mean / the base mean."""
     pool = [f for f in clustered if f in features] or list(features)
     usable = [f for f in pool if base[f] > 0 and features[f].mean > 0]
     if not usable:
-        return f"{who}: too few to act on as a segment, kept apart so they don't distort the others"
+        return None, None
     top = max(usable, key=lambda f: (abs(features[f].z), -FEATURES.index(f)))
-    ratio = features[top].mean / base[top]
-    return (
-        f"{who} whose mean {FEATURE_LABELS[top]} is {_times(ratio)} the base average: "
-        f"kept apart so they don't distort the other segments"
-    )
+    return top, _r(features[top].mean / base[top])
 
 
 def profile_segments(
@@ -228,6 +216,7 @@ def profile_segments(
             feats[f] = FeatureProfile(mean=_r(mean), median=_r(np.median(v)), z=_r(z), box=_box(v))
         revenue = math.fsum(np.sort(spend[members]))
         outlier = share < min_share
+        evidence = _outlier_evidence(feats, base_mean, tuple(features)) if outlier else (None, None)
         profiles.append(
             SegmentProfile(
                 id=int(seg),
@@ -237,7 +226,8 @@ def profile_segments(
                 share_revenue=_r(revenue / total_revenue) if total_revenue else 0.0,
                 features=feats,
                 outlier=outlier,
-                outlier_reason=_outlier_reason(size, share, feats, base_mean, tuple(features)) if outlier else None,
+                outlier_feature=evidence[0],
+                outlier_ratio=evidence[1],
                 percentile={f: _mean(np.sort(r[members & np.isfinite(r)])) for f, r in ranks.items()},
             )
         )

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.bundle import RfmCell, RfmSection, RfmSegment
+from analysis.bundle import RfmCell, RfmRuleRanges, RfmSection, RfmSegment
 from analysis.config import RfmConfig
 from analysis.errors import DataError, EmptyDataError
 from analysis.rfm_edges import score_keys
@@ -248,6 +248,11 @@ def rfm_mix(
     return {int(c): {name: counts.get((int(c), name), 0) for name in names} for c in sorted(set(lab.tolist()))}
 
 
+def _ranges(rules: RfmRules, name: str) -> RfmRuleRanges:
+    rule = next(r for r in rules.segment if r.name == name)
+    return RfmRuleRanges(r=rule.r, f=rule.f, m=rule.m, fm=rule.fm)
+
+
 def _mean(values: np.ndarray) -> float | None:
     return math.fsum(values.tolist()) / len(values) if len(values) else None
 
@@ -329,7 +334,8 @@ def summarize_rfm(
                     if name == rules.fallback.name
                     else next(r.description for r in rules.segment if r.name == name)
                 ),
-                rule=rules.rule_text(name),
+                rule=None if name == rules.fallback.name else _ranges(rules, name),
+                shadowed=rules.is_shadowed(name),
                 size=size,
                 share_customers=size / n,
                 revenue=revenue,

@@ -111,6 +111,15 @@ class RfmRules(_Strict):
                 return rule.name
         return self.fallback.name
 
+    def is_shadowed(self, name: str) -> bool:
+        """Whether some cells that ``name``'s rule matches are taken by an earlier rule."""
+        names = [rule.name for rule in self.segment]
+        if name not in names:
+            return False
+        idx = names.index(name)
+        rule, earlier = self.segment[idx], self.segment[:idx]
+        return any(rule.matches(r, f, m) and any(e.matches(r, f, m) for e in earlier) for r, f, m in all_cells())
+
     def rule_text(self, name: str) -> str:
         """Describe in words when ``name`` is given, including the first-match order."""
         if name == self.fallback.name:

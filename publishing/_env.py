@@ -40,6 +40,7 @@ __all__ = [
     "format_signed",
     "format_date",
     "format_points",
+    "format_times",
     "format_signed_percent",
     "md_escape",
     "md_attr",
@@ -142,6 +143,15 @@ def format_signed_percent(value: float | None, digits: int = 1) -> str:
     if _is_missing(value):
         return _DASH
     return format_signed(value * 100.0, digits) + "%"
+
+
+def format_times(value: float | None) -> str:
+    """A ratio as "n times": ``30.25 -> '30×'``, ``2.46 -> '2.5×'``, ``0.05 -> '1/20'``."""
+    if _is_missing(value) or value <= 0:
+        return _DASH
+    if value >= 1:
+        return f"{value:.0f}\u00d7" if value >= 10 else f"{value:.1f}\u00d7"
+    return f"1/{1 / value:.0f}" if value <= 0.1 else f"{value:.2f}\u00d7"
 
 
 def format_date(value: str | dt.date | None, style: str = "long") -> str:
@@ -254,6 +264,7 @@ def make_env(template_dirs: Path | str | Sequence[Path | str] | None = None) -> 
         format_signed=format_signed,
         format_date=format_date,
         format_points=format_points,
+        format_times=format_times,
         format_signed_percent=format_signed_percent,
         md=md_escape,
         md_attr=md_attr,

@@ -16,6 +16,7 @@ import jinja2
 
 from analysis.bundle import Bundle
 from analysis.errors import PublishError
+from analysis.profiles import FEATURE_LABELS as FEATURE_WORDS
 from publishing.figures import FEATURE_LABELS, Chart
 
 __all__ = ["PageSpec", "PAGES", "RenderedPage", "section_present", "render_pages"]
@@ -94,7 +95,7 @@ def render_pages(
     pages
         The registry; default :data:`PAGES`.
     """
-    base = {**context, "charts": charts, "feature_labels": FEATURE_LABELS}
+    base = {**context, "charts": charts, "feature_labels": FEATURE_LABELS, "feature_words": FEATURE_WORDS}
     out: list[RenderedPage] = []
     stems: set[str] = set()
     for spec in pages:

@@ -122,7 +122,6 @@ def make_bundle(
                 revenue=rev,
                 share_revenue=rev / revenue,
                 outlier=False,
-                outlier_reason=None,
                 profile={
                     "recency": _profile(rec, base["recency"]),
                     "frequency": _profile(freq, base["frequency"]),
@@ -199,7 +198,8 @@ def make_bundle(
                 RfmSegment(
                     name="Champions",
                     description="bought recently, often",
-                    rule="R>=4 and F>=4",
+                    rule={"r": (4, 5), "f": (4, 5)},
+                    shadowed=False,
                     size=900,
                     share_customers=900 / customers,
                     revenue=1_600_000.0,

@@ -73,12 +73,12 @@ _RECS = {
 }
 
 _RFM = (
-    ("Champions", "Bought recently, buy often and spend the most.", "R>=4 and F>=4"),
-    ("Loyal Customers", "Buy often; respond to promotions.", "F>=4"),
-    ("Potential Loyalists", "Recent customers with average frequency.", "R>=4 and 2<=F<=3"),
-    ("New Customers", "Bought most recently, but not often.", "R=5 and F=1"),
-    ("At Risk", "Spent big and often, but long ago.", "R<=2 and F>=3"),
-    ("Hibernating", "Last purchase long ago, low spend.", "R<=2 and F<=2"),
+    ("Champions", "Bought recently, buy often and spend the most.", {"r": (4, 5), "f": (4, 5)}),
+    ("Loyal Customers", "Buy often; respond to promotions.", {"f": (4, 5)}),
+    ("Potential Loyalists", "Recent customers with average frequency.", {"r": (4, 5), "f": (2, 3)}),
+    ("New Customers", "Bought most recently, but not often.", {"r": (5, 5), "f": (1, 1)}),
+    ("At Risk", "Spent big and often, but long ago.", {"r": (1, 2), "f": (3, 5)}),
+    ("Hibernating", "Last purchase long ago, low spend.", {"r": (1, 2), "f": (1, 2)}),
 )
 
 
@@ -185,7 +185,6 @@ def make_bundle(
                 revenue=round(revenue_by[i], 2),
                 share_revenue=revenue_by[i] / revenue,
                 outlier=False,
-                outlier_reason=None,
                 profile=profile,
                 recommendations=recs,
                 rfm_mix=mix,
@@ -229,6 +228,7 @@ def make_bundle(
             name=name + tag,
             description=desc + tag,
             rule=rule,
+            shadowed=name == "Loyal Customers",
             size=int(n),
             share_customers=int(n) / customers,
             revenue=float(n) * 300.0,

@@ -101,7 +101,7 @@ def test_online_retail_ii_full_run(tmp_path):
     assert data.rows_in == 1_067_371
     assert data.rows_kept + sum(data.dropped.values()) == data.rows_in
     for segment in run.bundle.segments:
-        assert segment.share_customers >= 0.02 or (segment.outlier and segment.outlier_reason)
+        assert segment.share_customers >= 0.02 or (segment.outlier and segment.outlier_feature)
     assert len({s.name for s in run.bundle.segments}) == len(run.bundle.segments)
     jsonschema.validate(json.loads(run.bundle_path.read_text()), SCHEMA)
 

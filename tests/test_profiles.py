@@ -76,15 +76,15 @@ def test_whisker_never_ends_inside_the_box():
     assert (box.q3, box.whisker_high, box.max) == (1.25, 1.25, 2.0)
 
 
-def test_tiny_segment_is_an_outlier_with_a_reason_from_its_numbers():
+def test_tiny_segment_is_an_outlier_with_the_feature_that_sets_it_apart():
     n = 60
     customers = pd.DataFrame({"recency": [50.0] * n, "frequency": [2] * n, "monetary": [100.0] * (n - 1) + [6000.0]})
     labels = np.array([2] * (n - 1) + [1])
     top, rest = profile_segments(customers, labels, features=CLUSTERED, config=ClusterConfig(min_share=0.02))
-    assert top.outlier and not rest.outlier and rest.outlier_reason is None
-    # Base mean spend = (59 * 100 + 6000) / 60 = 198.33; 6000 / 198.33 = 30.3 -> "30x".
-    assert top.outlier_reason.startswith("1 customer (1.7%) whose mean spend is 30x the base average")
-    assert "don't distort" in top.outlier_reason
+    assert top.outlier and not rest.outlier and rest.outlier_feature is None and rest.outlier_ratio is None
+    # Base mean spend = (59 * 100 + 6000) / 60 = 198.333...; 6000 / 198.333... = 30.252101.
+    assert top.outlier_feature == "monetary"
+    assert top.outlier_ratio == pytest.approx(6000 / ((59 * 100 + 6000) / 60), abs=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -392,3 +392,48 @@ def test_summary_refuses_mismatched_inputs():
         summarize_rfm(scored.iloc[:9], TINY, LABELS)
     with pytest.raises(DataError, match="absent from the rules table"):
         rfm_mix(scored.assign(rfm_segment="Mystery"), LABELS)
+
+
+def test_summary_carries_each_rules_ranges_and_shadowing():
+    rules = load_rfm_rules()
+    customers = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(50)],
+            "recency": [float(i) for i in range(50)],
+            "frequency": [1 + i % 7 for i in range(50)],
+            "monetary": [10.0 * (1 + i % 11) for i in range(50)],
+        }
+    )
+    scored = score_rfm(customers, config=CONFIG)
+    section = summarize_rfm(scored, customers, np.ones(50, dtype=int))
+    for row in section.segments:
+        if row.name == rules.fallback.name:
+            assert row.rule is None
+            continue
+        rule = next(r for r in rules.segment if r.name == row.name)
+        assert (row.rule.r, row.rule.f, row.rule.m, row.rule.fm) == (rule.r, rule.f, rule.m, rule.fm)
+        assert row.shadowed == rules.rule_text(row.name).endswith("unless an earlier rule matched")
+
+
+def test_the_grid_drawn_in_the_rules_file_comment_is_the_table():
+    """The comment's R x FM map must say what the rules do (issue: it once read as if 'Lost' never matched)."""
+    import re
+
+    from analysis.rfm_rules import default_rules_path
+
+    rules = load_rfm_rules()
+    lines = default_rules_path().read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if "R \\ FM" in line)
+    header = lines[start]
+    cols = [m.start() for m in re.finditer(r"\b[1-5]\b", header[header.index("FM") :])]
+    cols = [c + header.index("FM") for c in cols] + [None]
+    checked = 0
+    for line in lines[start + 1 : start + 6]:
+        r_text = line[: cols[0]].lstrip("#").strip()
+        cells = [line[a:b].strip() for a, b in zip(cols, cols[1:], strict=False)]
+        assert len(cells) == 5 and all(cells), line
+        for fm, cell in enumerate(cells, start=1):
+            name = rules.segment_for(int(r_text), fm, fm)  # F = M = FM gives that FM
+            assert name.startswith(cell.rstrip(".")), (r_text, fm, cell, name)
+            checked += 1
+    assert checked == 25
