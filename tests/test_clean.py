@@ -31,6 +31,8 @@ def test_tiny_file_every_reason_counted_by_hand():
     assert result.rows_kept == 8
     assert result.dropped == {
         "unparseable": 1,
+        "out_of_range": 0,
+        "implausible_date": 0,
         "duplicate": 1,
         "missing_customer": 1,
         "missing_value": 0,

@@ -113,6 +113,8 @@ def test_missing_file_and_unknown_extension(tmp_path):
     with pytest.raises(DataError, match="not found"):
         load_transactions(tmp_path / "nope.csv", columns=ColumnsConfig())
     with pytest.raises(DataError, match="unsupported file type"):
+        load_transactions(_write(tmp_path / "x.json", "a"), columns=ColumnsConfig())
+    with pytest.raises(DataError, match=r"x.xlsx: cannot be read as an Excel workbook: .*Zip"):
         load_transactions(_write(tmp_path / "x.xlsx", "a"), columns=ColumnsConfig())
 
 
