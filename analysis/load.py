@@ -241,9 +241,13 @@ def _connect(engine: EngineConfig) -> tuple[duckdb.DuckDBPyConnection, Path, Cal
     ):
         con.execute(f"SET {setting} = {quote_literal(value)}")
 
+    # The directory goes with the connection: whoever holds ``con`` (a LoadedData,
+    # or only its connection) keeps it, and it is removed once nobody does.
+    removal = weakref.finalize(con, shutil.rmtree, workdir, ignore_errors=True)
+
     def dispose() -> None:
         con.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+        removal()
 
     return con, workdir, dispose
 
@@ -298,8 +302,7 @@ def load_transactions(path: Path, *, columns: ColumnsConfig, engine: EngineConfi
     LoadedData
         ``raw`` columns: ``_row`` (1-based data row), one column per mapped
         role, and ``_src_N`` for each source column mapped to no role. The
-        connection and its temp directory are released when the result is
-        garbage-collected.
+        temp directory is removed when the connection is garbage-collected.
 
     Raises
     ------
@@ -341,5 +344,4 @@ def load_transactions(path: Path, *, columns: ColumnsConfig, engine: EngineConfi
         date_format=columns.date_format,
         types=types,
     )
-    weakref.finalize(loaded, dispose)
     return loaded
