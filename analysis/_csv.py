@@ -73,6 +73,14 @@ def _encoding(head: bytes, configured: str | None) -> str:
     return "utf-8"
 
 
+_UTF16_HINT = "it looks like UTF-16 without a byte-order mark; set [columns] encoding = 'utf-16-le' (or 'utf-16-be')."
+
+
+def _looks_like_utf16(head: bytes) -> bool:
+    """Many NUL bytes near the start: UTF-16 text (ASCII letters with a zero byte each), not UTF-8."""
+    return head[:200].count(0) > min(20, len(head[:200]) // 4)
+
+
 def _delimiter(head: bytes, encoding: str) -> str | None:
     first = head.decode(encoding, errors="replace").lstrip("\ufeff").splitlines()[:1]
     counts = {d: first[0].count(d) for d in _DELIMITERS} if first else {}
@@ -113,6 +121,8 @@ def load_csv(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str | None
     """
     head = _head(path)
     codec = _encoding(head, encoding)
+    if encoding is None and _looks_like_utf16(head) and codec == "utf-8":
+        raise DataError(f"is not UTF-8 text: {_UTF16_HINT}", path=path)
     source = path
     if codec not in _NATIVE or (codec == "utf-16" and head.startswith(codecs.BOM_UTF16_BE)):
         source, codec_read, duck = _transcode(path, codec, workdir), "utf-8", "utf-8"
@@ -205,9 +215,8 @@ def _duckdb_reason(message: str) -> str:
 
 def _decode_error(path: Path, source: Path, encoding: str) -> DataError:
     bad = _first_undecodable(source, encoding)
-    head = _head(source)
-    if head[:200].count(0) > 20:  # every other byte NUL: UTF-16 without a byte-order mark
-        hint = "it looks like UTF-16 without a byte-order mark; set [columns] encoding = 'utf-16-le' (or 'utf-16-be')."
+    if _looks_like_utf16(_head(source)):
+        hint = _UTF16_HINT
     else:
         hint = "set [columns] encoding to the file's encoding (e.g. 'latin-1', 'cp1252' or 'utf-16')."
     where = f"byte 0x{bad[1]:02x} on line {bad[0]:,}" if bad else "a byte"
