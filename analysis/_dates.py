@@ -11,7 +11,7 @@ too; if it still reads both ways the run stops and asks for
 
 Plausible dates are those inside the *date fence*: ``k * max(IQR, 365 days)``
 beyond the first and third quartiles of the file's parsed dates (``k`` is
-``[cleaning] date_fence``, 3 by default), or inside ``[cleaning] min_date`` /
+``[cleaning] date_fence``, 3 by default; 0 turns it off), or inside ``[cleaning] min_date`` /
 ``max_date`` where those are set (each replaces the fence on its side).
 """
 
@@ -143,7 +143,7 @@ def date_bounds(
     con: duckdb.DuckDBPyConnection,
     ts_sql: str,
     *,
-    fence: float | None,
+    fence: float,
     min_date: dt.date | None,
     max_date: dt.date | None,
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -155,7 +155,7 @@ def date_bounds(
     """
     low = None if min_date is None else dt.datetime.combine(min_date, dt.time())
     high = None if max_date is None else dt.datetime.combine(max_date, dt.time.max)
-    if fence is not None and (low is None or high is None):
+    if fence > 0 and (low is None or high is None):
         q1, q3 = con.execute(
             f"SELECT quantile_disc(epoch_us(t), 0.25), quantile_disc(epoch_us(t), 0.75) "
             f"FROM (SELECT {ts_sql} AS t FROM raw) WHERE t IS NOT NULL"

@@ -16,7 +16,7 @@ numbers and dates themselves:
   bad value instead.
 - ``implausible_date``: a date outside the date fence, ``k * max(IQR, 365
   days)`` beyond the first and third quartiles of every parsed date in the
-  file (``k = [cleaning] date_fence``, 3 by default; ``None`` turns it off), or
+  file (``k = [cleaning] date_fence``, 3 by default; 0 turns it off), or
   outside ``[cleaning] min_date`` / ``max_date``, each of which replaces the
   fence on its side. A warning gives the count, the bounds and the first such
   row. The snapshot date is taken from the kept rows, so one row dated 2099 can

@@ -157,12 +157,12 @@ class CleaningConfig(_Section):
     max_date: dt.date | None = Field(
         default=None, description="latest plausible date (inclusive); replaces the upper date fence when set"
     )
-    date_fence: float | None = Field(
+    date_fence: float = Field(
         default=3.0,
-        gt=0.0,
+        ge=0.0,
         description=(
             "dates more than this many times max(IQR, 365 days) below the first or above the third quartile of "
-            "the file's dates are implausible_date; null turns the fence off"
+            "the file's dates are implausible_date; 0 turns the fence off"
         ),
     )
 

@@ -178,7 +178,7 @@ def test_configured_date_bounds_replace_the_fence_and_the_fence_can_be_turned_of
     ).fetchone()[0]
     assert result.dropped["implausible_date"] == late > 1
     # Without the fence and bounds, nothing is implausible (the 2099 row is kept as it was before).
-    open_config = CleaningConfig(date_fence=None)
+    open_config = CleaningConfig(date_fence=0)
     assert _clean(path, config=open_config).dropped["implausible_date"] == 0
     with pytest.raises(ValueError, match="min_date"):
         CleaningConfig(min_date=dt.date(2012, 1, 1), max_date=dt.date(2011, 1, 1))

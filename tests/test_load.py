@@ -286,3 +286,19 @@ def test_column_names_with_quotes_and_timezones(tmp_path):
     cleaned = clean_transactions(loaded, config=CleaningConfig())
     first = cleaned.loaded.con.execute("SELECT min(ts) FROM clean").fetchone()[0]
     assert first.isoformat() == "2011-01-01T08:00:00"  # UTC, whatever the machine's zone
+
+
+def test_the_readme_configuration_example_is_valid(tmp_path):
+    # The documented keys ([columns] date_format and encoding, [cleaning] bounds, [engine]) must be real ones.
+    from analysis.config import load_config
+    from tests._data import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Configuration") :]
+    example = section[section.index("```toml") + len("```toml") : section.index("```", section.index("```toml") + 7)]
+    path = tmp_path / "example.toml"
+    path.write_text(example, encoding="utf-8")
+    config = load_config(path)
+    assert config.columns.date_format == "%d/%m/%Y %H:%M" and config.columns.encoding == "cp1252"
+    assert config.cleaning.max_abs_number == 1e12 and config.cleaning.max_date.isoformat() == "2011-12-31"
+    assert config.engine.memory_limit == "3GB"
