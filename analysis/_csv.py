@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from analysis._rules import quote_literal
-from analysis.errors import DataError
+from analysis.errors import DataError, EmptyDataError
 
 __all__ = ["CsvFile", "load_csv", "csv_error", "MAX_LINE_BYTES"]
 
@@ -120,9 +120,8 @@ def load_csv(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str | None
         The file cannot be decoded or parsed (one line: the reason and the line it is on).
     """
     head = _head(path)
+    _check_head(head, path, encoding)
     codec = _encoding(head, encoding)
-    if encoding is None and _looks_like_utf16(head) and codec == "utf-8":
-        raise DataError(f"is not UTF-8 text: {_UTF16_HINT}", path=path)
     source = path
     if codec not in _NATIVE or (codec == "utf-16" and head.startswith(codecs.BOM_UTF16_BE)):
         source, codec_read, duck = _transcode(path, codec, workdir), "utf-8", "utf-8"
@@ -136,11 +135,32 @@ def load_csv(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str | None
     try:
         con.execute(f"CREATE TABLE _file AS SELECT row_number() OVER () AS _row, * FROM {scan}")
     except duckdb.Error as exc:
-        if _is_decode_error(str(exc)) or not _has_bare_cr(source, codec_read):
-            raise csv_error(exc, path, source=source, encoding=codec_read, delim=delim) from None
-        _load_with_pandas(con, path, source, codec_read, delim or ",")
+        _recover(con, exc, path, source, codec_read, delim)
     columns = [row[0] for row in con.execute("DESCRIBE _file").fetchall()][1:]
     return CsvFile(encoding=codec, columns=columns)
+
+
+def _check_head(head: bytes, path: Path, encoding: str | None) -> None:
+    """Refuse, before parsing, a file that is empty or plainly not delimited text."""
+    if not head.strip():
+        raise EmptyDataError("the file is empty (no header, no rows).", path=path)
+    for magic, what in ((b"PK\x03\x04", "a ZIP archive (an Excel workbook? name it .xlsx)"), (b"PAR1", "Parquet")):
+        if head.startswith(magic):
+            raise DataError(f"is {what}, not CSV text.", path=path)
+    if encoding is None and _looks_like_utf16(head) and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DataError(f"is not UTF-8 text: {_UTF16_HINT}", path=path)
+
+
+def _recover(con, exc: duckdb.Error, path: Path, source: Path, encoding: str, delim: str | None) -> None:
+    """A file DuckDB refused: load it with pandas when bare CRs are all that is in the way, else explain."""
+    try:
+        if _first_undecodable(source, encoding) is not None:
+            raise _decode_error(path, source, encoding)
+        if "Maximum line size" in str(exc) or not _has_bare_cr(source, encoding):
+            raise csv_error(exc, path, source=source, encoding=encoding, delim=delim)
+    except (OSError, EOFError) as err:  # a .gz that is cut short or corrupt
+        raise DataError(f"cannot be read: {err}.", path=path) from None
+    _load_with_pandas(con, path, source, encoding, delim or ",")
 
 
 def _is_decode_error(message: str) -> bool:

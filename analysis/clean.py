@@ -29,15 +29,22 @@ A text date column's format is detected without guessing (see
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import duckdb
 
 from analysis import _rules as rules
-from analysis._dates import date_bounds, detect_date_format
+from analysis._checks import (
+    Values,
+    check_values,
+    column,
+    date_check,
+    date_format,
+    transaction_values,
+    warn_implausible,
+)
 from analysis.config import CleaningConfig
-from analysis.errors import DataError, EmptyDataError
+from analysis.errors import EmptyDataError
 from analysis.load import LoadedData
 
 __all__ = ["REASONS", "CUSTOMER_REASONS", "CleanedData", "clean_transactions"]
@@ -93,57 +100,6 @@ class CleanedData:
         return self.loaded.rows_in
 
 
-@dataclass(frozen=True)
-class _Values:
-    """The parsed form of each checked role, and when its cell holds something."""
-
-    parsed: dict[str, str]
-    present: dict[str, str]
-    numbers: tuple[str, ...]
-
-    def unparseable(self) -> str:
-        return " OR ".join(f"({self.present[r]} AND {e} IS NULL)" for r, e in self.parsed.items()) or "FALSE"
-
-    def out_of_range(self, limit: float, *extra: str) -> str:
-        checks = [rules.out_of_range(self.parsed[r], limit) for r in self.numbers]
-        checks += [rules.out_of_range(e, limit) for e in extra]
-        return " OR ".join(checks) or "FALSE"
-
-
-def _col(data: LoadedData, role: str) -> tuple[str, str]:
-    return rules.quote_ident(role), data.types[role]
-
-
-def _check_values(data: LoadedData, values: _Values, limit: float, max_share: float) -> None:
-    """Stop with a one-line error when a column is mostly unreadable or out of range, not just a few cells."""
-    aggregates, checks = [], []
-    for role, expr in values.parsed.items():
-        col = rules.quote_ident(role)
-        kind = "date" if role == "timestamp" else "number"
-        tests = [(f"({values.present[role]} AND {expr} IS NULL)", f"not a valid {kind}")]
-        if role in values.numbers:
-            tests.append((rules.out_of_range(expr, limit), f"out of range (above {limit:g} in size, or infinite)"))
-        for test, words in tests:
-            aggregates += [
-                f"count(*) FILTER (WHERE {values.present[role]})",
-                f"count(*) FILTER (WHERE {test})",
-                f"min(_row) FILTER (WHERE {test})",
-                f"arg_min({col}, _row) FILTER (WHERE {test})",
-            ]
-            checks.append((role, words))
-    row = data.con.execute(f"SELECT {', '.join(aggregates)} FROM raw").fetchone()
-    for i, (role, words) in enumerate(checks):
-        present, bad, first_row, first_value = row[4 * i : 4 * i + 4]
-        if bad and bad / max(present, 1) > max_share:
-            raise DataError(
-                f"{bad:,} of {present:,} values are {words} "
-                f"(more than the allowed {max_share:.1%}; first at {data.where(first_row)}).",
-                path=data.path,
-                column=data.roles[role],
-                value=first_value,
-            )
-
-
 def _keep_unflagged(
     con: duckdb.DuckDBPyConnection, reasons: dict[str, str], columns: str
 ) -> tuple[dict[str, int], int]:
@@ -157,82 +113,25 @@ def _keep_unflagged(
     return {reason: int(counts.get(reason, 0)) for reason in reasons}, int(kept)
 
 
-def _date_format(data: LoadedData) -> str | None:
-    """The strptime format of a text date column (configured or detected); None for a typed one."""
-    col, dtype = _col(data, "timestamp")
-    if rules.is_temporal(dtype):
-        return None
-    if data.date_format is not None:
-        return data.date_format
-    text = f"NULLIF(trim({col}), '')" if rules.is_text(dtype) else f"CAST({col} AS VARCHAR)"
-    return detect_date_format(data.con, text, data.rows_in, path=data.path, column=data.roles["timestamp"])
-
-
-def _transaction_values(data: LoadedData, fmt: str | None) -> _Values:
-    col, dtype = _col(data, "timestamp")
-    parsed = {"timestamp": rules.timestamp(col, dtype, fmt)}
-    present = {"timestamp": rules.present(col, dtype)}
-    numbers = tuple(r for r in ("quantity", "unit_price", "amount") if r in data.roles)
-    for role in numbers:
-        col, dtype = _col(data, role)
-        parsed[role], present[role] = rules.number(col, dtype), rules.present(col, dtype)
-    return _Values(parsed, present, numbers)
-
-
-def _date_check(data: LoadedData, ts: str, config: CleaningConfig) -> tuple[str, tuple[str, str] | None]:
-    """SQL that is true for an implausible date, and the bounds used (ISO text) when there are any."""
-    low, high = date_bounds(data.con, ts, fence=config.date_fence, min_date=config.min_date, max_date=config.max_date)
-    tests = []
-    if low is not None:
-        tests.append(f"{ts} < TIMESTAMP '{low.isoformat(sep=' ')}'")
-    if high is not None:
-        tests.append(f"{ts} > TIMESTAMP '{high.isoformat(sep=' ')}'")
-    if not tests:
-        return "FALSE", None
-    shown = (low.date().isoformat() if low else "-", high.date().isoformat() if high else "-")
-    return f"({' OR '.join(tests)})", shown
-
-
-def _warn_implausible(data: LoadedData, bounds: tuple[str, str] | None) -> None:
-    count, first = data.con.execute(
-        "SELECT count(*), min(_row) FROM flagged WHERE reason = 'implausible_date'"
-    ).fetchone()
-    if count:
-        value = data.con.execute("SELECT timestamp FROM raw WHERE _row = ?", [first]).fetchone()[0]
-        warnings.warn(
-            f"{data.path.name}: {count:,} row(s) dated outside {bounds[0]} .. {bounds[1]} were dropped as "
-            f"implausible_date (first at {data.where(first)}: {str(value)!r}); "
-            "set [cleaning] min_date / max_date to change the bounds.",
-            stacklevel=3,
-        )
-
-
-def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData:
-    con, roles = data.con, data.roles
-    fmt = _date_format(data)
-    values = _transaction_values(data, fmt)
-    limit = config.max_abs_number
-    _check_values(data, values, limit, config.max_unparseable_share)
-    parsed = values.parsed
+def _transaction_rules(data: LoadedData, config: CleaningConfig, values: Values, implausible: str) -> str:
+    """The SELECT list of table ``flagged``: the parsed columns, then every rule, in order, as one CASE."""
+    roles, parsed, limit = data.roles, values.parsed, config.max_abs_number
     ts = parsed["timestamp"]
     amount = parsed["amount"] if "amount" in roles else f"({parsed['quantity']} * {parsed['unit_price']})"
     qty = parsed.get("quantity", "NULL::DOUBLE")
     price = parsed.get("unit_price", "NULL::DOUBLE")
     needed = [ts, amount] + [parsed[r] for r in ("unit_price", "quantity") if r in roles]
-    missing_value = " OR ".join(f"{e} IS NULL" for e in needed)
-    invoice = rules.text_value(*_col(data, "invoice")) if "invoice" in roles else "NULL"
-    product = rules.text_value(*_col(data, "product")) if "product" in roles else "NULL"
-    country = rules.text_value(*_col(data, "country")) if "country" in roles else "NULL"
-    customer = rules.identifier(*_col(data, "customer"))
+    text = {r: rules.text_value(*column(data, r)) if r in roles else "NULL" for r in ("invoice", "product", "country")}
+    invoice, product = text["invoice"], text["product"]
+    customer = rules.identifier(*column(data, "customer"))
     codes = ", ".join(rules.quote_literal(c) for c in config.non_product_codes) or "NULL"
-    prefixes = " OR ".join(f"starts_with({product}, {rules.quote_literal(p)})" for p in config.non_product_prefixes)
+    prefixes = [f"starts_with({product}, {rules.quote_literal(p)})" for p in config.non_product_prefixes]
     src_cols = ", ".join(rules.quote_ident(c) for c in data.types if c != "_row")
     dup = (
         f"row_number() OVER (PARTITION BY {src_cols} ORDER BY _row) > 1"
         if config.drop_duplicates is True or (config.drop_duplicates == "auto" and "invoice" in roles)
         else "FALSE"
     )
-    implausible, bounds = _date_check(data, ts, config)
     # With unit prices, a zero price is a free line, not revenue. A log with only
     # line amounts (CDNOW) records real purchase occasions worth $0 (80 lines in
     # CDNOW); the published BG/NBD fits count them, so only negative amounts go.
@@ -244,28 +143,34 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
         f"CASE WHEN isfinite({amount}) AND abs({amount}) <= {limit!r} "
         f"THEN CAST(round({amount}, 6) AS DECIMAL(38, 6)) END"
     )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE flagged AS
-        SELECT _row, {customer} AS customer_id, {invoice} AS invoice, {ts} AS ts,
-               {qty} AS quantity, {price} AS unit_price, {exact} AS amount,
-               {product} AS product, {country} AS country,
-               CASE
-                 WHEN {values.unparseable()} THEN 'unparseable'
-                 WHEN {values.out_of_range(limit, amount)} THEN 'out_of_range'
-                 WHEN {implausible} THEN 'implausible_date'
-                 WHEN {dup} THEN 'duplicate'
-                 WHEN {customer} IS NULL THEN 'missing_customer'
-                 WHEN {missing_value} THEN 'missing_value'
-                 WHEN starts_with(upper(coalesce({invoice}, '')), 'C') THEN 'cancellation'
-                 WHEN {product} IN ({codes}) OR {prefixes or "FALSE"} THEN 'non_product'
-                 WHEN {qty} <= 0 THEN 'non_positive_quantity'
-                 WHEN {price_check} THEN 'non_positive_price'
-               END AS reason
-        FROM raw
-        """
-    )
-    _warn_implausible(data, bounds)
+    select = f"""
+        _row, {customer} AS customer_id, {invoice} AS invoice, {ts} AS ts,
+        {qty} AS quantity, {price} AS unit_price, {exact} AS amount,
+        {product} AS product, {text["country"]} AS country,
+        CASE
+          WHEN {values.unparseable()} THEN 'unparseable'
+          WHEN {values.out_of_range(limit, amount)} THEN 'out_of_range'
+          WHEN {implausible} THEN 'implausible_date'
+          WHEN {dup} THEN 'duplicate'
+          WHEN {customer} IS NULL THEN 'missing_customer'
+          WHEN {" OR ".join(f"{e} IS NULL" for e in needed)} THEN 'missing_value'
+          WHEN starts_with(upper(coalesce({invoice}, '')), 'C') THEN 'cancellation'
+          WHEN {product} IN ({codes}) OR {" OR ".join(prefixes) or "FALSE"} THEN 'non_product'
+          WHEN {qty} <= 0 THEN 'non_positive_quantity'
+          WHEN {price_check} THEN 'non_positive_price'
+        END AS reason"""
+    return select
+
+
+def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData:
+    con = data.con
+    fmt = date_format(data)
+    values = transaction_values(data, fmt)
+    check_values(data, values, config.max_abs_number, config.max_unparseable_share)
+    implausible, bounds = date_check(data, values.parsed["timestamp"], config)
+    select = _transaction_rules(data, config, values, implausible)
+    con.execute(f"CREATE OR REPLACE TABLE flagged AS SELECT {select} FROM raw")
+    warn_implausible(data, bounds)
     returns = con.execute(
         """
         SELECT count(*), coalesce(sum(abs(amount)), 0), count(DISTINCT customer_id) FROM flagged
@@ -291,12 +196,12 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
 def _clean_customers(data: LoadedData, config: CleaningConfig) -> CleanedData:
     con = data.con
     numbers = ("monetary", "frequency", "recency", "avg_unit_cost")
-    parsed = {role: rules.number(*_col(data, role)) for role in numbers}
-    present = {role: rules.present(*_col(data, role)) for role in numbers}
-    values = _Values(parsed, present, numbers)
+    parsed = {role: rules.number(*column(data, role)) for role in numbers}
+    present = {role: rules.present(*column(data, role)) for role in numbers}
+    values = Values(parsed, present, numbers)
     limit = config.max_abs_number
-    _check_values(data, values, limit, config.max_unparseable_share)
-    customer = rules.identifier(*_col(data, "customer"))
+    check_values(data, values, limit, config.max_unparseable_share)
+    customer = rules.identifier(*column(data, "customer"))
     missing = " OR ".join(f"{e} IS NULL" for e in parsed.values())
     con.execute(
         f"""

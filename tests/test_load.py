@@ -302,3 +302,20 @@ def test_the_readme_configuration_example_is_valid(tmp_path):
     assert config.columns.date_format == "%d/%m/%Y %H:%M" and config.columns.encoding == "cp1252"
     assert config.cleaning.max_abs_number == 1e12 and config.cleaning.max_date.isoformat() == "2011-12-31"
     assert config.engine.memory_limit == "3GB"
+
+
+def test_files_that_are_not_csv_text_say_what_they_are(tmp_path):
+    empty_gz = tmp_path / "empty.csv.gz"
+    empty_gz.write_bytes(gzip.compress(b""))
+    with pytest.raises(EmptyDataError, match=r"empty.csv.gz: the file is empty"):
+        load_transactions(empty_gz, columns=ColumnsConfig())
+    workbook = tmp_path / "export.csv"
+    workbook.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
+    with pytest.raises(DataError, match=r"export.csv: is a ZIP archive \(an Excel workbook\? name it .xlsx\)"):
+        load_transactions(workbook, columns=ColumnsConfig())
+    body = (DATA / "tiny_retail.csv").read_bytes()
+    cut = tmp_path / "cut.csv.gz"
+    whole = gzip.compress(body + b"".join(body.split(b"\n", 1)[1].replace(b"1001,", b"%d," % i) for i in range(4000)))
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DataError, match=r"cut.csv.gz: cannot be read: Compressed file ended"):
+        load_transactions(cut, columns=ColumnsConfig())
