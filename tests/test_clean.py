@@ -308,3 +308,32 @@ def test_typed_parquet_cleans_like_the_csv(tmp_path):
     assert got.dropped == want.dropped
     query = "SELECT * FROM clean ORDER BY customer_id, order_id, amount"
     assert got.loaded.con.execute(query).fetchall() == want.loaded.con.execute(query).fetchall()
+
+
+def test_float_nan_in_typed_columns_is_a_missing_value_not_a_customer(tmp_path):
+    # Parquet written with NaN (not null) for missing floats, as some exports do: NaN is no customer and no price.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    nan = float("nan")
+    path = tmp_path / "nan.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "Invoice": ["1", "2", "3", "4"],
+                "StockCode": ["A", "A", "A", "A"],
+                "Description": ["x", "x", "x", "x"],
+                "Quantity": [1, 2, 3, 4],
+                "InvoiceDate": pa.array([dt.datetime(2011, 1, d) for d in (3, 4, 5, 6)]),
+                "Price": pa.array([2.0, 2.0, nan, 2.0], from_pandas=False),
+                "Customer ID": pa.array([7.0, nan, 7.0, 8.0], from_pandas=False),
+                "Country": ["UK", "UK", "UK", "UK"],
+            }
+        ),
+        path,
+    )
+    result = _clean(path, config=CleaningConfig())
+    assert (result.dropped["missing_customer"], result.dropped["missing_value"], result.rows_kept) == (1, 1, 2)
+    assert result.dropped["unparseable"] == 0
+    ids = [r[0] for r in result.loaded.con.execute("SELECT customer_id FROM clean ORDER BY ts").fetchall()]
+    assert ids == ["7", "8"]
