@@ -10,8 +10,10 @@ in the engine's temp directory.
 
 DuckDB treats a carriage return outside quotes as a line end. pandas and
 Python's ``csv`` module write a CR inside a field unquoted when lines end in
-``\\n``, so such a file is read again with pandas, with ``\\n`` as the only line
-end. When DuckDB still refuses a file, the reason is kept and the line is found
+``\\n``, so when DuckDB refuses a file holding such bare CRs (a CR not followed
+by LF), it reads a copy in which each bare CR is a private-use character, and
+the CRs are put back in the loaded text: DuckDB's own parser and its checks
+still decide everything else. When DuckDB still refuses a file, the reason is kept and the line is found
 again here, because DuckDB's own line number is not reliable for errors found
 by a parallel reader (it said ``Line: 1`` for line 1,002).
 """
@@ -22,14 +24,13 @@ import codecs
 import csv
 import gzip
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import pandas as pd
-import pyarrow as pa
 
-from analysis._rules import quote_literal
+from analysis._rules import quote_ident, quote_literal
 from analysis.errors import DataError, EmptyDataError
 
 __all__ = ["CsvFile", "load_csv", "csv_error", "MAX_LINE_BYTES"]
@@ -39,6 +40,7 @@ _NATIVE = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "iso8859-1": "latin-1", "utf-
 _DELIMITERS = (",", ";", "\t", "|")
 MAX_LINE_BYTES = 2_000_000  # DuckDB's max_line_size default
 _HEAD_BYTES = 1 << 16
+_CR_MASK = "\ue000"  # a private-use character stands in for a bare CR while DuckDB parses
 _BLOCK = 1 << 20
 
 
@@ -127,17 +129,22 @@ def load_csv(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str | None
         source, codec_read, duck = _transcode(path, codec, workdir), "utf-8", "utf-8"
     else:
         codec_read, duck = codec, _NATIVE[codec]
-    options = ["header = true", "all_varchar = true", "quote = '\"'", "escape = '\"'", f"encoding = '{duck}'"]
     delim = _delimiter(head, codec)
+    try:
+        con.execute(_create_sql(source, duck, delim))
+    except duckdb.Error as exc:
+        _recover(con, exc, path, source, codec_read, delim, workdir)
+    columns = [row[0] for row in con.execute("DESCRIBE _file").fetchall()][1:]
+    return CsvFile(encoding=codec, columns=columns)
+
+
+def _create_sql(source: Path, encoding: str, delim: str | None) -> str:
+    """CREATE TABLE ``_file`` from ``source``: RFC 4180 quoting, every column as text, ``_row`` in file order."""
+    options = ["header = true", "all_varchar = true", "quote = '\"'", "escape = '\"'", f"encoding = '{encoding}'"]
     if delim is not None:
         options.append(f"delim = {quote_literal(delim)}")
     scan = f"read_csv({quote_literal(str(source))}, {', '.join(options)})"
-    try:
-        con.execute(f"CREATE TABLE _file AS SELECT row_number() OVER () AS _row, * FROM {scan}")
-    except duckdb.Error as exc:
-        _recover(con, exc, path, source, codec_read, delim)
-    columns = [row[0] for row in con.execute("DESCRIBE _file").fetchall()][1:]
-    return CsvFile(encoding=codec, columns=columns)
+    return f"CREATE TABLE _file AS SELECT row_number() OVER () AS _row, * FROM {scan}"
 
 
 def _check_head(head: bytes, path: Path, encoding: str | None) -> None:
@@ -151,16 +158,23 @@ def _check_head(head: bytes, path: Path, encoding: str | None) -> None:
         raise DataError(f"is not UTF-8 text: {_UTF16_HINT}", path=path)
 
 
-def _recover(con, exc: duckdb.Error, path: Path, source: Path, encoding: str, delim: str | None) -> None:
-    """A file DuckDB refused: load it with pandas when bare CRs are all that is in the way, else explain."""
+def _recover(con, exc: duckdb.Error, path: Path, source: Path, encoding: str, delim: str | None, workdir: Path) -> None:
+    """A file DuckDB refused: read it again without its bare CRs when they are what is in the way, else explain."""
     try:
         if _first_undecodable(source, encoding) is not None:
             raise _decode_error(path, source, encoding)
         if "Maximum line size" in str(exc) or not _has_bare_cr(source, encoding):
             raise csv_error(exc, path, source=source, encoding=encoding, delim=delim)
+        copy = _mask_bare_cr(source, encoding, workdir)
     except (OSError, EOFError) as err:  # a .gz that is cut short or corrupt
         raise DataError(f"cannot be read: {err}.", path=path) from None
-    _load_with_pandas(con, path, source, encoding, delim or ",")
+    try:
+        con.execute(_create_sql(copy, "utf-8", delim))
+    except duckdb.Error as again:
+        raise csv_error(again, path, source=copy, encoding="utf-8", delim=delim) from None
+    columns = [row[0] for row in con.execute("DESCRIBE _file").fetchall()][1:]
+    undo = ", ".join(f"{quote_ident(c)} = replace({quote_ident(c)}, chr({ord(_CR_MASK)}), chr(13))" for c in columns)
+    con.execute(f"UPDATE _file SET {undo}")
 
 
 def _is_decode_error(message: str) -> bool:
@@ -181,29 +195,22 @@ def _has_bare_cr(source: Path, encoding: str) -> bool:
     return previous == "\r"
 
 
-def _load_with_pandas(con, path: Path, source: Path, encoding: str, delim: str) -> None:
-    try:
-        frame = pd.read_csv(
-            source,
-            sep=delim,
-            quotechar='"',
-            doublequote=True,
-            lineterminator="\n",
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            encoding=encoding,
-            compression="infer",
-        )
-    except (ValueError, pd.errors.ParserError) as exc:
-        message = " ".join(str(exc).split())
-        raise DataError(f"cannot be read as CSV (it holds bare carriage returns): {message}", path=path) from None
-    # Blank cells are NULL, as DuckDB's reader gives them, so both readers fill ``_file`` alike.
-    table = pa.Table.from_pandas(frame.replace("", None), preserve_index=False)
-    table = table.add_column(0, "_row", pa.array(range(1, table.num_rows + 1), pa.int64()))
-    con.register("_csv_frame", table)
-    con.execute("CREATE TABLE _file AS SELECT * FROM _csv_frame ORDER BY _row")
-    con.unregister("_csv_frame")
+def _mask_bare_cr(source: Path, encoding: str, workdir: Path) -> Path:
+    """A UTF-8 copy of ``source`` with every CR that is not part of a CRLF replaced by :data:`_CR_MASK`."""
+    target = workdir / "masked.csv"
+    with _open_bytes(source) as raw, target.open("w", encoding="utf-8", newline="") as out:
+        text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        carry = ""
+        while chunk := text.read(_BLOCK):
+            joined = carry + chunk
+            if _CR_MASK in joined:
+                raise DataError("holds the character U+E000, which reading its carriage returns needs.", path=source)
+            # A CR at the very end may be half of a CRLF: keep it for the next chunk.
+            cut = len(joined) - 1 if joined.endswith("\r") else len(joined)
+            out.write(re.sub("\r(?!\n)", _CR_MASK, joined[:cut]))
+            carry = joined[cut:]
+        out.write(carry.replace("\r", _CR_MASK))
+    return target
 
 
 def csv_error(exc: duckdb.Error, path: Path, *, source: Path, encoding: str, delim: str | None) -> DataError:

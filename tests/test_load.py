@@ -319,3 +319,18 @@ def test_files_that_are_not_csv_text_say_what_they_are(tmp_path):
     cut.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(DataError, match=r"cut.csv.gz: cannot be read: Compressed file ended"):
         load_transactions(cut, columns=ColumnsConfig())
+
+
+def test_bare_carriage_returns_with_crlf_lines_and_a_short_row(tmp_path):
+    header = "customer_id,date,number_of_cds,dollar_value,note"
+    crlf = tmp_path / "crlf.csv"
+    crlf.write_bytes(f"{header}\r\n1,19970101,1,1.5,a\rb\r\n2,19970102,2,2.5,c\r\n".encode())
+    loaded = load_transactions(crlf, columns=ColumnsConfig())
+    assert loaded.con.execute("SELECT _src_4 FROM raw ORDER BY _row").fetchall() == [("a\rb",), ("c",)]
+    # The bare CR does not hide a broken row: DuckDB's parser still checks every line.
+    short = tmp_path / "short.csv"
+    short.write_bytes(f"{header}\n1,19970101,1,1.5,a\rb\n2,19970102\n".encode())
+    with pytest.raises(
+        DataError, match=r"short.csv: cannot be read as CSV: line 3 has 2 fields where the header has 5"
+    ):
+        load_transactions(short, columns=ColumnsConfig())
