@@ -165,7 +165,7 @@ def _recover(con, exc: duckdb.Error, path: Path, source: Path, encoding: str, de
             raise _decode_error(path, source, encoding)
         if "Maximum line size" in str(exc) or not _has_bare_cr(source, encoding):
             raise csv_error(exc, path, source=source, encoding=encoding, delim=delim)
-        copy = _mask_bare_cr(source, encoding, workdir)
+        copy = _mask_bare_cr(path, source, encoding, workdir)
     except (OSError, EOFError) as err:  # a .gz that is cut short or corrupt
         raise DataError(f"cannot be read: {err}.", path=path) from None
     try:
@@ -195,7 +195,7 @@ def _has_bare_cr(source: Path, encoding: str) -> bool:
     return previous == "\r"
 
 
-def _mask_bare_cr(source: Path, encoding: str, workdir: Path) -> Path:
+def _mask_bare_cr(path: Path, source: Path, encoding: str, workdir: Path) -> Path:
     """A UTF-8 copy of ``source`` with every CR that is not part of a CRLF replaced by :data:`_CR_MASK`."""
     target = workdir / "masked.csv"
     with _open_bytes(source) as raw, target.open("w", encoding="utf-8", newline="") as out:
@@ -204,7 +204,7 @@ def _mask_bare_cr(source: Path, encoding: str, workdir: Path) -> Path:
         while chunk := text.read(_BLOCK):
             joined = carry + chunk
             if _CR_MASK in joined:
-                raise DataError("holds the character U+E000, which reading its carriage returns needs.", path=source)
+                raise DataError("holds the character U+E000, which reading its carriage returns needs.", path=path)
             # A CR at the very end may be half of a CRLF: keep it for the next chunk.
             cut = len(joined) - 1 if joined.endswith("\r") else len(joined)
             out.write(re.sub("\r(?!\n)", _CR_MASK, joined[:cut]))
