@@ -23,6 +23,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Bundle",
     "Source",
+    "SheetRows",
     "DataSection",
     "Candidate",
     "KSelection",
@@ -48,12 +49,22 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class SheetRows(_Model):
+    name: str = Field(description="sheet name as in the workbook")
+    rows: int = Field(description="data rows read from the sheet (0 for an empty sheet)")
+
+
 class Source(_Model):
     name: str = Field(description="file name of the input (no directory)")
     sha256: str = Field(description="SHA-256 of the input file's bytes")
-    format: str = Field(description="csv, csv.gz or parquet")
+    format: str = Field(description="csv, csv.gz, parquet or xlsx")
     shape: str = Field(description="recognised layout, e.g. online_retail_ii, cdnow, custom")
     level: str = Field(description="'transactions' or 'customers' (pre-aggregated input)")
+    encoding: str | None = Field(default=None, description="text encoding a CSV was read with (Python codec name)")
+    sheets: list[SheetRows] | None = Field(
+        default=None,
+        description="for a workbook: every sheet in order with its data rows; they add up to data.rows_in",
+    )
 
 
 class DateRange(_Model):

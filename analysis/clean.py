@@ -3,6 +3,28 @@
 Each row is checked against the rules below *in this order* and counted under
 the first one it breaks, so ``rows_in == rows_kept + sum(dropped.values())``
 always holds. Reasons with no rows are still listed (as 0).
+
+The rules are SQL expressions over view ``raw`` (:mod:`analysis._rules` reads a
+value the same way from text and from typed columns). Two of them guard the
+numbers and dates themselves:
+
+- ``out_of_range``: a quantity, unit price or line amount whose size is above
+  ``[cleaning] max_abs_number`` (1e12 by default, at most 1e15 so that amounts
+  stay exact decimals to 6 places), or that is infinite. When more than
+  ``max_unparseable_share`` of a column is out of range (or unparseable), the
+  run stops with a one-line error naming the file, the column and the first
+  bad value instead.
+- ``implausible_date``: a date outside the date fence, ``k * max(IQR, 365
+  days)`` beyond the first and third quartiles of every parsed date in the
+  file (``k = [cleaning] date_fence``, 3 by default; 0 turns it off), or
+  outside ``[cleaning] min_date`` / ``max_date``, each of which replaces the
+  fence on its side. A warning gives the count, the bounds and the first such
+  row. The snapshot date is taken from the kept rows, so one row dated 2099 can
+  no longer move it. On the real files (Online Retail II, Online Retail, CDNOW)
+  the fence drops no row.
+
+A text date column's format is detected without guessing (see
+:mod:`analysis._dates`); a typed timestamp column (Parquet, Excel) needs none.
 """
 
 from __future__ import annotations
@@ -11,15 +33,27 @@ from dataclasses import dataclass
 
 import duckdb
 
+from analysis import _rules as rules
+from analysis._checks import (
+    Values,
+    check_values,
+    column,
+    date_check,
+    date_format,
+    transaction_values,
+    warn_implausible,
+)
 from analysis.config import CleaningConfig
-from analysis.errors import DataError, EmptyDataError
+from analysis.errors import EmptyDataError
 from analysis.load import LoadedData
 
-__all__ = ["REASONS", "CleanedData", "clean_transactions"]
+__all__ = ["REASONS", "CUSTOMER_REASONS", "CleanedData", "clean_transactions"]
 
 # reason -> plain-language meaning, in evaluation order.
 REASONS: dict[str, str] = {
     "unparseable": "a date or number that cannot be read",
+    "out_of_range": "a quantity, price or amount too large to be real (above [cleaning] max_abs_number) or infinite",
+    "implausible_date": "a date far outside the rest of the file (beyond the date fence) or the configured date bounds",
     "duplicate": "an exact copy of an earlier row (e.g. 1-9 Dec 2010 appears in both sheets of Online Retail II)",
     "missing_customer": "no customer ID, so the purchase cannot be attributed",
     "missing_value": "no date, or no amount / quantity / price",
@@ -32,28 +66,13 @@ REASONS: dict[str, str] = {
 }
 CUSTOMER_REASONS: dict[str, str] = {
     "unparseable": REASONS["unparseable"],
+    "out_of_range": "a spend, frequency, recency or unit cost above [cleaning] max_abs_number, or infinite",
     "duplicate": "a second row for a customer already seen",
     "missing_customer": REASONS["missing_customer"],
     "missing_value": "no value for one of recency, frequency, spend or unit cost",
     "non_positive_frequency": "zero or negative purchase frequency",
     "non_positive_price": "zero or negative spend or unit cost",
 }
-
-DATE_FORMATS = (
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%d %H:%M:%S.%f",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d",
-    "%Y%m%d",
-    "%Y/%m/%d %H:%M:%S",
-    "%Y/%m/%d",
-    "%d/%m/%Y %H:%M",
-    "%m/%d/%Y %H:%M",
-    "%d/%m/%Y",
-    "%m/%d/%Y",
-    "%d.%m.%Y",
-)
 
 
 @dataclass(frozen=True)
@@ -81,74 +100,6 @@ class CleanedData:
         return self.loaded.rows_in
 
 
-def _text(role: str) -> str:
-    return f"NULLIF(trim(\"{role}\"), '')"
-
-
-def _customer_expr() -> str:
-    # IDs stored as floats in some exports ("13085.0") are the same customer as "13085".
-    return f"regexp_replace({_text('customer')}, '^([0-9]+)\\.0+$', '\\1')"
-
-
-def _number(role: str) -> str:
-    return f"TRY_CAST(replace({_text(role)}, '£', '') AS DOUBLE)"
-
-
-def _detect_date_format(data: LoadedData) -> str:
-    con = data.con
-    sample = con.execute(
-        "SELECT DISTINCT trim(timestamp) AS v FROM raw WHERE NULLIF(trim(timestamp), '') IS NOT NULL LIMIT 20000"
-    ).fetchall()
-    values = [row[0] for row in sample]
-    if not values:
-        raise EmptyDataError("every value of the date column is empty.", path=data.path, column=data.roles["timestamp"])
-    con.execute("CREATE OR REPLACE TEMP TABLE _dates(v VARCHAR)")
-    con.executemany("INSERT INTO _dates VALUES (?)", [(v,) for v in values])
-    best, best_fail = None, None
-    for fmt in DATE_FORMATS:
-        fails = con.execute("SELECT count(*) FROM _dates WHERE try_strptime(v, ?) IS NULL", [fmt]).fetchone()[0]
-        if best_fail is None or fails < best_fail:
-            best, best_fail = fmt, fails
-        if fails == 0:
-            break
-    con.execute("DROP TABLE _dates")
-    if best_fail == len(values):
-        raise DataError(
-            f"no date format fits the date column (tried {len(DATE_FORMATS)} formats, set [columns] date_format).",
-            path=data.path,
-            column=data.roles["timestamp"],
-            value=values[0],
-        )
-    return best
-
-
-def _check_parse_share(data: LoadedData, role: str, parsed: str, limit: float) -> None:
-    """Stop with a one-line error when a column is mostly unreadable, not just a few cells."""
-    con = data.con
-    present, bad, first_row, first_value = con.execute(
-        f"""
-        SELECT count(*) FILTER (WHERE {_text(role)} IS NOT NULL),
-               count(*) FILTER (WHERE {_text(role)} IS NOT NULL AND {parsed} IS NULL),
-               min(_row) FILTER (WHERE {_text(role)} IS NOT NULL AND {parsed} IS NULL),
-               arg_min("{role}", _row) FILTER (WHERE {_text(role)} IS NOT NULL AND {parsed} IS NULL)
-        FROM raw
-        """
-    ).fetchone()
-    if bad and bad / max(present, 1) > limit:
-        kind = "date" if role == "timestamp" else "number"
-        raise DataError(
-            f"{bad:,} of {present:,} values are not a valid {kind} "
-            f"(more than the allowed {limit:.1%}; first at data row {first_row}).",
-            path=data.path,
-            column=data.roles[role],
-            value=first_value,
-        )
-
-
-def _finite(expr: str) -> str:
-    return f"CASE WHEN isfinite({expr}) THEN {expr} END"
-
-
 def _keep_unflagged(
     con: duckdb.DuckDBPyConnection, reasons: dict[str, str], columns: str
 ) -> tuple[dict[str, int], int]:
@@ -162,39 +113,22 @@ def _keep_unflagged(
     return {reason: int(counts.get(reason, 0)) for reason in reasons}, int(kept)
 
 
-def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData:
-    con, roles = data.con, data.roles
-    fmt = data.date_format or _detect_date_format(data)
-    parsed = {"timestamp": f"try_strptime({_text('timestamp')}, '{fmt}')"}
-    for role in ("quantity", "unit_price", "amount"):
-        if role in roles:
-            parsed[role] = _finite(_number(role))
-    for role, expr in parsed.items():
-        _check_parse_share(data, role, expr, config.max_unparseable_share)
-
-    unparseable = " OR ".join(f"({_text(r)} IS NOT NULL AND {e} IS NULL)" for r, e in parsed.items())
-    if "amount" in roles:
-        amount = parsed["amount"]
-    else:
-        amount = f"({parsed['quantity']} * {parsed['unit_price']})"
+def _transaction_rules(data: LoadedData, config: CleaningConfig, values: Values, implausible: str) -> str:
+    """The SELECT list of table ``flagged``: the parsed columns, then every rule, in order, as one CASE."""
+    roles, parsed, limit = data.roles, values.parsed, config.max_abs_number
+    ts = parsed["timestamp"]
+    amount = parsed["amount"] if "amount" in roles else f"({parsed['quantity']} * {parsed['unit_price']})"
     qty = parsed.get("quantity", "NULL::DOUBLE")
     price = parsed.get("unit_price", "NULL::DOUBLE")
-    needed = [parsed["timestamp"], amount]
-    if "unit_price" in roles:
-        needed.append(price)
-    if "quantity" in roles:
-        needed.append(qty)
-    missing_value = " OR ".join(f"{e} IS NULL" for e in needed)
-    invoice = _text("invoice") if "invoice" in roles else "NULL"
-    product = _text("product") if "product" in roles else "NULL"
-    codes = ", ".join("'" + c.replace("'", "''") + "'" for c in config.non_product_codes) or "NULL"
-    prefixes = (
-        " OR ".join(f"starts_with({product}, '" + p.replace("'", "''") + "')" for p in config.non_product_prefixes)
-        or "FALSE"
-    )
-    src_cols = [f'"{c}"' for c in con.execute("SELECT * FROM raw LIMIT 0").fetch_df().columns if c != "_row"]
+    needed = [ts, amount] + [parsed[r] for r in ("unit_price", "quantity") if r in roles]
+    text = {r: rules.text_value(*column(data, r)) if r in roles else "NULL" for r in ("invoice", "product", "country")}
+    invoice, product = text["invoice"], text["product"]
+    customer = rules.identifier(*column(data, "customer"))
+    codes = ", ".join(rules.quote_literal(c) for c in config.non_product_codes) or "NULL"
+    prefixes = [f"starts_with({product}, {rules.quote_literal(p)})" for p in config.non_product_prefixes]
+    src_cols = ", ".join(rules.quote_ident(c) for c in data.types if c != "_row")
     dup = (
-        f"row_number() OVER (PARTITION BY {', '.join(src_cols)} ORDER BY _row) > 1"
+        f"row_number() OVER (PARTITION BY {src_cols} ORDER BY _row) > 1"
         if config.drop_duplicates is True or (config.drop_duplicates == "auto" and "invoice" in roles)
         else "FALSE"
     )
@@ -202,39 +136,47 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
     # line amounts (CDNOW) records real purchase occasions worth $0 (80 lines in
     # CDNOW); the published BG/NBD fits count them, so only negative amounts go.
     price_check = f"{price} <= 0" if "unit_price" in roles else f"{amount} < 0"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE flagged AS
-        SELECT _row,
-               {_customer_expr()} AS customer_id,
-               {invoice} AS invoice,
-               {parsed["timestamp"]} AS ts,
-               {qty} AS quantity,
-               {price} AS unit_price,
-               CAST(round({amount}, 6) AS DECIMAL(38, 6)) AS amount,
-               {product} AS product,
-               {_text("country") if "country" in roles else "NULL"} AS country,
-               CASE
-                 WHEN {unparseable} THEN 'unparseable'
-                 WHEN {dup} THEN 'duplicate'
-                 WHEN {_customer_expr()} IS NULL THEN 'missing_customer'
-                 WHEN {missing_value} THEN 'missing_value'
-                 WHEN starts_with(upper(coalesce({invoice}, '')), 'C') THEN 'cancellation'
-                 WHEN {product} IN ({codes}) OR {prefixes} THEN 'non_product'
-                 WHEN {qty} <= 0 THEN 'non_positive_quantity'
-                 WHEN {price_check} THEN 'non_positive_price'
-               END AS reason
-        FROM raw
-        """
+    # Amounts are exact decimals (to 6 places) so that sums do not depend on the
+    # order in which DuckDB's threads add them: same data, same bytes. Only an
+    # amount within the limit is cast, so that no value can overflow the decimal.
+    exact = (
+        f"CASE WHEN isfinite({amount}) AND abs({amount}) <= {limit!r} "
+        f"THEN CAST(round({amount}, 6) AS DECIMAL(38, 6)) END"
     )
+    select = f"""
+        _row, {customer} AS customer_id, {invoice} AS invoice, {ts} AS ts,
+        {qty} AS quantity, {price} AS unit_price, {exact} AS amount,
+        {product} AS product, {text["country"]} AS country,
+        CASE
+          WHEN {values.unparseable()} THEN 'unparseable'
+          WHEN {values.out_of_range(limit, amount)} THEN 'out_of_range'
+          WHEN {implausible} THEN 'implausible_date'
+          WHEN {dup} THEN 'duplicate'
+          WHEN {customer} IS NULL THEN 'missing_customer'
+          WHEN {" OR ".join(f"{e} IS NULL" for e in needed)} THEN 'missing_value'
+          WHEN starts_with(upper(coalesce({invoice}, '')), 'C') THEN 'cancellation'
+          WHEN {product} IN ({codes}) OR {" OR ".join(prefixes) or "FALSE"} THEN 'non_product'
+          WHEN {qty} <= 0 THEN 'non_positive_quantity'
+          WHEN {price_check} THEN 'non_positive_price'
+        END AS reason"""
+    return select
+
+
+def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData:
+    con = data.con
+    fmt = date_format(data)
+    values = transaction_values(data, fmt)
+    check_values(data, values, config.max_abs_number, config.max_unparseable_share)
+    implausible, bounds = date_check(data, values.parsed["timestamp"], config)
+    select = _transaction_rules(data, config, values, implausible)
+    con.execute(f"CREATE OR REPLACE TABLE flagged AS SELECT {select} FROM raw")
+    warn_implausible(data, bounds)
     returns = con.execute(
         """
         SELECT count(*), coalesce(sum(abs(amount)), 0), count(DISTINCT customer_id) FROM flagged
         WHERE reason IN ('cancellation', 'non_positive_quantity') AND quantity < 0
         """
     ).fetchone()
-    # Amounts are exact decimals (to 6 places) so that sums do not depend on the
-    # order in which DuckDB's threads add them: same data, same bytes.
     order_id = "coalesce(invoice, customer_id || '@' || strftime(ts, '%Y-%m-%dT%H:%M:%S'))"
     dropped, kept = _keep_unflagged(
         con, REASONS, f"customer_id, {order_id} AS order_id, ts, quantity, unit_price, amount, product, country"
@@ -253,22 +195,26 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
 
 def _clean_customers(data: LoadedData, config: CleaningConfig) -> CleanedData:
     con = data.con
-    parsed = {role: _finite(_number(role)) for role in ("monetary", "frequency", "recency", "avg_unit_cost")}
-    for role, expr in parsed.items():
-        _check_parse_share(data, role, expr, config.max_unparseable_share)
-    unparseable = " OR ".join(f"({_text(r)} IS NOT NULL AND {e} IS NULL)" for r, e in parsed.items())
+    numbers = ("monetary", "frequency", "recency", "avg_unit_cost")
+    parsed = {role: rules.number(*column(data, role)) for role in numbers}
+    present = {role: rules.present(*column(data, role)) for role in numbers}
+    values = Values(parsed, present, numbers)
+    limit = config.max_abs_number
+    check_values(data, values, limit, config.max_unparseable_share)
+    customer = rules.identifier(*column(data, "customer"))
     missing = " OR ".join(f"{e} IS NULL" for e in parsed.values())
     con.execute(
         f"""
         CREATE OR REPLACE TABLE flagged AS
-        SELECT _row, {_customer_expr()} AS customer_id,
+        SELECT _row, {customer} AS customer_id,
                {parsed["recency"]} AS recency, {parsed["frequency"]} AS frequency,
                {parsed["monetary"]} AS monetary, {parsed["avg_unit_cost"]} AS avg_unit_cost,
                CASE
-                 WHEN {unparseable} THEN 'unparseable'
-                 WHEN {_customer_expr()} IS NOT NULL AND row_number() OVER (
-                      PARTITION BY {_customer_expr()} ORDER BY _row) > 1 THEN 'duplicate'
-                 WHEN {_customer_expr()} IS NULL THEN 'missing_customer'
+                 WHEN {values.unparseable()} THEN 'unparseable'
+                 WHEN {values.out_of_range(limit)} THEN 'out_of_range'
+                 WHEN {customer} IS NOT NULL AND row_number() OVER (
+                      PARTITION BY {customer} ORDER BY _row) > 1 THEN 'duplicate'
+                 WHEN {customer} IS NULL THEN 'missing_customer'
                  WHEN {missing} THEN 'missing_value'
                  WHEN {parsed["frequency"]} <= 0 THEN 'non_positive_frequency'
                  WHEN {parsed["monetary"]} <= 0 OR {parsed["avg_unit_cost"]} <= 0 THEN 'non_positive_price'

@@ -6,18 +6,20 @@ keys are refused (``extra="forbid"``) so that a typo never passes silently.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from analysis.errors import ConfigError
 
 __all__ = [
     "ColumnsConfig",
     "CleaningConfig",
+    "EngineConfig",
     "CustomersConfig",
     "FeaturesConfig",
     "KSelectionConfig",
@@ -50,7 +52,7 @@ class _Section(BaseModel):
 
 
 class ColumnsConfig(_Section):
-    """Maps the roles the pipeline needs onto the columns of an unknown file.
+    """Maps the roles the pipeline needs onto the columns of an unknown file, and says how to read it.
 
     Leave it empty for the shapes recognised without configuration (Online
     Retail II, Online Retail, CDNOW, ``customer_data.csv``).
@@ -66,12 +68,41 @@ class ColumnsConfig(_Section):
     description: str | None = None
     country: str | None = None
     date_format: str | None = Field(
-        default=None, description="strptime format of the timestamp column; detected when unset"
+        default=None,
+        description="strptime format of a text timestamp column, e.g. '%d/%m/%Y %H:%M'; detected when unset",
     )
+    encoding: str | None = Field(
+        default=None,
+        description="text encoding of a CSV file, e.g. 'latin-1', 'cp1252', 'utf-16'; default UTF-8 (or the BOM's)",
+    )
+
+    @field_validator("date_format")
+    @classmethod
+    def _valid_date_format(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        import duckdb  # the format is applied by DuckDB's strptime, so DuckDB judges it
+
+        try:
+            duckdb.execute("SELECT try_strptime('2000-01-01', ?)", [value])
+        except duckdb.Error:
+            raise ValueError(f"{value!r} is not a strptime format DuckDB accepts (e.g. '%d/%m/%Y %H:%M')") from None
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            return codecs.lookup(value).name
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r}; e.g. 'utf-8', 'latin-1', 'cp1252', 'utf-16'") from None
 
     def mapping(self) -> dict[str, str]:
         """Return the configured ``{role: column}`` pairs."""
-        return {role: col for role, col in self.model_dump(exclude={"date_format"}).items() if col is not None}
+        dumped = self.model_dump(exclude={"date_format", "encoding"})
+        return {role: col for role, col in dumped.items() if col is not None}
 
 
 DEFAULT_NON_PRODUCT_CODES = (
@@ -110,7 +141,50 @@ class CleaningConfig(_Section):
         default=0.001,
         ge=0.0,
         le=1.0,
-        description="above this share of unparseable values in a column the run stops with an error",
+        description="above this share of unparseable or out-of-range values in a column the run stops with an error",
+    )
+    max_abs_number: float = Field(
+        default=1e12,
+        gt=0.0,
+        le=1e15,
+        description=(
+            "largest |quantity|, |unit price| or |line amount| accepted; larger or infinite values are out_of_range "
+            "(at most 1e15, so that amounts stay exact to 6 decimals)"
+        ),
+    )
+    min_date: dt.date | None = Field(
+        default=None, description="earliest plausible date; replaces the lower date fence when set"
+    )
+    max_date: dt.date | None = Field(
+        default=None, description="latest plausible date (inclusive); replaces the upper date fence when set"
+    )
+    date_fence: float = Field(
+        default=3.0,
+        ge=0.0,
+        description=(
+            "dates more than this many times max(IQR, 365 days) below the first or above the third quartile of "
+            "the file's dates are implausible_date; 0 turns the fence off"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _ordered_dates(self) -> CleaningConfig:
+        if self.min_date and self.max_date and self.min_date > self.max_date:
+            raise ValueError(f"min_date ({self.min_date}) must not be after max_date ({self.max_date})")
+        return self
+
+
+class EngineConfig(_Section):
+    """How DuckDB may use the machine: a memory ceiling, and where it spills beyond it."""
+
+    memory_limit: str = Field(
+        default="3GB",
+        pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="DuckDB memory_limit, e.g. '3GB'; larger work spills to temp_directory",
+    )
+    temp_directory: Path | None = Field(
+        default=None,
+        description="where DuckDB spills; default: a fresh directory under the system temp dir, removed afterwards",
     )
 
 
@@ -278,6 +352,7 @@ class Config(_Section):
 
     columns: ColumnsConfig = ColumnsConfig()
     cleaning: CleaningConfig = CleaningConfig()
+    engine: EngineConfig = EngineConfig()
     customers: CustomersConfig = CustomersConfig()
     features: FeaturesConfig = FeaturesConfig()
     k_selection: KSelectionConfig = KSelectionConfig()
@@ -309,6 +384,15 @@ def read_toml(path: Path, *, what: str) -> dict:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: {what} file not found.") from None
+    except UnicodeDecodeError as exc:
+        # TOML is UTF-8 by definition; a Latin-1 or UTF-16 file would otherwise end as an internal error.
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: {what} file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} on line {line}); "
+            "save it as UTF-8."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: {what} file cannot be read: {exc.strerror or exc}.") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {what} file is not valid TOML: {exc}.") from None
 

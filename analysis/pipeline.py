@@ -192,7 +192,7 @@ def run_stages(
         if previous is not None:
             _check_previous_key(key, previous, config)
         progress.stage("load")
-        loaded = load_transactions(data_path, columns=config.columns)
+        loaded = load_transactions(data_path, columns=config.columns, engine=config.engine)
         progress.stage("clean")
         cleaned = clean_transactions(loaded, config=config.cleaning)
         progress.stage("customers")

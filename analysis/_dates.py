@@ -1,0 +1,175 @@
+"""Dates: which strptime format a text date column is written in, and which dates are plausible.
+
+Format detection never guesses. Candidate formats are tried on a sample of the
+column's distinct values (every k-th row, so that the whole file is sampled and
+the choice does not depend on thread scheduling). A format that reads every
+sampled value is taken when it is the only one, or when every other such format
+reads each value to the same instant. When two formats both read every value
+but disagree (``03/04/2011`` as 3 April or 4 March), the full column is checked
+too; if it still reads both ways the run stops and asks for
+``[columns] date_format``, showing both readings of one value.
+
+Plausible dates are those inside the *date fence*: ``k * max(IQR, 365 days)``
+beyond the first and third quartiles of the file's parsed dates (``k`` is
+``[cleaning] date_fence``, 3 by default; 0 turns it off), or inside ``[cleaning] min_date`` /
+``max_date`` where those are set (each replaces the fence on its side).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+from analysis._rules import quote_literal
+from analysis.errors import DataError, EmptyDataError
+
+__all__ = ["DATE_FORMATS", "detect_date_format", "date_bounds"]
+
+DATE_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d",
+    "%Y%m%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d",
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M:%S",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+)
+SAMPLE_ROWS = 50_000
+_DAY_US = 86_400 * 1_000_000
+
+
+def _fails(con: duckdb.DuckDBPyConnection, values_sql: str, formats: tuple[str, ...]) -> tuple[int, list[int]]:
+    """Return (number of distinct values, failures of each format) in one scan of ``values_sql`` (column v)."""
+    counts = ", ".join(f"count(*) FILTER (WHERE try_strptime(v, {quote_literal(f)}) IS NULL)" for f in formats)
+    row = con.execute(f"SELECT count(*), {counts} FROM ({values_sql})").fetchone()
+    return int(row[0]), [int(n) for n in row[1:]]
+
+
+def _disagreement(con: duckdb.DuckDBPyConnection, values_sql: str, a: str, b: str) -> str | None:
+    """The first value (in sort order) that formats ``a`` and ``b`` read to different instants, if any."""
+    row = con.execute(
+        f"SELECT v FROM ({values_sql}) WHERE try_strptime(v, {quote_literal(a)}) "
+        f"IS DISTINCT FROM try_strptime(v, {quote_literal(b)}) ORDER BY v LIMIT 1"
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def _reading(value: str, fmt: str) -> str:
+    parsed = duckdb.execute("SELECT try_strptime(?, ?)", [value, fmt]).fetchone()[0]
+    return f"{parsed.day} {parsed:%b %Y}"
+
+
+def _best(con, values_sql: str, formats: tuple[str, ...]) -> tuple[int, list[str]]:
+    """Return (distinct values, the formats with the fewest failures), skipping formats that read like one before."""
+    n, fails = _fails(con, values_sql, formats)
+    fewest = min(fails)
+    tied = [f for f, k in zip(formats, fails, strict=True) if k == fewest]
+    if fewest == n:
+        return n, []
+    distinct: list[str] = []
+    for fmt in tied:
+        # Two formats that read every value to the same instant are one reading, not an ambiguity.
+        if all(_disagreement(con, values_sql, kept, fmt) is not None for kept in distinct):
+            distinct.append(fmt)
+    return n, distinct
+
+
+def detect_date_format(con: duckdb.DuckDBPyConnection, text_sql: str, rows: int, *, path: object, column: str) -> str:
+    """Choose the strptime format of a text date column, or stop when the choice would be a guess.
+
+    Parameters
+    ----------
+    con
+        The connection holding table or view ``raw``.
+    text_sql
+        SQL expression of the column's trimmed text (NULL when blank).
+    rows
+        Rows in ``raw`` (sets the sampling step).
+    path, column
+        For error messages.
+
+    Raises
+    ------
+    EmptyDataError
+        Every value of the column is blank.
+    DataError
+        No format reads any value, or two formats read every value differently.
+    """
+    step = max(1, rows // SAMPLE_ROWS)
+    sample = f"SELECT DISTINCT {text_sql} AS v FROM raw WHERE _row % {step} = 0 AND {text_sql} IS NOT NULL"
+    full = f"SELECT DISTINCT {text_sql} AS v FROM raw WHERE {text_sql} IS NOT NULL"
+    n, best = _best(con, sample, DATE_FORMATS)
+    if n == 0 and step > 1:
+        sample, step = full, 1
+        n, best = _best(con, sample, DATE_FORMATS)
+    if n == 0:
+        raise EmptyDataError("every value of the date column is empty.", path=path, column=column)
+    if len(best) > 1 and step > 1:
+        # The sample reads both ways; the whole column may not (a 13th day later in the file).
+        n, best = _best(con, full, tuple(best))
+    if not best:
+        example = con.execute(f"SELECT min(v) FROM ({sample})").fetchone()[0]
+        raise DataError(
+            f"no date format fits the date column (tried {len(DATE_FORMATS)} formats, set [columns] date_format).",
+            path=path,
+            column=column,
+            value=example,
+        )
+    if len(best) > 1:
+        a, b = best[0], best[1]
+        value = _disagreement(con, full, a, b)
+        raise DataError(
+            f"the dates read two ways: {value!r} reads as {_reading(value, a)} ({a}) or {_reading(value, b)} ({b}); "
+            "set [columns] date_format.",
+            path=path,
+            column=column,
+        )
+    return best[0]
+
+
+def date_bounds(
+    con: duckdb.DuckDBPyConnection,
+    ts_sql: str,
+    *,
+    fence: float,
+    min_date: dt.date | None,
+    max_date: dt.date | None,
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """Return the (lowest, highest) plausible timestamp, ``None`` for an open side.
+
+    The fence is ``fence * max(IQR, 365 days)`` beyond the quartiles of every
+    parsed date in ``raw``; a configured ``min_date`` / ``max_date`` (the whole
+    day) replaces it on its side.
+    """
+    low = None if min_date is None else dt.datetime.combine(min_date, dt.time())
+    high = None if max_date is None else dt.datetime.combine(max_date, dt.time.max)
+    if fence > 0 and (low is None or high is None):
+        q1, q3 = con.execute(
+            f"SELECT quantile_disc(epoch_us(t), 0.25), quantile_disc(epoch_us(t), 0.75) "
+            f"FROM (SELECT {ts_sql} AS t FROM raw) WHERE t IS NOT NULL"
+        ).fetchone()
+        if q1 is not None:
+            reach = fence * max(q3 - q1, 365 * _DAY_US)
+            low = low or _from_epoch_us(q1 - reach)
+            high = high or _from_epoch_us(q3 + reach)
+    return low, high
+
+
+def _from_epoch_us(us: float) -> dt.datetime | None:
+    """The instant ``us`` microseconds after 1970, or ``None`` (an open side) beyond datetime's years 1-9999."""
+    try:
+        return dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=int(us))
+    except OverflowError:
+        return None
