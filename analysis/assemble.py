@@ -18,8 +18,8 @@ from analysis.bundle import Bundle, DataSection, DateRange, FeaturesSection, Ret
 from analysis.fingerprint import code_version, sha256_file, sha256_json
 from analysis.model import (
     ClvModel,
-    FeatureSpec,
     FeaturesModel,
+    FeatureSpec,
     Fingerprint,
     InputModel,
     RfmModel,

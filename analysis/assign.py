@@ -43,9 +43,7 @@ def transform_of(model: SegmentModel) -> FeatureTransform:
 def _matrix(customers: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     missing = [c for c in columns if c not in customers.columns]
     if missing:
-        raise DataError(
-            f"the model needs customer column(s) {missing!r}; the table has {list(customers.columns)!r}."
-        )
+        raise DataError(f"the model needs customer column(s) {missing!r}; the table has {list(customers.columns)!r}.")
     raw = customers[list(columns)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype="float64")
     bad = ~np.isfinite(raw)
     if bad.any():
