@@ -89,9 +89,11 @@ def test_segment_boxes_refuse_missing_quantiles():
 
 
 def test_box_alt_formats_money_and_days():
-    alt = box_alt("Champions", ["Spend", "Recency"], [BOXES[0], BOXES[2]], [True, False], GBP)
+    alt = box_alt("Champions", ["Spend", "Recency"], [BOXES[0], BOXES[2]], ["money", "days"], GBP)
     assert "Spend: median £4,100, middle half £2,500 to £7,300" in alt
-    assert "Recency: median 120, middle half 60 to 240" in alt
+    assert "Recency: median 120 days, middle half 60 days to 240 days" in alt
+    with pytest.raises(ValueError, match=r"'kinds' parameter must hold 'money', 'days' or 'number'. Got \['euros'\]"):
+        box_alt("Champions", ["Spend"], [BOXES[0]], ["euros"], GBP)
 
 
 def test_value_bars_label_each_amount_in_the_currency():

@@ -90,6 +90,13 @@ def profile_chart(bundle: Bundle, segment_id: int, *, fmt: Formats | None = None
 
 
 _BOX_FEATURES = ("monetary", "recency")
+_KINDS = {
+    "monetary": "money",
+    "avg_unit_cost": "money",
+    "avg_order_value": "money",
+    "recency": "days",
+    "tenure": "days",
+}
 
 
 def box_chart(bundle: Bundle, segment_id: int, *, fmt: Formats | None = None) -> Chart:
@@ -106,7 +113,7 @@ def box_chart(bundle: Bundle, segment_id: int, *, fmt: Formats | None = None) ->
     names, mine = [s.name for s in segs], [s.id for s in segs].index(seg.id)
     with themed():
         # Panels stacked, each the full width: on a phone the names and ticks stay legible.
-        fig = new_figure(WIDTH["screen"], len(feats) * _rows_height(len(segs), 0.42, 0.9))
+        fig = new_figure(WIDTH["screen"], len(feats) * _rows_height(len(segs), 0.5, 0.9))
         for ax, feat in zip(fig.subplots(len(feats), 1, squeeze=False)[:, 0], feats, strict=True):
             segments.segment_boxes(
                 names,
@@ -123,7 +130,7 @@ def box_chart(bundle: Bundle, segment_id: int, *, fmt: Formats | None = None) ->
             seg.name,
             [feature_label(f) for f in feats],
             [seg.profile[f].box.model_dump() for f in feats],
-            [f == "monetary" for f in feats],
+            [_KINDS.get(f, "number") for f in feats],
             fmt,
         )
         return to_chart(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from matplotlib.axes import Axes
-from matplotlib.ticker import Formatter, FuncFormatter
+from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator
 
 from publishing._format import Formats
 
@@ -73,7 +73,13 @@ def _tick(value: float) -> float:
 
 
 def money_axis(axis, fmt: Formats) -> None:
-    """Label an axis in compact money with its currency: ``£0, £500k, £1m``."""
+    """Label an axis in compact money with its currency: ``£0, £2m, £4m``.
+
+    A linear axis gets at most four ticks: amounts such as "NT$300萬" or
+    "CHF 1.5 Mio." are wide, and must not run into each other on a phone.
+    """
+    if axis.get_scale() == "linear":
+        axis.set_major_locator(MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10]))
     axis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt.money(_tick(v), compact=True)))
 
 

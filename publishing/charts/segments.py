@@ -191,13 +191,21 @@ def segment_boxes(
 
 
 def box_alt(
-    name: str, features: Sequence[str], boxes: Sequence[Mapping[str, float]], money: Sequence[bool], fmt: Formats
+    name: str, features: Sequence[str], boxes: Sequence[Mapping[str, float]], kinds: Sequence[str], fmt: Formats
 ) -> str:
-    """Alt text of the box plots of one segment's features (``features`` are reader names)."""
+    """Alt text of the box plots of one segment's features.
+
+    ``features`` are reader names; ``kinds`` says how each feature's values read:
+    ``"money"``, ``"days"`` or ``"number"``.
+    """
+    show = {"money": fmt.money, "days": fmt.days, "number": fmt.number}
+    bad = sorted(set(kinds) - set(show))
+    if bad:
+        raise ValueError(f"The 'kinds' parameter must hold 'money', 'days' or 'number'. Got {bad!r}.")
     parts = []
-    for feature, b, is_money in zip(features, boxes, money, strict=True):
-        show = fmt.money if is_money else fmt.number
-        parts.append(f"{feature}: median {show(b['median'])}, middle half {show(b['q1'])} to {show(b['q3'])}")
+    for feature, b, kind in zip(features, boxes, kinds, strict=True):
+        say = show[kind]
+        parts.append(f"{feature}: median {say(b['median'])}, middle half {say(b['q1'])} to {say(b['q3'])}")
     what = " and ".join(f.lower() for f in features)
     return f"Box plots of {what} for every segment, {name} highlighted. " + "; ".join(parts) + "."
 
