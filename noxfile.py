@@ -72,6 +72,24 @@ def build(session: nox.Session) -> None:
     session.run("python", "-m", "publishing", "build", *session.posargs)
 
 
+def _repo_out_of_argv(posargs: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Move ``--to-git URL`` / ``--to-git=URL`` into ``PUBLISH_GIT_REPO``, so nox never echoes the URL.
+
+    A URL may carry a token (``https://user:TOKEN@host/...``); nox prints every
+    command line it runs, but not the environment it sets.
+    """
+    args, env, rest = [], {}, list(posargs)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--to-git" and rest:
+            env["PUBLISH_GIT_REPO"] = rest.pop(0)
+        elif arg.startswith("--to-git="):
+            env["PUBLISH_GIT_REPO"] = arg.removeprefix("--to-git=")
+        else:
+            args.append(arg)
+    return args, env
+
+
 @nox.session(python=PYTHON, default=False)
 def publish(session: nox.Session) -> None:
     """Deliver a current _site/ to -- --to-dir DIR, --to-git REPO and/or --email (SMTP_* env)."""
@@ -87,7 +105,8 @@ def publish(session: nox.Session) -> None:
     if built_from != _sha256(BUNDLE):
         session.error(f"{site} is stale (built from another bundle than {BUNDLE}): run `nox -s build`")
     _sync(session)
-    # The CLI checks again (every file's checksum) before it copies, pushes or sends anything.
+    args, env = _repo_out_of_argv(list(session.posargs))
+    # The CLI checks again (signature, manifest, every file's checksum) before it copies, pushes or sends anything.
     session.run(
         "python",
         "-m",
@@ -97,5 +116,6 @@ def publish(session: nox.Session) -> None:
         str(site),
         "--bundle",
         str(BUNDLE),
-        *session.posargs,
+        *args,
+        env=env,
     )

@@ -16,6 +16,7 @@ import pandas as pd
 
 from analysis.bundle import Bundle, DataSection, DateRange, FeaturesSection, Returns
 from analysis.fingerprint import code_version, sha256_file, sha256_json
+from analysis.history_schema import HistorySection, TrendPoint, TrendSegment
 from analysis.model import (
     ClvModel,
     FeaturesModel,
@@ -27,6 +28,7 @@ from analysis.model import (
     SegmentModel,
 )
 from analysis.naming import DEFAULT_PLAYBOOK
+from analysis.privacy import key_check
 from analysis.stages import RunStages
 
 __all__ = ["bundle_of", "model_of", "export_of", "public_config"]
@@ -104,6 +106,46 @@ def bundle_of(s: RunStages) -> Bundle:
         clv=None if s.clv is None else s.clv.section,
         experiments=None if s.experiments is None else s.experiments.section,
         experiment_results=s.results,
+        history=_history(s, segments),
+        migration=s.migration,
+    )
+
+
+def _trend_point(s: RunStages, segments) -> TrendPoint:
+    values = {}
+    if s.clv is not None and s.clv.section.reliable and s.clv.section.segments:
+        values = {row.segment: row.clv for row in s.clv.section.segments}
+    return TrendPoint(
+        snapshot="" if s.table.snapshot_date is None else s.table.snapshot_date.isoformat(),
+        data_sha256=s.loaded.source.sha256,
+        customers=len(s.customers),
+        revenue=round(float(s.customers["monetary"].sum()), 2),
+        segments=[
+            TrendSegment(
+                segment=seg.id,
+                name=seg.name,
+                customers=seg.size,
+                share_customers=seg.share_customers,
+                revenue=seg.revenue,
+                predicted_value=values.get(seg.id),
+            )
+            for seg in segments
+        ],
+    )
+
+
+def _history(s: RunStages, segments) -> HistorySection | None:
+    if s.previous is None or s.continuity is None:
+        return None
+    c = s.continuity
+    earlier = [p for p in s.previous.trend if p.snapshot != _trend_point(s, segments).snapshot]
+    return HistorySection(
+        previous_snapshot=s.previous.snapshot,
+        decision=c.decision,
+        matches=c.matches,
+        retired=c.retired,
+        max_match_distance=s.config.history.max_match_distance,
+        trend=[*earlier, _trend_point(s, segments)],
     )
 
 
@@ -115,6 +157,7 @@ def _fingerprint(s: RunStages) -> Fingerprint:
         playbook_sha256=sha256_file(playbook),
         rfm_rules_sha256=s.rfm.rules_sha256,
         code_version=code_version(),
+        key_check=key_check(s.key),
     )
 
 
@@ -160,7 +203,16 @@ def model_of(s: RunStages) -> SegmentModel:
         segments=[SegmentEntry(id=seg.id, persona=seg.persona, name=seg.name) for seg in s.segments],
         rfm=RfmModel(bins=s.config.rfm.bins, rules_sha256=s.rfm.rules_sha256, edges=s.rfm.edges, cells=s.rfm.cells),
         clv=_clv_model(s),
+        retired=_retired(s),
     )
+
+
+def _retired(s: RunStages) -> list[SegmentEntry]:
+    if s.previous is None or s.continuity is None:
+        return []
+    earlier = list(s.previous.model.retired)
+    now = {e.id: e for e in s.previous.model.segments}
+    return earlier + [now[i] for i in s.continuity.retired if i in now]
 
 
 def export_of(s: RunStages) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from analysis.clv import ClvSection
 from analysis.experiments import ExperimentResults, ExperimentsSection
+from analysis.history_schema import HistorySection, MigrationSection
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -206,6 +207,12 @@ class Bundle(_Model):
     )
     experiment_results: ExperimentResults | None = Field(
         default=None, description="lift per segment read from a results file, when one is given"
+    )
+    history: HistorySection | None = Field(
+        default=None, description="refit decision, segment continuity and the trend; present after a previous refresh"
+    )
+    migration: MigrationSection | None = Field(
+        default=None, description="customers moving between segments since the previous refresh"
     )
 
 

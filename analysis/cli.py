@@ -94,6 +94,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("out"), help="output directory (default: out)")
     run.add_argument("--k", type=int, default=None, help="fix the number of segments")
     run.add_argument(
+        "--previous",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a previous run's output directory: keep its segment identities and count who moved "
+        "(needs SEGMENTATION_KEY, the same as then)",
+    )
+    run.add_argument(
         "--results",
         type=Path,
         default=None,
@@ -116,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     from analysis.config import load_config
     from analysis.pipeline import run_pipeline
+    from analysis.previous import read_previous
 
     overrides: dict[str, dict] = {}
     if args.k is not None:
@@ -125,7 +134,8 @@ def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config, **overrides)
     enabled = {"auto": sys.stderr.isatty(), "always": True, "never": False}[args.progress]
     with _RichProgress(enabled) as progress:
-        result = run_pipeline(args.data, config=config, out_dir=args.out, progress=progress)
+        previous = None if args.previous is None else read_previous(args.previous)
+        result = run_pipeline(args.data, config=config, out_dir=args.out, progress=progress, previous=previous)
     for message in result.warnings:
         print(f"warning: {message}", file=sys.stderr)
     bundle = result.bundle

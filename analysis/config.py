@@ -29,6 +29,7 @@ __all__ = [
     "ClvConfig",
     "ExperimentsConfig",
     "ReportConfig",
+    "HistoryConfig",
     "Config",
     "load_config",
     "read_toml",
@@ -273,6 +274,26 @@ class ReportConfig(_Section):
         return value.replace("-", "_")  # as written ("zh_TW", not Babel's "zh_Hant_TW")
 
 
+class HistoryConfig(_Section):
+    """How a refresh relates to the previous one (``--previous`` or the build's history)."""
+
+    refit: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="'auto' refits only when the previous segmentation no longer fits the new data",
+    )
+    min_agreement: float = Field(
+        default=0.75,
+        ge=0.0,
+        le=1.0,
+        description="'auto' refits when a refit and the previous model agree less than this (adjusted Rand index)",
+    )
+    max_match_distance: float = Field(
+        default=1.0,
+        gt=0.0,
+        description="segment centres farther apart than this (previous model's scaled units) are not the same segment",
+    )
+
+
 class Config(_Section):
     """The whole run configuration."""
 
@@ -288,6 +309,7 @@ class Config(_Section):
     clv: ClvConfig = ClvConfig()
     experiments: ExperimentsConfig = ExperimentsConfig()
     report: ReportConfig = ReportConfig()
+    history: HistoryConfig = HistoryConfig()
 
 
 def _describe(err: ValidationError, source: str) -> str:

@@ -54,6 +54,10 @@ class Fingerprint(_Model):
     playbook_sha256: str = Field(description="SHA-256 of the persona playbook file")
     rfm_rules_sha256: str = Field(description="SHA-256 of the RFM rules table")
     code_version: str = Field(description="package version and a digest of the analysis source code")
+    key_check: str = Field(
+        description="HMAC of a fixed text under the pseudonym key: equal checks mean the same key (the key "
+        "itself cannot be recovered from it)"
+    )
 
 
 class FeatureSpec(_Model):
@@ -150,6 +154,9 @@ class SegmentModel(_Model):
     segments: list[SegmentEntry]
     rfm: RfmModel
     clv: ClvModel | None
+    retired: list[SegmentEntry] = Field(
+        default_factory=list, description="segments of earlier refreshes that no longer exist; their ids are not reused"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> SegmentModel:

@@ -27,6 +27,7 @@ import math
 import operator
 import re
 import string
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -327,8 +328,28 @@ def _values(profile: SegmentProfile, currency_symbol: str) -> dict[str, float | 
     return values
 
 
+def _keep_identities(
+    chosen: dict[int, Persona], names: dict[int, str], keep: Mapping[int, tuple[str, str]], playbook: Playbook
+) -> None:
+    """Segments that continue a previous refresh's segment keep its persona and name (in place)."""
+    by_key = {q.key: q for q in playbook.personas}
+    for sid, (persona, name) in keep.items():
+        if sid in chosen:
+            chosen[sid] = by_key.get(persona, chosen[sid])
+            names[sid] = name
+    taken = {names[sid] for sid in keep if sid in names}
+    for sid in sorted(names):
+        if sid not in keep and names[sid] in taken:
+            names[sid] = f"{names[sid]} (new)"
+        taken.add(names[sid])
+
+
 def name_segments(
-    profiles: list[SegmentProfile], *, playbook_path: Path | None = None, currency_symbol: str = ""
+    profiles: list[SegmentProfile],
+    *,
+    playbook_path: Path | None = None,
+    currency_symbol: str = "",
+    keep: Mapping[int, tuple[str, str]] | None = None,
 ) -> list[Segment]:
     """Give each segment a unique name, a persona and recommendations.
 
@@ -340,6 +361,10 @@ def name_segments(
         TOML playbook; ``None`` uses the packaged ``analysis/data/playbook.toml``.
     currency_symbol
         Put before amounts where templates write ``{cur}`` ("£", "$", or "" when unknown).
+    keep
+        ``{segment id: (persona key, name)}`` of segments that continue a previous
+        refresh's segment: they keep that persona (while the playbook still has it)
+        and that name; a new segment whose name would repeat one gets " (new)".
 
     Returns
     -------
@@ -364,6 +389,8 @@ def name_segments(
         if len(group) > 1:
             for seg_id, qualifier in _qualifiers(group).items():
                 names[seg_id] = f"{chosen[seg_id].name} — {qualifier}"
+    if keep:
+        _keep_identities(chosen, names, keep, playbook)
 
     segments = []
     for p in profiles:

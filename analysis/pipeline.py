@@ -24,16 +24,21 @@ from analysis.clv import ClvResult, fit_clv
 from analysis.config import Config
 from analysis.currency import currency_symbol
 from analysis.customers import customer_table
+from analysis.errors import ConfigError
 from analysis.experiments import design_experiments, read_results
 from analysis.export import csv_writer
 from analysis.features import build_features
 from analysis.fingerprint import sha256_file
+from analysis.history_schema import MigrationSection
+from analysis.identity import continue_segments
 from analysis.kselect import choose_k, choose_k_steps
 from analysis.load import KNOWN_CURRENCIES, load_transactions
+from analysis.migration import migrate
 from analysis.model import SegmentModel, dump_model
 from analysis.naming import name_segments
 from analysis.outputs import check_output_dir, commit_outputs
-from analysis.privacy import pseudonymize, require_real_key, resolve_key
+from analysis.previous import PreviousRun
+from analysis.privacy import key_check, pseudonymize, require_real_key, resolve_key
 from analysis.profiles import profile_segments
 from analysis.projection import project_customers
 from analysis.rfm import rfm_mix, score_rfm, summarize_rfm
@@ -86,10 +91,11 @@ def _rfm(customers: pd.DataFrame, labels: np.ndarray, pseudonyms: np.ndarray, co
     )
 
 
-def _value_and_tests(table, customers, pseudonyms, labels, segments, config: Config, progress: Progress):
+def _value_and_tests(table, customers, pseudonyms, segmentation, segments, config: Config, progress: Progress):
     """CLV, test plans and the optional results read-out (transactions only)."""
     if table.orders is None:
         return None, None, None
+    labels = segmentation.labels
     observation_end = table.snapshot_date - dt.timedelta(days=1)
     segment_of = pd.Series(labels, index=customers["customer_id"].to_numpy())
     names = {s.id: s.name for s in segments}
@@ -108,23 +114,83 @@ def _value_and_tests(table, customers, pseudonyms, labels, segments, config: Con
         config=config.experiments,
         observation_end=observation_end,
         clv=clv,
+        neighbours=segmentation.neighbours(),
     )
     results = None
     if config.experiments.results is not None:
         results = read_results(
-            config.experiments.results, assignments=designed.assignments, config=config.experiments, segment_names=names
+            config.experiments.results,
+            assignments=designed.assignments,
+            config=config.experiments,
+            segment_ids=sorted(names),
         )
     return clv, designed, results
 
 
-def run_stages(data_path: Path, *, config: Config, progress: Progress | None = None) -> RunStages:
-    """Run every stage on ``data_path`` and return their typed results (nothing is written)."""
+def _check_previous_key(key, previous: PreviousRun, config: Config) -> None:
+    require_real_key(key, purpose="Comparing with the previous refresh (--previous)", key_env=config.privacy.key_env)
+    if key_check(key) != previous.model.fingerprint.key_check:
+        raise ConfigError(
+            f"{previous.path}: the previous refresh was made with another pseudonym key, so its customers "
+            f"cannot be matched to this one's; use the same {config.privacy.key_env} for every refresh."
+        )
+
+
+def _continue(customers, features, refit, previous, selection, config: Config):
+    """This refresh's segmentation, carried over from the previous refresh when there is one."""
+    if previous is None:
+        return refit, features, None
+    # The refit's own personas (a first naming) let a segment whose centre drifted still match.
+    profiles = profile_segments(customers, refit.labels, features=features.columns, config=config.cluster)
+    personas = {s.id: s.persona for s in name_segments(profiles, playbook_path=config.naming.playbook)}
+    continuity = continue_segments(
+        customers,
+        features,
+        refit,
+        previous,
+        chosen_k=selection.chosen_k,
+        personas=personas,
+        config=config.history,
+        cluster=config.cluster,
+    )
+    return continuity.segmentation, continuity.features, continuity
+
+
+def _migration(previous, customers, pseudonyms, labels, clv, snapshot) -> MigrationSection | None:
+    if previous is None:
+        return None
+    value = None
+    if clv is not None and len(clv.per_customer):
+        by_id = clv.per_customer.set_index("customer_id")["clv"]
+        value = customers["customer_id"].astype(str).map(by_id).to_numpy(dtype="float64")
+    return migrate(
+        previous.segment_of,
+        pseudonyms=pseudonyms,
+        labels=labels,
+        revenue=customers["monetary"].to_numpy(dtype="float64"),
+        predicted_value=value,
+        previous_snapshot=previous.snapshot,
+        current_snapshot=snapshot,
+    )
+
+
+def run_stages(
+    data_path: Path, *, config: Config, progress: Progress | None = None, previous: PreviousRun | None = None
+) -> RunStages:
+    """Run every stage on ``data_path`` and return their typed results (nothing is written).
+
+    ``previous`` (:func:`analysis.previous.read_previous`) makes this a refresh:
+    segments keep their identities (:mod:`analysis.identity`) and the
+    migration since then is counted (:mod:`analysis.migration`).
+    """
     progress = progress or Progress()
     with warnings.catch_warnings(record=True) as recorded:
         warnings.simplefilter("always")
         key = resolve_key(config.privacy, data_path=Path(data_path))
         if config.experiments.results is not None:
             require_real_key(key, purpose="Reading experiment results (--results)", key_env=config.privacy.key_env)
+        if previous is not None:
+            _check_previous_key(key, previous, config)
         progress.stage("load")
         loaded = load_transactions(data_path, columns=config.columns)
         progress.stage("clean")
@@ -140,18 +206,26 @@ def run_stages(data_path: Path, *, config: Config, progress: Progress | None = N
         selection = choose_k(features.values, config=config.k_selection, cluster=config.cluster, on_step=tick)
         progress.stage("cluster")
         spend = customers["monetary"].to_numpy()
-        segmentation = segment_customers(features.values, selection.chosen_k, config=config.cluster, spend=spend)
+        refit = segment_customers(features.values, selection.chosen_k, config=config.cluster, spend=spend)
+        segmentation, features, continuity = _continue(customers, features, refit, previous, selection, config)
         labels = segmentation.labels
         progress.stage("name")
         profiles = profile_segments(customers, labels, features=features.columns, config=config.cluster)
         currency = config.customers.currency or KNOWN_CURRENCIES.get(loaded.source.shape)
         segments = name_segments(
-            profiles, playbook_path=config.naming.playbook, currency_symbol=currency_symbol(currency)
+            profiles,
+            playbook_path=config.naming.playbook,
+            currency_symbol=currency_symbol(currency),
+            keep=None if continuity is None else continuity.kept,
         )
         progress.stage("rfm")
         rfm = _rfm(customers, labels, pseudonyms, config)
         projection = project_customers(features.values, labels, random_state=config.cluster.random_state)
-        clv, experiments, results = _value_and_tests(table, customers, pseudonyms, labels, segments, config, progress)
+        clv, experiments, results = _value_and_tests(
+            table, customers, pseudonyms, segmentation, segments, config, progress
+        )
+        snapshot = None if table.snapshot_date is None else table.snapshot_date.isoformat()
+        migration = _migration(previous, customers, pseudonyms, labels, clv, snapshot or "")
     return RunStages(
         config=config,
         loaded=loaded,
@@ -170,6 +244,9 @@ def run_stages(data_path: Path, *, config: Config, progress: Progress | None = N
         clv=clv,
         experiments=experiments,
         results=results,
+        previous=previous,
+        continuity=continuity,
+        migration=migration,
         warnings=tuple(dict.fromkeys(str(w.message) for w in recorded)),
     )
 
@@ -180,6 +257,7 @@ def run_pipeline(
     config: Config,
     out_dir: Path,
     progress: Progress | None = None,
+    previous: PreviousRun | None = None,
 ) -> RunResult:
     """Run every stage on ``data_path`` and write ``bundle.json``, ``model.json`` and ``assignments.csv``.
 
@@ -195,6 +273,9 @@ def run_pipeline(
         previous ones together, or not at all (:mod:`analysis.outputs`).
     progress
         Optional progress receiver (the CLI's progress bars).
+    previous
+        The previous refresh, read with :func:`analysis.previous.read_previous`
+        (needs a real pseudonym key, the same as the previous run's).
 
     Raises
     ------
@@ -204,7 +285,7 @@ def run_pipeline(
     out_dir = Path(out_dir)
     check_output_dir(out_dir)
     progress = progress or Progress()
-    stages = run_stages(data_path, config=config, progress=progress)
+    stages = run_stages(data_path, config=config, progress=progress, previous=previous)
     progress.stage("write")
     bundle, model = bundle_of(stages), model_of(stages)
     model_bytes, payload = dump_model(model), bundle_bytes(bundle)

@@ -17,7 +17,7 @@ from pathlib import Path
 from analysis.config import PrivacyConfig
 from analysis.errors import ConfigError
 
-__all__ = ["PseudonymKey", "resolve_key", "pseudonymize", "require_real_key"]
+__all__ = ["PseudonymKey", "resolve_key", "pseudonymize", "require_real_key", "key_check"]
 
 _MIN_KEY_LENGTH = 16
 
@@ -90,6 +90,11 @@ def require_real_key(key: PseudonymKey, *, purpose: str, key_env: str = "SEGMENT
             "without it the pseudonyms are derived from the data file and anyone who has that file can "
             "recompute them."
         )
+
+
+def key_check(key: PseudonymKey) -> str:
+    """A short fingerprint of the key (HMAC of a fixed text): tells whether two runs used the same key."""
+    return hmac.new(key.secret, b"segmentation key check v1", hashlib.sha256).hexdigest()[:16]
 
 
 def pseudonymize(ids: Iterable[str], key: PseudonymKey) -> list[str]:

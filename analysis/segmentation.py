@@ -47,6 +47,16 @@ class Segmentation:
     def ids(self) -> tuple[int, ...]:
         return tuple(self.clusters.segment_ids)
 
+    def neighbours(self) -> dict[int, list[int]]:
+        """``{segment id: the other ids, nearest centre first}`` (ties by id)."""
+        centres = np.asarray(self.clusters.centroids, dtype="float64")
+        ids = list(self.clusters.segment_ids)
+        out = {}
+        for i, sid in enumerate(ids):
+            dist = np.sqrt(((centres - centres[i]) ** 2).sum(axis=1))
+            out[sid] = [ids[j] for j in sorted(range(len(ids)), key=lambda j: (dist[j], ids[j])) if j != i]
+        return out
+
 
 def _fmean(values: np.ndarray) -> float:
     return math.fsum(values.tolist()) / len(values)

@@ -20,7 +20,10 @@ from analysis.config import Config
 from analysis.customers import CustomerTable
 from analysis.experiments import ExperimentResults, ExperimentsResult
 from analysis.features import FeatureMatrix
+from analysis.history_schema import MigrationSection
+from analysis.identity import Continuity
 from analysis.load import LoadedData
+from analysis.previous import PreviousRun
 from analysis.privacy import PseudonymKey
 from analysis.profiles import SegmentProfile
 from analysis.segmentation import Segmentation
@@ -66,6 +69,9 @@ class RunStages:
     clv: ClvResult | None
     experiments: ExperimentsResult | None
     results: ExperimentResults | None
+    previous: PreviousRun | None
+    continuity: Continuity | None
+    migration: MigrationSection | None
     warnings: tuple[str, ...]
 
     @property

@@ -235,33 +235,35 @@ def _points(design: Any, plan_metric: str) -> float | None:
 
 
 def _test_plan(bundle: Bundle, colors: dict[int, str]) -> TestPlan | None:
-    exp: Any = getattr(bundle, "experiments", None)  # optional section (analysis.experiments)
+    exp = bundle.experiments
     if exp is None:
         return None
+    names = {s.id: s.name for s in bundle.segments}
     lines = tuple(
         TestLine(
-            segment=d.name,
+            segment=names.get(d.segment, f"Segment {d.segment}"),
             color=colors.get(d.segment, FALLBACK_COLOR),
             action=d.action,
             testable=d.testable,
             required_total=d.required_total,
             assigned_total=d.assigned_treatment + d.assigned_control,
             min_detectable_effect=d.min_detectable_effect,
-            reason=d.reason,
-            on_revenue=(getattr(d, "metric", None) or exp.metric) != exp.metric,
+            reason=d.verdict,
+            on_revenue=d.metric != exp.metric,
             min_detectable_points=_points(d, exp.metric),
         )
         for d in exp.designs
     )
     return TestPlan(
-        metric_label=exp.metric_label,
+        metric_label=("repurchase" if exp.metric == "conversion" else "revenue per customer")
+        + f" within {exp.window_days} days",
         mde=exp.mde,
         alpha=exp.alpha,
         power=exp.power,
         control_share=exp.control_share,
         testable_segments=exp.testable_segments,
         lines=lines,
-        baseline_source=getattr(exp, "baseline_source", None),
+        baseline_source=exp.baseline_source,
     )
 
 

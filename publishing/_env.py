@@ -14,9 +14,10 @@ Public signature (used by the site and the PDF brief)::
 - Formatting filters, bound to one :class:`publishing._format.Formats` (the
   report's locale and the data's currency): ``money(digits=0, compact=False)``,
   ``number(digits=0, compact=False)``, ``percent(digits=1)``, ``signed(digits=2)``,
-  ``days``, ``date(style="long")``. ``format_number``, ``format_percent``,
-  ``format_signed`` and ``format_date`` are the same filters under their former
-  names, so a template written before the formatter still renders.
+  ``points(digits=1)``, ``signed_percent(digits=1)``, ``days``, ``date(style="long")``.
+  ``format_number``, ``format_percent``, ``format_signed``, ``format_points``,
+  ``format_signed_percent`` and ``format_date`` are the same filters under their
+  former names, so a template written before the formatter still renders.
 - Text filters: ``md`` (escape for inline Markdown text), ``md_attr`` (a
   value inside a quoted Markdown attribute, e.g. ``fig-alt="{{ alt|md_attr }}"``)
   ``yaml_str`` (a quoted YAML scalar, for front matter) and ``css_percent``
@@ -137,6 +138,8 @@ def make_env(
         number=fmt.number,
         percent=fmt.percent,
         signed=fmt.signed,
+        points=fmt.points,
+        signed_percent=fmt.signed_percent,
         days=fmt.days,
         date=fmt.date,
         md=md_escape,
@@ -146,7 +149,12 @@ def make_env(
     )
     # Former names of the same filters: templates on other branches still use them.
     env.filters.update(
-        format_number=fmt.number, format_percent=fmt.percent, format_signed=fmt.signed, format_date=fmt.date
+        format_number=fmt.number,
+        format_percent=fmt.percent,
+        format_signed=fmt.signed,
+        format_points=fmt.points,
+        format_signed_percent=fmt.signed_percent,
+        format_date=fmt.date,
     )
     env.globals["formats"] = fmt
     return env

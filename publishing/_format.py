@@ -16,6 +16,8 @@ Formats(locale="en_GB", currency=None)
     .number(value, digits=0, compact=False)  "1,234,568", "45k", "1.2m"
     .percent(value, digits=1)                "12.3%", "< 0.01%" for a tiny non-zero share
     .signed(value, digits=2)                 "+0.50", "−1.00"
+    .points(value, digits=1)                 "5.2" (a difference of rates, in percentage points)
+    .signed_percent(value, digits=1)         "+10.0%", "−2.4%"
     .days(n)                                 "16 days", "1 day"
     .date(value, style="long")               "10 Dec 2011" (en_GB), "2011年12月10日" (zh_TW); style="iso"
     .symbol, .currency_known
@@ -247,6 +249,17 @@ class Formats:
         """A number with an explicit sign: ``0.5 -> '+0.50'``, ``-1 -> '−1.00'``, ``0 -> '0.00'``."""
         text = self.number(value, digits)
         if text == DASH or text.startswith(MINUS) or round(value, digits) == 0:
+            return text
+        return f"+{text}"
+
+    def points(self, value: float | None, digits: int = 1) -> str:
+        """A difference of rates as percentage points: ``0.052 -> '5.2'`` (the caller writes "points")."""
+        return DASH if _is_missing(value) else self.number(value * 100.0, digits)
+
+    def signed_percent(self, value: float | None, digits: int = 1) -> str:
+        """A relative change with its sign: ``-0.024 -> '−2.4%'``, ``0.1 -> '+10.0%'``, ``0 -> '0.0%'``."""
+        text = self.percent(value, digits)
+        if text == DASH or text.startswith((MINUS, "<", ">")) or round(value, digits + 2) == 0:
             return text
         return f"+{text}"
 

@@ -164,6 +164,7 @@ def site_context(bundle: Bundle) -> dict[str, Any]:
         "bundle": bundle,
         "segments": views,
         "colors": colors,
+        "names": {s.id: s.name for s in bundle.segments},
         "fallback_color": FALLBACK_COLOR,
         "opportunity": biggest_opportunity(bundle, views),
         "drops": _drops(bundle),

@@ -6,21 +6,49 @@ then delivers it to any of: a directory, a git branch, email recipients.
 Targets come from options or from the environment (``PUBLISH_DIR``,
 ``PUBLISH_GIT_REPO``, ``PUBLISH_GIT_BRANCH``, ``SMTP_TO``/``SMTP_*``).
 Errors become one line on stderr and a non-zero exit; ``--debug`` shows the traceback.
+
+``publish`` tries every target even after one fails and prints one line per
+target; it exits 0 when every target was delivered, 3 when only some were
+(partial) and 2 when none was or the site was refused. No message shows the
+credentials of a git URL.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from analysis.errors import PublishError
+from analysis.errors import PublishError, SegmentationError
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from publishing.deliver import CheckedSite, SmtpSettings
+
+__all__ = ["EXIT_NONE", "EXIT_PARTIAL", "main"]
+
+EXIT_PARTIAL = 3  # some targets delivered, some failed
+EXIT_NONE = 2  # nothing delivered (also every refused check: SegmentationError.exit_code)
 
 DEFAULT_SITE = Path("_site")
 DEFAULT_PRIVATE = Path("build/private")
+_PUBLISH_EPILOG = (
+    "Every target is tried, even after one fails; each reports one line. Exit status: 0 every target "
+    f"delivered; {EXIT_PARTIAL} some delivered and some failed (partial); {EXIT_NONE} nothing delivered, "
+    "or the site was refused before anything was delivered."
+)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """One delivery: its name in messages, and the call that delivers and returns the success line."""
+
+    name: str
+    run: Callable[[], str]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -62,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
         help="site engine (default: auto)",
     )
 
-    pub = sub.add_parser("publish", help="check _site/ and deliver it")
+    pub = sub.add_parser("publish", help="check _site/ and deliver it", epilog=_PUBLISH_EPILOG)
     pub.add_argument("--site", type=Path, default=DEFAULT_SITE, help="built site (default: _site)")
     pub.add_argument(
         "--bundle",
@@ -119,58 +147,95 @@ def _build(args: argparse.Namespace) -> int:
     overrides = {"cluster": {"k": args.k}} if args.k is not None else {}
     config = load_config(args.config, **overrides)
     # Imported after the cheap checks: rendering pulls in matplotlib and WeasyPrint.
-    from publishing.brief import DEFAULT_SITE_URL
     from publishing.build import build_all
 
     result = build_all(
-        data,
-        config=config,
-        out=args.out,
-        private=args.private,
-        site_url=args.site_url or DEFAULT_SITE_URL,
-        engine=args.engine,
+        data, config=config, out=args.out, private=args.private, site_url=args.site_url, engine=args.engine
     )
+    if result.key_created:
+        print(f"created the signing key {result.key_source} (SEGMENTATION_KEY is not set); publish reads it there")
     times = ", ".join(f"{step} {sec:.1f} s" for step, sec in result.seconds.items())
     print(f"built {args.out}/index.html and {args.out}/brief.pdf ({times})")
     print(f"private analysis output in {args.private} (do not publish)")
     return 0
 
 
-def _publish(args: argparse.Namespace) -> int:
-    from publishing.deliver import (
-        SmtpSettings,
-        check_site,
-        publish_to_dir,
-        publish_to_git,
-        send_email,
-    )
+def _targets(args: argparse.Namespace, site: CheckedSite, settings: SmtpSettings | None) -> list[_Target]:
+    from publishing.deliver import publish_to_dir, publish_to_git, redact, send_email, url_secrets
 
-    info = check_site(args.site, bundle_path=args.bundle)
-    email = args.email or bool(args.to) or bool(os.environ.get("SMTP_TO"))
-    targets = [t for t, on in (("dir", args.to_dir), ("git", args.to_git), ("email", email)) if on]
-    if args.check:
-        print(f"{args.site}: complete and current (bundle {info.bundle_sha256[:12]})")
-        return 0
-    if not targets:
-        raise PublishError(
-            "no publish target: give --to-dir, --to-git or --email (or set PUBLISH_DIR, PUBLISH_GIT_REPO or SMTP_TO)."
-        )
-    # Read every setting before delivering anything, so a bad SMTP setting sends nothing at all.
-    settings = SmtpSettings.from_env(recipients=tuple(args.to)) if email else None
+    targets = []
     if args.to_dir is not None:
-        print(f"copied to {publish_to_dir(args.site, args.to_dir)}")
+        targets.append(_Target("dir", lambda: f"copied to {publish_to_dir(site, args.to_dir)}"))
     if args.to_git:
-        message = f"Publish site from bundle {info.bundle_sha256[:12]} ({info.source_name})"
-        sha = publish_to_git(args.site, args.to_git, branch=args.branch, message=message)
-        print(
-            f"pushed {sha[:12]} to {args.to_git} {args.branch}"
-            if sha
-            else f"{args.to_git} {args.branch} already holds this site; nothing pushed"
-        )
+        shown = redact(args.to_git, *url_secrets(args.to_git))
+
+        def push() -> str:
+            message = f"Publish site from bundle {site.info.bundle_sha256[:12]} ({site.info.source_name})"
+            sha = publish_to_git(site, args.to_git, branch=args.branch, message=message)
+            if sha is None:
+                return f"{shown} {args.branch} already holds this site; nothing pushed"
+            return f"pushed {sha[:12]} to {shown} {args.branch}"
+
+        targets.append(_Target("git", push))
     if settings is not None:
-        send_email(args.site / "brief.pdf", settings=settings)
-        print(f"emailed brief.pdf to {len(settings.recipients)} recipient(s) via {settings.host}")
-    return 0
+
+        def mail() -> str:
+            send_email(site.files["brief.pdf"], settings=settings)
+            return f"emailed brief.pdf to {len(settings.recipients)} recipient(s) via {settings.host}"
+
+        targets.append(_Target("email", mail))
+    return targets
+
+
+def _deliver(targets: list[_Target], *, debug: bool, secrets: tuple[str, ...]) -> int:
+    """Try every target even after one fails; one line per target; exit 0 all, 3 partial, 2 none."""
+    from publishing.deliver import redact
+
+    done, failed = [], []
+    for target in targets:
+        try:
+            print(f"{target.name}: {redact(target.run(), *secrets)}", flush=True)
+            done.append(target.name)
+        except Exception as exc:  # one target's failure, a bug included, must not stop the others
+            if debug:
+                raise
+            kind = "" if isinstance(exc, SegmentationError) else f"internal error: {type(exc).__name__}: "
+            text = " ".join(redact(f"{kind}{exc}", *secrets).split())
+            print(f"error: {target.name}: {text}", file=sys.stderr, flush=True)
+            failed.append(target.name)
+    if not failed:
+        return 0
+    if done:
+        print(
+            f"error: partial publish: delivered to {', '.join(done)}; not delivered to {', '.join(failed)}",
+            file=sys.stderr,
+        )
+        return EXIT_PARTIAL
+    return EXIT_NONE
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from publishing.build import checkout_lock
+    from publishing.deliver import SmtpSettings, check_site, url_secrets
+
+    email = args.email or bool(args.to) or bool(os.environ.get("SMTP_TO"))
+    state = Path(args.bundle).absolute().parent.parent
+    # Without a build directory there is nothing to lock or recover, and check_site says what is missing.
+    lock = checkout_lock(state, purpose="publish") if state.is_dir() else contextlib.nullcontext()
+    with lock:
+        site = check_site(args.site, bundle_path=args.bundle)
+        if args.check:
+            print(f"{args.site}: complete and current (bundle {site.info.bundle_sha256[:12]})")
+            return 0
+        if not (args.to_dir is not None or args.to_git or email):
+            raise PublishError(
+                "no publish target: give --to-dir, --to-git or --email "
+                "(or set PUBLISH_DIR, PUBLISH_GIT_REPO or SMTP_TO)."
+            )
+        # Read every setting before delivering anything, so a bad SMTP setting sends nothing at all.
+        settings = SmtpSettings.from_env(recipients=tuple(args.to)) if email else None
+        secrets = url_secrets(args.to_git) if args.to_git else ()
+        return _deliver(_targets(args, site, settings), debug=args.debug, secrets=secrets)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -444,61 +444,108 @@ def _clv(segments: list[Segment], *, reliable: bool, tag: str) -> ClvSection:
     )
 
 
-def _experiments(segments: list[Segment], tag: str) -> ExperimentsSection:
-    designs = []
-    for s in segments:
-        testable = s.id % 2 == 1
-        need = 900 if testable else 9000
-        designs.append(
+def _design(s: Segment, need: int, testable: bool) -> dict:
+    baseline = 0.2 + 0.05 * s.id
+    ok = testable and s.size // 2 >= need
+    return {
+        "segment": s.id,
+        "persona": s.persona,
+        "action": s.recommendations[0].action,
+        "customers": s.size,
+        "baseline_customers": s.size - 10,
+        "baseline_source": "bgnbd",
+        "metric": "conversion",
+        "metric_switch": None,
+        "baseline_issue": None,
+        "absolute": False,
+        "verdict": "testable" if ok else "too_small",
+        "testable": ok,
+        "conversion_baseline": baseline,
+        "baseline": baseline,
+        "baseline_sd": None,
+        "target": baseline * 1.1,
+        "effect_size": 0.06,
+        "required_treatment": need,
+        "required_control": need,
+        "required_total": 2 * need,
+        "assigned_treatment": s.size // 2,
+        "assigned_control": s.size - s.size // 2,
+        "min_detectable_effect": 0.1 if testable else 0.3,
+        "min_detectable_target": baseline * (1.1 if testable else 1.3),
+        "min_detectable_difference": baseline * (0.1 if testable else 0.3),
+        "options": []
+        if ok
+        else [
             {
-                "segment": s.id,
-                "name": s.name,
-                "persona": s.persona,
-                "action": s.recommendations[0].action,
-                "hypothesis": f"Giving {s.name} the action raises repurchase by 10%." + tag,
+                "kind": "longer_window",
+                "window_days": 180,
                 "customers": s.size,
-                "baseline_customers": s.size - 10,
-                "baseline": 0.2 + 0.05 * s.id,
-                "baseline_sd": None,
-                "target": (0.2 + 0.05 * s.id) * 1.1,
-                "effect_size": 0.06,
-                "required_treatment": need,
-                "required_control": need,
-                "required_total": 2 * need,
+                "metric": "conversion",
+                "baseline": baseline * 1.6,
+                "required_treatment": need // 3,
+                "required_control": need // 3,
                 "assigned_treatment": s.size // 2,
                 "assigned_control": s.size - s.size // 2,
-                "testable": testable and s.size // 2 >= need,
-                "reason": None if testable and s.size // 2 >= need else f"needs {need:,} customers per arm" + tag,
-                "min_detectable_effect": 0.1 if testable else 0.3,
-                "min_detectable_target": (0.2 + 0.05 * s.id) * (1.1 if testable else 1.3),
+                "testable": s.size // 2 >= need // 3,
             }
-        )
+        ],
+    }
+
+
+def _experiments(segments: list[Segment], tag: str) -> ExperimentsSection:
+    designs = [_design(s, 900 if s.id % 2 == 1 else 9000, s.id % 2 == 1) for s in segments]
     total = sum(s.size for s in segments)
     treat = sum(d["assigned_treatment"] for d in designs)
+    options = [
+        {
+            "control_share": share,
+            "held_back": int(total * share),
+            "testable_segments": sum(d["testable"] for d in designs),
+            "segments": [
+                {
+                    "segment": d["segment"],
+                    "assigned_treatment": d["customers"] - int(d["customers"] * share),
+                    "assigned_control": int(d["customers"] * share),
+                    "required_treatment": d["required_treatment"],
+                    "required_control": d["required_control"],
+                    "testable": d["testable"],
+                }
+                for d in designs
+            ],
+        }
+        for share in (0.1, 0.2, 0.3, 0.5)
+    ]
     return ExperimentsSection(
         metric="conversion",
-        metric_label="repurchase within 90 days",
         window_days=90,
         mde=0.1,
         alpha=0.05,
         power=0.8,
         control_share=0.5,
-        baseline_method="Share who bought again within 90 days." + tag,
-        power_method="NormalIndPower on Cohen's h.",
-        assignment_method="Hash of the pseudonym with a seed.",
+        min_baseline_customers=30,
+        baseline_source="bgnbd",
+        baseline_problem=None,
+        backtest=None,
+        holdout={
+            "start": "2011-06-10",
+            "end": "2011-12-09",
+            "predicted": 410.0,
+            "actual": 400.0,
+            "relative_error": 0.025,
+        },
         designs=designs,
         customers=total,
         assigned_treatment=treat,
         assigned_control=total - treat,
         testable_segments=sum(d["testable"] for d in designs),
+        control_options=options,
     )
 
 
-def _lift(segment: int | None, name: str, t: int, c: int, tv: float, cv: float) -> dict:
+def _lift(segment: int | None, t: int, c: int, tv: float, cv: float) -> dict:
     diff = tv - cv
     return {
         "segment": segment,
-        "name": name,
         "treatment_customers": t,
         "control_customers": c,
         "treatment_value": tv,
@@ -516,16 +563,10 @@ def _lift(segment: int | None, name: str, t: int, c: int, tv: float, cv: float) 
 
 
 def _results(segments: list[Segment], tag: str) -> ExperimentResults:
-    rows = [_lift(s.id, s.name, s.size // 2, s.size - s.size // 2, 0.3 + 0.02 * s.id, 0.28) for s in segments]
+    rows = [_lift(s.id, s.size // 2, s.size - s.size // 2, 0.3 + 0.02 * s.id, 0.28) for s in segments]
     total = sum(s.size for s in segments)
-    overall = _lift(None, "All segments", total // 2, total - total // 2, 0.33, 0.28)
-    table = {
-        "metric": "conversion",
-        "metric_label": "repurchase within 90 days",
-        "test": "Two-proportion z-test with Wald intervals." + tag,
-        "segments": rows,
-        "overall": overall,
-    }
+    overall = _lift(None, total // 2, total - total // 2, 0.33, 0.28)
+    table = {"metric": "conversion", "segments": rows, "overall": overall}
     return ExperimentResults(
         file="results" + tag.replace("/", "") + ".csv",
         rows=total + 12,
@@ -534,11 +575,11 @@ def _results(segments: list[Segment], tag: str) -> ExperimentResults:
         unknown_customers=4,
         duplicates=2,
         arm_mismatches=1,
-        problems=["row 7, column arm: 'x'" + tag],
+        problems=[{"row": 7, "column": "arm", "value": "x" + tag}],
         alpha=0.05,
         confidence_level=0.95,
         primary=table,
-        secondary={**table, "metric": "revenue", "metric_label": "revenue per customer"},
+        secondary={**table, "metric": "revenue"},
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,19 @@ def _quick_site(bundle_path: Path, out_dir: Path, *, engine: str) -> None:
     (out_dir / "index.html").write_text("<!doctype html><title>new</title>", encoding="utf-8")
 
 
+def _quick_brief(bundle_path: Path, out_pdf: Path, *, site_url: str | None) -> None:
+    out_pdf.write_bytes(b"%PDF-1.7\n% a stand-in brief\n%%EOF\n")
+
+
+def quick_build(monkeypatch, root: Path, **kwargs):
+    """Build into ``root/_site`` and ``root/build/private`` with the analysis and the renderers replaced."""
+    monkeypatch.setattr(build_module, "_analyse", kwargs.pop("analyse", _fake_analyse))
+    monkeypatch.setattr(build_module, "_render_site", kwargs.pop("render_site", _quick_site))
+    monkeypatch.setattr(build_module, "_render_brief", kwargs.pop("render_brief", _quick_brief))
+    targets = {"out": root / "_site", "private": root / "build" / "private", **kwargs}
+    return build_all(root / "data.csv", config=Config(), **targets)
+
+
 def _leftovers(*dirs: Path) -> list[str]:
     return sorted(p.name for d in dirs if d.exists() for p in d.iterdir() if p.name.startswith("."))
 
@@ -67,7 +81,7 @@ def test_build_writes_site_brief_and_receipt(built):
     assert result.site_dir == site
     for name in ("index.html", "brief.pdf", "build-info.json"):
         assert (site / name).is_file()
-    assert check_site(site, bundle_path=result.bundle_path) == result.info
+    assert check_site(site, bundle_path=result.bundle_path).info == result.info
     assert set(result.seconds) == {"analysis", "site", "brief"}
 
 
@@ -84,7 +98,9 @@ def test_private_output_stays_out_of_the_site(built):
 
 def test_no_temporary_directories_left(built):
     root, _ = built
-    assert _leftovers(root, root / "build") == []
+    assert _leftovers(root) == []
+    # What stays beside the private output: the lock and the signing key, nothing staged.
+    assert _leftovers(root / "build") == [".build.lock", ".signing-key"]
 
 
 def _fail_analysis(data, *, config, out_dir):
@@ -111,33 +127,57 @@ def _fail_brief(bundle_path, out_pdf, *, site_url):
 )
 def test_failed_build_leaves_previous_site_untouched(tmp_path, monkeypatch, step, failure, error):
     site, private = tmp_path / "_site", tmp_path / "build" / "private"
-    site.mkdir()
-    (site / "index.html").write_text("previous site", encoding="utf-8")
-    private.mkdir(parents=True)
-    (private / "bundle.json").write_text("{}", encoding="utf-8")
-    monkeypatch.setattr(build_module, "_analyse", _fake_analyse)
-    monkeypatch.setattr(build_module, "_render_site", _quick_site)
+    quick_build(monkeypatch, tmp_path)
+    before = {p: p.read_bytes() for p in sorted((*site.rglob("*"), *private.rglob("*"))) if p.is_file()}
     monkeypatch.setattr(build_module, step, failure)
     with pytest.raises(error):
         build_all(tmp_path / "data.csv", config=Config(), out=site, private=private)
-    assert sorted(p.name for p in site.iterdir()) == ["index.html"]
-    assert (site / "index.html").read_text(encoding="utf-8") == "previous site"
-    assert (private / "bundle.json").read_text(encoding="utf-8") == "{}"
-    assert _leftovers(tmp_path, tmp_path / "build") == []
+    after = {p: p.read_bytes() for p in sorted((*site.rglob("*"), *private.rglob("*"))) if p.is_file()}
+    assert after == before
+    assert check_site(site, bundle_path=private / "bundle.json")
+    assert _leftovers(tmp_path) == []
+    assert _leftovers(tmp_path / "build") == [".build.lock", ".signing-key"]
 
 
 def test_rebuild_replaces_the_whole_site(tmp_path, monkeypatch):
+    def site_with_extra_page(bundle_path, out_dir, *, engine):
+        _quick_site(bundle_path, out_dir, engine=engine)
+        (out_dir / "old-page.html").write_text("from an earlier build", encoding="utf-8")
+
     site = tmp_path / "_site"
-    site.mkdir()
-    (site / "old-page.html").write_text("from an earlier build", encoding="utf-8")
-    monkeypatch.setattr(build_module, "_analyse", _fake_analyse)
-    monkeypatch.setattr(build_module, "_render_site", _quick_site)
-    build_all(tmp_path / "data.csv", config=Config(), out=site, private=tmp_path / "private")
+    quick_build(monkeypatch, tmp_path, render_site=site_with_extra_page)
+    assert (site / "old-page.html").is_file()
+    quick_build(monkeypatch, tmp_path)
     assert sorted(p.name for p in site.iterdir()) == ["brief.pdf", "build-info.json", "index.html"]
 
 
+def _site_with_folders(bundle_path, out_dir, *, engine):
+    _quick_site(bundle_path, out_dir, engine=engine)
+    (out_dir / "figures" / "segments").mkdir(parents=True)
+    (out_dir / "figures" / "segments" / "one.svg").write_text("<svg/>", encoding="utf-8")
+
+
+def _modes(root: Path) -> dict[str, int]:
+    return {p.relative_to(root).as_posix(): stat.S_IMODE(p.lstat().st_mode) for p in (root, *root.rglob("*"))}
+
+
+@pytest.mark.parametrize("umask", [0o077, 0o000], ids=["umask-077", "umask-000"])
+def test_site_is_world_readable_and_private_output_owner_only(tmp_path, monkeypatch, umask):
+    previous = os.umask(umask)
+    try:
+        result = quick_build(monkeypatch, tmp_path, render_site=_site_with_folders)
+    finally:
+        os.umask(previous)
+    site, private = _modes(result.site_dir), _modes(result.private_dir)
+    assert {"figures/segments/one.svg", "brief.pdf", "build-info.json"} <= set(site)
+    assert {"bundle.json", "assignments.csv"} <= set(private)
+    assert {n: m for n, m in site.items() if m != (0o755 if (result.site_dir / n).is_dir() else 0o644)} == {}
+    assert {n: m for n, m in private.items() if m != (0o700 if (result.private_dir / n).is_dir() else 0o600)} == {}
+    assert stat.S_IMODE((tmp_path / "build" / ".signing-key").stat().st_mode) == 0o600
+
+
 def test_private_dir_inside_site_is_refused(tmp_path):
-    with pytest.raises(PublishError, match="outside the site"):
+    with pytest.raises(PublishError, match="must lie outside each other"):
         build_all(tmp_path / "d.csv", config=Config(), out=tmp_path / "_site", private=tmp_path / "_site" / "private")
 
 

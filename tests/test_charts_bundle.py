@@ -118,8 +118,9 @@ def test_holdout_and_lift_charts_cite_their_numbers(bundle, fmt):
     for row in bundle.clv.validation.by_frequency:
         assert fmt.number(row.predicted_per_customer, 2) in holdout.alt
     lift = lift_chart(bundle)
+    names = {s.id: s.name for s in bundle.segments}
     for row in bundle.experiment_results.primary.segments:
-        assert f"{row.name}: {fmt.percent(row.lift)}" in lift.alt
+        assert f"{names[row.segment]}: {fmt.percent(row.lift)}" in lift.alt
 
 
 def test_rfm_crosstab_chart_is_ready_for_the_rfm_page(bundle):

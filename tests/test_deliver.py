@@ -20,8 +20,11 @@ from publishing.brief import build_brief
 from publishing.cli import main
 from publishing.deliver import (
     BUILD_INFO,
+    KEY_ENV,
+    CheckedSite,
     SmtpSettings,
     check_site,
+    load_key,
     publish_to_dir,
     publish_to_git,
     send_email,
@@ -40,17 +43,29 @@ def pdf_bytes(tmp_path_factory) -> bytes:
     return build_brief(write_sample_bundle(out), out / "brief.pdf").read_bytes()
 
 
+def sign(site_dir: Path, bundle: Path) -> None:
+    """(Re)write the site's signed receipt, as the build does, with the key beside the private directory."""
+    key = load_key(bundle.parent.parent, create=True)
+    write_build_info(site_dir, bundle_path=bundle, source_name="x.csv", source_sha256="0" * 64, key=key)
+
+
 @pytest.fixture
-def site(tmp_path, pdf_bytes) -> tuple[Path, Path]:
-    """A built site and its bundle, as ``build_all`` leaves them."""
+def site(tmp_path, pdf_bytes, monkeypatch) -> tuple[Path, Path]:
+    """A built site and its bundle, as ``build_all`` leaves them (signed with a key file in ``build/``)."""
+    monkeypatch.delenv(KEY_ENV, raising=False)
     bundle = write_sample_bundle(tmp_path / "build" / "private")
+    (bundle.parent / "assignments.csv").write_text("customer_id,segment\nC-90017,1\nC-90018,2\n", encoding="utf-8")
     site_dir = tmp_path / "_site"
     (site_dir / "_assets").mkdir(parents=True)
     (site_dir / "index.html").write_text("<!doctype html><title>Segments</title>", encoding="utf-8")
     (site_dir / "_assets" / "site.css").write_text("body { margin: 0; }\n", encoding="utf-8")
     (site_dir / "brief.pdf").write_bytes(pdf_bytes)
-    write_build_info(site_dir, bundle_path=bundle, source_name="x.csv", source_sha256="0" * 64)
+    sign(site_dir, bundle)
     return site_dir, bundle
+
+
+def checked(site: tuple[Path, Path]) -> CheckedSite:
+    return check_site(site[0], bundle_path=site[1])
 
 
 class _Inbox:
@@ -153,8 +168,10 @@ def bare_repo(tmp_path) -> Path:
 
 
 def test_fresh_site_passes(site):
-    info = check_site(site[0], bundle_path=site[1])
-    assert set(info.files) == {"index.html", "brief.pdf", "_assets/site.css"}
+    result = checked(site)
+    assert set(result.info.files) == {"index.html", "brief.pdf", "_assets/site.css"}
+    assert set(result.files) == {"index.html", "brief.pdf", "_assets/site.css", BUILD_INFO}
+    assert result.files["brief.pdf"] == (site[0] / "brief.pdf").read_bytes()
 
 
 def _missing_dir(site_dir: Path, bundle: Path) -> None:
@@ -239,13 +256,15 @@ def test_publish_without_target_is_an_error(site, capsys):
 
 def test_publish_to_dir_copies_and_replaces(site, tmp_path):
     dest = tmp_path / "www" / "segments"
-    publish_to_dir(site[0], dest)
+    publish_to_dir(checked(site), dest)
     assert (dest / "index.html").read_bytes() == (site[0] / "index.html").read_bytes()
     assert (dest / "_assets" / "site.css").is_file()
-    (dest / "stale-page.html").write_text("old", encoding="utf-8")
-    publish_to_dir(site[0], dest)
-    assert not (dest / "stale-page.html").exists()  # replaced as a whole, not merged
-    assert sorted(p.name for p in dest.parent.iterdir()) == ["segments"]  # no temp dirs left
+    # The next build drops a page: the publication is replaced as a whole, not merged.
+    (site[0] / "_assets" / "site.css").unlink()
+    sign(*site)
+    publish_to_dir(checked(site), dest)
+    assert not (dest / "_assets" / "site.css").exists()
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["segments"]  # no temp dirs, journal or lock left
 
 
 def test_publish_to_dir_refuses_unrelated_directory(site, tmp_path):
@@ -253,29 +272,30 @@ def test_publish_to_dir_refuses_unrelated_directory(site, tmp_path):
     dest.mkdir()
     (dest / "thesis.tex").write_text("precious", encoding="utf-8")
     with pytest.raises(PublishError, match="not empty"):
-        publish_to_dir(site[0], dest)
+        publish_to_dir(checked(site), dest)
     assert (dest / "thesis.tex").read_text(encoding="utf-8") == "precious"
 
 
 def test_publish_to_dir_refuses_nesting(site):
     with pytest.raises(PublishError, match="outside"):
-        publish_to_dir(site[0], site[0] / "copy")
+        publish_to_dir(checked(site), site[0] / "copy")
 
 
 # --- git ---------------------------------------------------------------------------------------
 
 
 def test_publish_to_git_branch(site, bare_repo):
-    sha = publish_to_git(site[0], str(bare_repo), branch="gh-pages", message="first")
+    sha = publish_to_git(checked(site), str(bare_repo), branch="gh-pages", message="first")
     files = _git("--git-dir", str(bare_repo), "ls-tree", "-r", "--name-only", "gh-pages").split()
     assert {"index.html", "brief.pdf", "_assets/site.css", BUILD_INFO, ".nojekyll"} <= set(files)
     assert _git("--git-dir", str(bare_repo), "rev-parse", "gh-pages").strip() == sha
     # Same content again: nothing to push.
-    assert publish_to_git(site[0], str(bare_repo), branch="gh-pages") is None
+    assert publish_to_git(checked(site), str(bare_repo), branch="gh-pages") is None
     # New content: a child commit (fast-forward), and removed files leave the branch.
     (site[0] / "_assets" / "site.css").unlink()
     (site[0] / "about.html").write_text("<p>about</p>", encoding="utf-8")
-    second = publish_to_git(site[0], str(bare_repo), branch="gh-pages", message="second")
+    sign(*site)
+    second = publish_to_git(checked(site), str(bare_repo), branch="gh-pages", message="second")
     assert _git("--git-dir", str(bare_repo), "rev-parse", f"{second}^").strip() == sha
     files = _git("--git-dir", str(bare_repo), "ls-tree", "-r", "--name-only", "gh-pages").split()
     assert "about.html" in files and "_assets/site.css" not in files
@@ -283,7 +303,7 @@ def test_publish_to_git_branch(site, bare_repo):
 
 def test_publish_to_git_bad_repo(site, tmp_path):
     with pytest.raises(PublishError, match="git ls-remote failed"):
-        publish_to_git(site[0], str(tmp_path / "no-such-repo.git"))
+        publish_to_git(checked(site), str(tmp_path / "no-such-repo.git"))
 
 
 def test_cli_publishes_to_dir_and_git(site, tmp_path, bare_repo, capsys):
@@ -324,7 +344,7 @@ def test_send_email_plain(site, smtp_server):
     settings = SmtpSettings(
         host="127.0.0.1", port=controller.port, starttls=False, sender="brief@example.org", recipients=to
     )
-    message_id = send_email(site[0] / "brief.pdf", settings=settings)
+    message_id = send_email(checked(site).files["brief.pdf"], settings=settings)
     envelope, msg = _received(inbox)
     assert envelope.rcpt_tos == list(to)
     assert envelope.mail_from == "brief@example.org"
@@ -349,7 +369,7 @@ def test_send_email_starttls_and_auth(site, tls_server, cert):
             "SMTP_CAFILE": str(cert[0]),
         }
     )
-    send_email(site[0] / "brief.pdf", settings=settings)
+    send_email(checked(site).files["brief.pdf"], settings=settings)
     envelope, msg = _received(inbox)
     assert envelope.rcpt_tos == ["ceo@example.org", "cfo@example.org"]
     assert msg["To"] == "ceo@example.org, cfo@example.org"
@@ -367,7 +387,7 @@ def test_wrong_password_is_refused(site, tls_server, cert):
         cafile=cert[0],
     )
     with pytest.raises(PublishError, match="login as 'mailer' refused"):
-        send_email(site[0] / "brief.pdf", settings=settings)
+        send_email(checked(site).files["brief.pdf"], settings=settings)
     assert inbox.envelopes == []
 
 
@@ -382,7 +402,7 @@ def test_untrusted_certificate_is_refused(site, tls_server):
         recipients=("ceo@example.org",),
     )
     with pytest.raises(PublishError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
-        send_email(site[0] / "brief.pdf", settings=settings)
+        send_email(checked(site).files["brief.pdf"], settings=settings)
     assert inbox.envelopes == []
 
 
@@ -396,7 +416,7 @@ def test_unreachable_server(site):
         recipients=("ceo@example.org",),
     )
     with pytest.raises(PublishError, match="cannot connect"):
-        send_email(site[0] / "brief.pdf", settings=settings)
+        send_email(checked(site).files["brief.pdf"], settings=settings)
 
 
 @pytest.mark.parametrize(

@@ -58,8 +58,8 @@ def test_without_a_model_the_baseline_is_a_back_test_on_the_window_before_the_la
     assert small.baseline == pytest.approx(0.25) and small.baseline_customers == 60
     assert designed.section.baseline_source == "history"
     assert [d.baseline_source for d in designed.section.designs] == ["history", "history", None]
-    assert designed.section.baseline_method.startswith("Fallback, because no lifetime-value model was fitted")
-    assert "2021-07-05 to 2021-10-02" in designed.section.baseline_method
+    assert designed.section.baseline_problem == "no_model"
+    assert (designed.section.backtest.start, designed.section.backtest.end) == ("2021-07-05", "2021-10-02")
     assert big.action == "Send a voucher" and new.action == "Welcome mail"
 
 
@@ -69,10 +69,10 @@ def test_sizes_and_testability(designed):
         "conversion", baseline=0.25, sd=None, relative_effect=0.2, alpha=0.05, power=0.8, control_share=0.5
     )
     assert (big.required_treatment, big.required_control) == (req_t, req_c)
-    assert big.testable and big.reason is None
-    assert not small.testable and "smallest lift it could detect" in small.reason
+    assert big.testable and big.verdict == "testable" and big.options == []
+    assert not small.testable and small.verdict == "too_small"
     assert small.min_detectable_effect > 0.2
-    assert not new.testable and new.baseline is None and "estimate a baseline" in new.reason
+    assert not new.testable and new.baseline is None and new.verdict == "no_history"
     # Small segments still say what they could detect, relatively and in rate points.
     assert small.min_detectable_difference == pytest.approx(0.25 * small.min_detectable_effect, rel=1e-4)
     assert small.min_detectable_target == pytest.approx(0.25 + small.min_detectable_difference, rel=1e-4)
@@ -86,7 +86,7 @@ def test_revenue_baseline_counts_non_buyers_as_zero():
     big = res.section.designs[0]
     assert big.baseline == pytest.approx(10.0)  # a quarter spent 40
     assert big.baseline_sd == pytest.approx(np.std([40.0] + [0.0] * 3, ddof=0) * np.sqrt(4000 / 3999), rel=1e-5)
-    assert res.section.metric_label == "revenue per customer within 90 days"
+    assert res.section.metric == "revenue"
 
 
 def test_assignments_cover_every_member_once(designed):
@@ -201,20 +201,21 @@ def _run(world, *, clv, metric="conversion"):
 
 
 @pytest.mark.parametrize(
-    ("which", "source", "method"),
+    ("which", "source", "problem"),
     [
-        ("clv", "bgnbd", "Forecast by the lifetime-value models"),
-        ("unreliable", "history", "not reliable"),
-        (None, "history", "no lifetime-value model was fitted"),
+        ("clv", "bgnbd", None),
+        ("unreliable", "history", "model_unreliable"),
+        (None, "history", "no_model"),
     ],
     ids=["reliable", "unreliable", "absent"],
 )
-def test_baseline_source_follows_the_models_reliability(simulated, which, source, method):
+def test_baseline_source_follows_the_models_reliability(simulated, which, source, problem):
     section = _run(simulated, clv=None if which is None else simulated[which])
     assert section.baseline_source == source
     assert {d.baseline_source for d in section.designs} == {source}
-    assert method in section.baseline_method
-    assert ("Fallback" in section.baseline_method) == (source == "history")
+    assert section.baseline_problem == problem
+    assert (section.backtest is not None) == (source == "history")
+    assert (section.holdout is not None) == (source == "bgnbd")
 
 
 def test_model_baseline_of_a_lapsed_segment_is_positive_where_history_reads_zero(simulated):
@@ -284,8 +285,8 @@ def test_degenerate_conversion_baselines_switch_metric_or_go_absolute():
     result, orders = _degenerate_world()
     ceiling, floor, full = result.section.designs
     # Near 100%: sized on revenue per customer in the same window, with its own mean and spread.
-    assert ceiling.metric == "revenue" and ceiling.metric_label == "revenue per customer within 90 days"
-    assert "revenue per customer instead of repurchase" in ceiling.metric_note and "95.0%" in ceiling.metric_note
+    assert ceiling.metric == "revenue" and ceiling.metric_switch == "ceiling_to_revenue"
+    assert ceiling.conversion_baseline == pytest.approx(0.95)
     spend = orders[(orders["timestamp"] == "2021-08-01") & orders["customer_id"].str.startswith("1-")]["amount"]
     per_member = np.concatenate([spend.to_numpy(), np.zeros(400 - len(spend))])
     assert ceiling.baseline == pytest.approx(per_member.mean(), rel=1e-5)
@@ -302,14 +303,54 @@ def test_degenerate_conversion_baselines_switch_metric_or_go_absolute():
     assert (ceiling.required_treatment, ceiling.required_control) == (req_t, req_c)
     # At 0%: no relative lift, but the smallest detectable rise in points, from statsmodels' h.
     assert floor.metric == "conversion" and floor.baseline == 0.0 and not floor.testable
-    assert "absolute rise in rate points" in floor.metric_note and "points" in floor.reason
+    assert floor.absolute and floor.baseline_issue == "rate_at_zero" and floor.verdict == "absolute_only"
     h = NormalIndPower().solve_power(
         nobs1=floor.assigned_treatment, alpha=0.05, power=0.8, ratio=floor.assigned_control / floor.assigned_treatment
     )
     assert floor.min_detectable_difference == pytest.approx(np.sin(h / 2) ** 2, rel=1e-5)  # 6 digits kept
     assert floor.min_detectable_target == pytest.approx(floor.min_detectable_difference)
     assert floor.min_detectable_effect is None and floor.required_total is None
-    assert "by at least" not in floor.hypothesis
     # At 100% with identical spend: nothing to switch to and no room to rise; said plainly.
     assert full.metric == "conversion" and full.baseline == 1.0 and not full.testable
-    assert full.min_detectable_difference is None and "no rise could be detected" in full.reason
+    assert full.min_detectable_difference is None and full.baseline_issue == "rate_at_ceiling" and full.absolute
+
+
+# --- What would make a small segment testable, and what each control share costs -----------
+
+
+def test_small_segments_get_sized_options_and_every_control_share_is_costed(simulated):
+    from analysis.experiments._assign import unit_draws
+
+    section = design_experiments(
+        simulated["members"],
+        segments=simulated["segments"],
+        orders=simulated["orders"],
+        config=ExperimentsConfig(mde=0.05),
+        observation_end=SIM_END,
+        clv=simulated["clv"],
+        neighbours={1: [2], 2: [1]},
+    ).section
+    members = simulated["members"]
+    for d in section.designs:
+        if d.verdict != "too_small":
+            assert d.options == []
+            continue
+        longer = [o for o in d.options if o.kind == "longer_window"]
+        assert [o.window_days for o in longer] == [180, 360]
+        assert all(o.baseline >= d.baseline for o in longer)  # more time, more buyers
+        pooled = next(o for o in d.options if o.kind == "pooled")
+        assert pooled.pooled_with == [2 if d.segment == 1 else 1]
+        assert pooled.customers == len(members)
+        assert pooled.assigned_treatment + pooled.assigned_control == len(members)
+    draws = unit_draws(members["pseudonym"], seed=ExperimentsConfig().seed)
+    shares = [o.control_share for o in section.control_options]
+    assert shares == [0.1, 0.2, 0.3, 0.5]
+    for option in section.control_options:
+        assert option.held_back == int((draws < option.control_share).sum())
+        assert option.testable_segments == sum(c.testable for c in option.segments)
+    # A smaller control share needs more customers in total for the same lift.
+    one = {o.control_share: o.segments[0] for o in section.control_options}
+    assert (
+        one[0.1].required_treatment + one[0.1].required_control
+        > one[0.5].required_treatment + one[0.5].required_control
+    )

@@ -34,9 +34,7 @@ def _results(tmp_path, extra_lines=(), id_header="customer"):
 
 
 def test_clean_file_lift_matches_statsmodels(tmp_path):
-    res = read_results(
-        _results(tmp_path), assignments=ASSIGN, config=ExperimentsConfig(), segment_names={1: "A", 2: "B"}
-    )
+    res = read_results(_results(tmp_path), assignments=ASSIGN, config=ExperimentsConfig(), segment_ids=[1, 2])
     assert (res.rows, res.used, res.unparseable, res.unknown_customers, res.arm_mismatches) == (400, 400, 0, 0, 0)
     overall = res.primary.overall
     assert overall.treatment_value == pytest.approx(0.4) and overall.control_value == pytest.approx(0.2)
@@ -44,7 +42,7 @@ def test_clean_file_lift_matches_statsmodels(tmp_path):
     assert overall.difference_low < 0.2 < overall.difference_high
     expected_p = smp.test_proportions_2indep(80, 200, 40, 200, method="score", compare="diff").pvalue
     assert overall.p_value == pytest.approx(expected_p) and overall.significant
-    assert [r.name for r in res.primary.segments] == ["A", "B"]
+    assert [r.segment for r in res.primary.segments] == [1, 2]
     assert res.secondary.metric == "revenue"
 
 
@@ -74,7 +72,7 @@ def test_bad_rows_are_counted_under_their_first_problem(tmp_path):
     assert res.rows == 407
     assert (res.unparseable, res.unknown_customers, res.duplicates) == (2, 2, 3)
     assert res.used + res.unparseable + res.unknown_customers + res.duplicates + res.arm_mismatches == res.rows
-    assert res.problems == ["row 407, column arm: 'placebo'", "row 408, column converted: 'maybe'"]
+    assert [(q.row, q.column, q.value) for q in res.problems] == [(407, "arm", "placebo"), (408, "converted", "maybe")]
 
 
 def test_arm_mismatches_are_counted_and_left_out(tmp_path):

@@ -72,8 +72,10 @@ def test_environment_is_strict_about_undefined_names():
 
 def test_every_documented_filter_is_registered():
     env = make_env()
-    names = ("money", "number", "percent", "signed", "days", "date", "md", "md_attr", "yaml_str", "css_percent")
-    former = ("format_number", "format_percent", "format_signed", "format_date")
+    names = ("money", "number", "percent", "signed", "points", "signed_percent", "days", "date")
+    names += ("md", "md_attr", "yaml_str", "css_percent")
+    former = ("format_number", "format_percent", "format_signed", "format_points", "format_signed_percent")
+    former += ("format_date",)
     for name in names + former:
         assert name in env.filters, name
     assert "format_money" not in env.filters  # its symbol argument has no meaning now: the formatter knows

@@ -121,6 +121,14 @@ def test_signed():
     assert Formats("de_DE").signed(1.5, 1) == "+1,5"
 
 
+def test_points_and_signed_percent():
+    fmt = Formats()
+    assert fmt.points(0.052) == "5.2" and fmt.points(None) == DASH
+    assert fmt.signed_percent(0.1) == "+10.0%" and fmt.signed_percent(-0.024) == f"{MINUS}2.4%"
+    assert fmt.signed_percent(0.0) == "0.0%"
+    assert Formats("de_DE").signed_percent(0.1) == f"+10,0{NBSP}%"
+
+
 @pytest.mark.parametrize(("n", "expected"), [(16, "16 days"), (1, "1 day"), (0, "0 days"), (1234, "1,234 days")])
 def test_days(n, expected):
     assert Formats().days(n) == expected

@@ -142,7 +142,7 @@ def test_experiment_results_read_through_the_pipeline(cdnow_runs, tmp_path):
     # and customer 2 reported in the other arm: counted, never silently dropped.
     assert (read.unknown_customers, read.unparseable, read.duplicates, read.arm_mismatches) == (1, 1, 1, 1)
     assert read.used == len(rows) - 1
-    assert read.problems == [f"row {len(rows) + 4}, column converted: 'maybe'"]  # file line; header is line 1
+    assert [(q.row, q.column, q.value) for q in read.problems] == [(len(rows) + 4, "converted", "maybe")]  # line
     overall = read.primary.overall
     assert overall.treatment_value > overall.control_value
     assert overall.p_value < 0.05

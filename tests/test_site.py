@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as htmllib
 import re
 from html.parser import HTMLParser
 
@@ -245,10 +246,15 @@ def test_pages_show_the_optional_sections(factory_site):
     assert fmt.money(bundle.clv.total.clv) in html["clv.html"]
     for row in bundle.clv.segments:
         assert fmt.money(row.clv) in html["clv.html"]
+    names = {s.id: s.name for s in bundle.segments}
+    page = htmllib.unescape(html["experiments.html"])
     for design in bundle.experiments.designs:
-        assert design.hypothesis in html["experiments.html"]
-        if design.reason:
-            assert design.reason in html["experiments.html"]
+        assert f"Giving {names[design.segment]} the action “{design.action}” raises" in page
+        if design.verdict == "too_small":
+            needs = f"Needs {fmt.number(design.required_treatment)} treatment and"
+            assert needs in page and "What would make it testable" in page
+    for option in bundle.experiments.control_options:
+        assert fmt.number(option.held_back) in page
     for row in bundle.experiment_results.primary.segments:
         assert fmt.percent(row.lift) in html["experiments.html"]
 

@@ -4,11 +4,13 @@ from analysis.experiments._assign import assign_arms
 from analysis.experiments._design import ExperimentsResult, design_experiments
 from analysis.experiments._results import read_results
 from analysis.experiments._schema import (
+    ControlOption,
     ExperimentDesign,
     ExperimentResults,
     ExperimentsSection,
     LiftRow,
     LiftTable,
+    SizingOption,
 )
 
 __all__ = [
@@ -21,4 +23,6 @@ __all__ = [
     "ExperimentResults",
     "LiftTable",
     "LiftRow",
+    "SizingOption",
+    "ControlOption",
 ]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 from analysis.config import ExperimentsConfig
 
-__all__ = ["ARMS", "assign_arms", "unit_draw"]
+__all__ = ["ARMS", "assign_arms", "unit_draw", "unit_draws"]
 
 ARMS = ("control", "treatment")
 
@@ -18,6 +19,13 @@ def unit_draw(pseudonym: str, seed: str) -> float:
     """Map ``(seed, pseudonym)`` to a number in ``[0, 1)``, the same on every machine."""
     digest = hashlib.sha256(f"{seed}\x1f{pseudonym}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+def unit_draws(pseudonyms: Iterable[str], *, seed: str) -> np.ndarray:
+    """:func:`unit_draw` of every pseudonym, as a float array."""
+    prefix = f"{seed}\x1f".encode()
+    top = [int.from_bytes(hashlib.sha256(prefix + str(p).encode()).digest()[:8], "big") for p in pseudonyms]
+    return np.asarray(top, dtype=np.float64) / 2.0**64
 
 
 def assign_arms(pseudonyms: Iterable[str], *, config: ExperimentsConfig) -> pd.Series:
@@ -41,5 +49,6 @@ def assign_arms(pseudonyms: Iterable[str], *, config: ExperimentsConfig) -> pd.S
         The arm of each pseudonym (str), aligned with the input.
     """
     values = pseudonyms if isinstance(pseudonyms, pd.Series) else pd.Series(list(pseudonyms), dtype=str)
-    arms = ["control" if unit_draw(str(p), config.seed) < config.control_share else "treatment" for p in values]
+    draws = unit_draws(values.astype(str), seed=config.seed)
+    arms = np.where(draws < config.control_share, "control", "treatment")
     return pd.Series(arms, index=values.index, name="arm", dtype=str)

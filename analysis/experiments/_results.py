@@ -18,8 +18,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep, test_propor
 from analysis.config import ExperimentsConfig
 from analysis.errors import DataError, EmptyDataError
 from analysis.experiments._assign import ARMS
-from analysis.experiments._design import metric_label
-from analysis.experiments._schema import ExperimentResults, LiftRow, LiftTable
+from analysis.experiments._schema import ExperimentResults, LiftRow, LiftTable, ResultProblem
 
 __all__ = ["read_results"]
 
@@ -82,10 +81,10 @@ def _parse(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, list[tuple[int
     return parsed, (bad_arm | bad_conv | bad_rev | bad_id), problems
 
 
-def _conversion_row(sid, name, t: pd.DataFrame, c: pd.DataFrame, alpha: float) -> LiftRow:
+def _conversion_row(sid, t: pd.DataFrame, c: pd.DataFrame, alpha: float) -> LiftRow:
     nt, nc = len(t), len(c)
     xt, xc = float(t["converted"].sum()), float(c["converted"].sum())
-    base = dict(segment=sid, name=name, treatment_customers=nt, control_customers=nc)
+    base = dict(segment=sid, treatment_customers=nt, control_customers=nc)
     if nt < 2 or nc < 2:
         return LiftRow(
             **base,
@@ -99,7 +98,7 @@ def _conversion_row(sid, name, t: pd.DataFrame, c: pd.DataFrame, alpha: float) -
             lift_high=None,
             p_value=None,
             significant=None,
-            note="fewer than 2 customers in an arm",
+            note="arm_too_small",
         )
     pt, pc = xt / nt, xc / nc
     low, high = confint_proportions_2indep(xt, nt, xc, nc, method="newcomb", compare="diff", alpha=alpha)
@@ -113,9 +112,9 @@ def _conversion_row(sid, name, t: pd.DataFrame, c: pd.DataFrame, alpha: float) -
         rl, rh = confint_proportions_2indep(xt, nt, xc, nc, method="log-adjusted", compare="ratio", alpha=alpha)
         lift_low, lift_high = _num(rl - 1.0), _num(rh - 1.0)
     elif xc == 0:
-        note = "no conversions in control, so the relative lift is undefined"
+        note = "no_control_conversions"
     if p_value is None:
-        note = "every customer has the same outcome, so there is nothing to test"
+        note = "no_variation"
     return LiftRow(
         **base,
         treatment_value=pt,
@@ -132,9 +131,9 @@ def _conversion_row(sid, name, t: pd.DataFrame, c: pd.DataFrame, alpha: float) -
     )
 
 
-def _revenue_row(sid, name, t: pd.DataFrame, c: pd.DataFrame, alpha: float) -> LiftRow:
+def _revenue_row(sid, t: pd.DataFrame, c: pd.DataFrame, alpha: float) -> LiftRow:
     nt, nc = len(t), len(c)
-    base = dict(segment=sid, name=name, treatment_customers=nt, control_customers=nc)
+    base = dict(segment=sid, treatment_customers=nt, control_customers=nc)
     mt = float(t["revenue"].mean()) if nt else None
     mc = float(c["revenue"].mean()) if nc else None
     none = dict(
@@ -148,7 +147,7 @@ def _revenue_row(sid, name, t: pd.DataFrame, c: pd.DataFrame, alpha: float) -> L
         significant=None,
     )
     if nt < 2 or nc < 2:
-        return LiftRow(**base, treatment_value=mt, control_value=mc, **none, note="fewer than 2 customers in an arm")
+        return LiftRow(**base, treatment_value=mt, control_value=mc, **none, note="arm_too_small")
     vt, vc = float(t["revenue"].var(ddof=1)), float(c["revenue"].var(ddof=1))
     if vt + vc == 0:
         return LiftRow(
@@ -156,7 +155,7 @@ def _revenue_row(sid, name, t: pd.DataFrame, c: pd.DataFrame, alpha: float) -> L
             treatment_value=mt,
             control_value=mc,
             **none,
-            note="revenue does not vary, so there is nothing to test",
+            note="no_variation",
         )
     res = stats.ttest_ind(t["revenue"], c["revenue"], equal_var=False)
     ci = res.confidence_interval(confidence_level=1.0 - alpha)
@@ -169,7 +168,7 @@ def _revenue_row(sid, name, t: pd.DataFrame, c: pd.DataFrame, alpha: float) -> L
         lift = mt / mc - 1.0
         lift_low, lift_high = math.exp(math.log(mt / mc) - z * se) - 1.0, math.exp(math.log(mt / mc) + z * se) - 1.0
     else:
-        note = "zero mean revenue in an arm, so the relative lift is undefined"
+        note = "zero_mean_revenue"
     p_value = _num(float(res.pvalue))
     return LiftRow(
         **base,
@@ -187,25 +186,19 @@ def _revenue_row(sid, name, t: pd.DataFrame, c: pd.DataFrame, alpha: float) -> L
     )
 
 
-def _table(metric: str, used: pd.DataFrame, names: dict[int, str], config: ExperimentsConfig) -> LiftTable:
+def _table(metric: str, used: pd.DataFrame, segment_ids: list[int], config: ExperimentsConfig) -> LiftTable:
     row = _conversion_row if metric == "conversion" else _revenue_row
     rows = []
-    for sid in sorted(names):
+    for sid in segment_ids:
         part = used[used["segment"] == sid]
-        rows.append(
-            row(sid, names[sid], part[part["arm"] == "treatment"], part[part["arm"] == "control"], config.alpha)
-        )
-    overall = row(None, "All segments", used[used["arm"] == "treatment"], used[used["arm"] == "control"], config.alpha)
-    test = (
-        "Difference of conversion rates with a Newcombe interval and a score test; relative lift with a "
-        "log-adjusted interval of the rate ratio."
-        if metric == "conversion"
-        else "Welch's t-test and interval for the difference of mean revenue; relative lift with a "
-        "delta-method interval of the ratio of means."
-    )
-    return LiftTable(
-        metric=metric, metric_label=metric_label(metric, config.window_days), test=test, segments=rows, overall=overall
-    )
+        rows.append(row(sid, part[part["arm"] == "treatment"], part[part["arm"] == "control"], config.alpha))
+    overall = row(None, used[used["arm"] == "treatment"], used[used["arm"] == "control"], config.alpha)
+    return LiftTable(metric=metric, segments=rows, overall=overall)
+
+
+def _problem(row: int, column: str, value: object) -> ResultProblem:
+    # Customer values are never echoed: they may be raw identifiers.
+    return ResultProblem(row=row, column=column, value=None if column == "customer" else str(value))
 
 
 def read_results(
@@ -213,7 +206,7 @@ def read_results(
     *,
     assignments: pd.DataFrame,
     config: ExperimentsConfig,
-    segment_names: dict[int, str] | None = None,
+    segment_ids: list[int] | None = None,
 ) -> ExperimentResults:
     """Read an experiment's results file and measure the lift per segment.
 
@@ -228,8 +221,8 @@ def read_results(
         The ``assignments`` table of :func:`design_experiments`.
     config
         The ``[experiments]`` section (metric, alpha, ``max_bad_result_share``).
-    segment_names
-        ``{segment id: name}``; defaults to "Segment N" for every assigned segment.
+    segment_ids
+        The segments to report (every one gets a row); default: every assigned segment.
 
     Returns
     -------
@@ -280,7 +273,7 @@ def read_results(
     mismatch = ~bad & ~unknown & ~dup & (parsed["arm"] != assigned_arm)
     keep = ~(bad | unknown | dup | mismatch)
     used = parsed[keep].assign(segment=seg[keep].astype(int))
-    names = segment_names or {int(s): f"Segment {int(s)}" for s in sorted(assignments["segment"].unique())}
+    ids = sorted(segment_ids or {int(s) for s in assignments["segment"].unique()})
     other = "revenue" if config.metric == "conversion" else "conversion"
     return ExperimentResults(
         file=path.name,
@@ -291,10 +284,11 @@ def read_results(
         duplicates=int(dup.sum()),
         arm_mismatches=int(mismatch.sum()),
         problems=[
-            f"row {r}, column {c}: {'(empty)' if c == 'customer' else repr(v)}" for r, c, v in problems[:MAX_PROBLEMS]
+            ResultProblem(row=r, column=c, value=None if c == "customer" else str(v))
+            for r, c, v in problems[:MAX_PROBLEMS]
         ],
         alpha=config.alpha,
         confidence_level=1.0 - config.alpha,
-        primary=_table(config.metric, used, names, config),
-        secondary=_table(other, used, names, config),
+        primary=_table(config.metric, used, ids, config),
+        secondary=_table(other, used, ids, config),
     )

@@ -267,7 +267,7 @@ def holdout_chart(bundle: Bundle, *, fmt: Formats | None = None) -> Chart:
 
 
 def lift_chart(bundle: Bundle, *, fmt: Formats | None = None) -> Chart:
-    """Measured lift per segment (and overall), with confidence intervals."""
+    """Measured lift per segment (and over all segments), with confidence intervals."""
     fmt = fmt or formats_for(bundle)
     results = getattr(bundle, "experiment_results", None)
     if results is None:
@@ -276,19 +276,23 @@ def lift_chart(bundle: Bundle, *, fmt: Formats | None = None) -> Chart:
     rows = [r for r in [*results.primary.segments, results.primary.overall] if r.lift is not None]
     if not rows:
         raise PublishError("lift_chart needs at least one row with a lift. Got none.")
-    data = [r.name for r in rows], [r.lift for r in rows], [r.lift_low for r in rows], [r.lift_high for r in rows]
-    label = results.primary.metric_label
+    names = {s.id: s.name for s in bundle.segments}
+    labels = ["All segments" if r.segment is None else names.get(r.segment, f"Segment {r.segment}") for r in rows]
+    data = labels, [r.lift for r in rows], [r.lift_low for r in rows], [r.lift_high for r in rows]
+    window = bundle.experiments.window_days if bundle.experiments is not None else 90
+    what = "repurchase" if results.primary.metric == "conversion" else "revenue per customer"
+    metric = f"{what} within {window} days"
     with themed():
         fig = new_figure(WIDTH["screen"], _rows_height(len(rows), 0.5, 1.2))
         experiments.lift_intervals(
             *data,
             [colors.get(r.segment, FALLBACK_COLOR) for r in rows],
             totals=[r.segment is None for r in rows],
-            metric_label=label,
+            metric_label=metric,
             ax=fig.subplots(),
             fmt=fmt,
         )
-        alt = experiments.lift_alt(*data, results.confidence_level, label, fmt)
+        alt = experiments.lift_alt(*data, results.confidence_level, metric, fmt)
         return to_chart(fig, key="experiment-lift", alt=alt, caption="Measured lift, treatment against control")
 
 

@@ -91,21 +91,22 @@ class SmtpSettings:
         )
 
 
-def _message(pdf: Path, *, settings: SmtpSettings, subject: str, body: str) -> EmailMessage:
+def _message(pdf: bytes, filename: str, *, settings: SmtpSettings, subject: str, body: str) -> EmailMessage:
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = settings.sender
     msg["To"] = ", ".join(settings.recipients)
     msg["Message-ID"] = make_msgid(domain=settings.sender.rsplit("@", 1)[-1])
     msg.set_content(body)
-    msg.add_attachment(pdf.read_bytes(), maintype="application", subtype="pdf", filename=pdf.name)
+    msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
     return msg
 
 
 def send_email(
-    pdf: Path,
+    pdf: bytes,
     *,
     settings: SmtpSettings,
+    filename: str = "brief.pdf",
     subject: str = "Customer segments: executive brief",
     body: str = "The executive brief is attached.",
 ) -> str:
@@ -114,7 +115,10 @@ def send_email(
     Parameters
     ----------
     pdf
-        The brief.
+        The brief's bytes, as :func:`~publishing.deliver.check_site` verified them
+        (``site.files["brief.pdf"]``), so what is mailed is what the build made.
+    filename
+        The attachment's name.
     settings
         Server, credentials and recipients (:meth:`SmtpSettings.from_env`).
     subject, body
@@ -130,10 +134,9 @@ def send_email(
     PublishError
         When the server cannot be reached, TLS or login fails, or any recipient is refused.
     """
-    pdf = Path(pdf)
-    if not pdf.is_file():
-        raise PublishError(f"{pdf}: the brief to send does not exist.")
-    msg = _message(pdf, settings=settings, subject=subject, body=body)
+    if not pdf.startswith(b"%PDF-"):
+        raise PublishError(f"{filename}: the brief to send is not a PDF (it does not start with '%PDF-').")
+    msg = _message(pdf, filename, settings=settings, subject=subject, body=body)
     where = f"{settings.host}:{settings.port}"
     try:
         with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
