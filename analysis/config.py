@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
+from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from analysis.errors import ConfigError
@@ -29,6 +30,7 @@ __all__ = [
     "PrivacyConfig",
     "ClvConfig",
     "ExperimentsConfig",
+    "ReportConfig",
     "HistoryConfig",
     "Config",
     "load_config",
@@ -327,6 +329,25 @@ class ExperimentsConfig(_Section):
     )
 
 
+class ReportConfig(_Section):
+    """How the site and the brief write numbers, money and dates."""
+
+    locale: str = Field(
+        default="en_GB",
+        description="a locale Babel (CLDR) knows, e.g. 'en_GB', 'en_US', 'de_CH', 'zh_TW'; sets separators and dates",
+    )
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        try:
+            Locale.parse(value.replace("-", "_"))
+        except (UnknownLocaleError, ValueError, TypeError):
+            allowed = "a CLDR locale such as 'en_GB', 'de_CH' or 'zh_TW'"
+            raise ValueError(f"unknown locale {value!r}; use {allowed}") from None
+        return value.replace("-", "_")  # as written ("zh_TW", not Babel's "zh_Hant_TW")
+
+
 class HistoryConfig(_Section):
     """How a refresh relates to the previous one (``--previous`` or the build's history)."""
 
@@ -362,6 +383,7 @@ class Config(_Section):
     privacy: PrivacyConfig = PrivacyConfig()
     clv: ClvConfig = ClvConfig()
     experiments: ExperimentsConfig = ExperimentsConfig()
+    report: ReportConfig = ReportConfig()
     history: HistoryConfig = HistoryConfig()
 
 

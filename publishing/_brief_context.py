@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from analysis.bundle import Bundle
+from publishing.charts import FALLBACK_COLOR
 
 __all__ = [
     "Action",
@@ -138,7 +139,6 @@ class BriefContext:
     action_rule: str
     k_rationale: str
     site_url: str
-    currency: str
     compact: bool
     headline: Headline | None
     clv: ClvSummary | None
@@ -177,7 +177,7 @@ def _choose_actions(bundle: Bundle, colors: dict[int, str]) -> tuple[tuple[Actio
             rank=rank,
             segment_id=seg.id,
             segment=seg.name,
-            color=colors.get(seg.id, "#555555"),
+            color=colors.get(seg.id, FALLBACK_COLOR),
             action=rec.action,
             why=rec.why,
             kpi=rec.kpi,
@@ -242,7 +242,7 @@ def _test_plan(bundle: Bundle, colors: dict[int, str]) -> TestPlan | None:
     lines = tuple(
         TestLine(
             segment=names.get(d.segment, f"Segment {d.segment}"),
-            color=colors.get(d.segment, "#555555"),
+            color=colors.get(d.segment, FALLBACK_COLOR),
             action=d.action,
             testable=d.testable,
             required_total=d.required_total,
@@ -278,7 +278,7 @@ def _headline(rows: tuple[SegmentRow, ...]) -> Headline | None:
     )
 
 
-def brief_context(bundle: Bundle, *, colors: dict[int, str], site_url: str, currency: str = "") -> BriefContext:
+def brief_context(bundle: Bundle, *, colors: dict[int, str], site_url: str) -> BriefContext:
     """Compute what the brief shows.
 
     Parameters
@@ -289,8 +289,6 @@ def brief_context(bundle: Bundle, *, colors: dict[int, str], site_url: str, curr
         ``{segment id: CSS colour}``, the same as the site's.
     site_url
         Where the full site lives, printed on the second page.
-    currency
-        Symbol printed before amounts (``""`` when the data's currency is unknown).
 
     Returns
     -------
@@ -303,7 +301,7 @@ def brief_context(bundle: Bundle, *, colors: dict[int, str], site_url: str, curr
         SegmentRow(
             id=s.id,
             name=s.name,
-            color=colors.get(s.id, "#555555"),
+            color=colors.get(s.id, FALLBACK_COLOR),
             size=s.size,
             share_customers=s.share_customers,
             revenue=s.revenue,
@@ -330,7 +328,6 @@ def brief_context(bundle: Bundle, *, colors: dict[int, str], site_url: str, curr
         action_rule=rule,
         k_rationale=bundle.k_selection.rationale,
         site_url=site_url,
-        currency=currency,
         compact=len(rows) > 8 or (len(rows) > 6 and getattr(bundle, "experiments", None) is not None),
         headline=_headline(rows),
         clv=_clv_summary(bundle),

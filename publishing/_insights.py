@@ -11,15 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from analysis.bundle import Bundle, Recommendation, Segment
-from analysis.currency import currency_symbol as symbol_for
-from publishing.figures import segment_colors
+from publishing.charts import FALLBACK_COLOR, bundle_colors
 
 __all__ = [
     "SegmentView",
     "Opportunity",
     "DropRow",
     "MixRow",
-    "currency_symbol",
     "biggest_opportunity",
     "site_context",
 ]
@@ -75,11 +73,6 @@ class DropRow:
     meaning: str
     rows: int
     share: float
-
-
-def currency_symbol(bundle: Bundle) -> str:
-    """The symbol of the bundle's currency ("" when unknown)."""
-    return symbol_for(bundle.data.currency)
 
 
 def _view(bundle: Bundle, seg: Segment, color: str) -> SegmentView:
@@ -155,24 +148,24 @@ def _crosstab(bundle: Bundle, views: list[SegmentView]) -> list[dict[str, Any]]:
 def site_context(bundle: Bundle) -> dict[str, Any]:
     """The context every site template receives (the bundle plus derived values).
 
-    Keys: ``bundle``, ``currency``, ``segments`` (list of :class:`SegmentView`
-    in id order), ``colors`` (``{segment id: colour}``), ``opportunity`` (:class:`Opportunity` or None), ``drops``
+    Keys: ``bundle``, ``segments`` (list of :class:`SegmentView`
+    in id order), ``colors`` (``{segment id: colour}``), ``fallback_color`` (for
+    anything of no known segment), ``opportunity`` (:class:`Opportunity` or None), ``drops``
     (list of :class:`DropRow`), ``kept_share``, ``crosstab`` (rows of
     ``{"name", "counts", "total"}`` in segment order), ``candidates`` (by k),
     ``config_items`` (sorted ``(section, settings)`` pairs), ``config_open``
     (sections shown unfolded), ``generator``
     (sorted ``(name, version)`` pairs), ``licence`` (a dict or None).
     """
-    colors = segment_colors(bundle)
+    colors = bundle_colors(bundle)
     views = [_view(bundle, s, colors[s.id]) for s in sorted(bundle.segments, key=lambda s: s.id)]
     data = bundle.data
     return {
         "bundle": bundle,
-        "currency": currency_symbol(bundle),
         "segments": views,
         "colors": colors,
         "names": {s.id: s.name for s in bundle.segments},
-        "fallback_color": "#5f6b7a",
+        "fallback_color": FALLBACK_COLOR,
         "opportunity": biggest_opportunity(bundle, views),
         "drops": _drops(bundle),
         "kept_share": data.rows_kept / data.rows_in if data.rows_in else 0.0,

@@ -17,7 +17,7 @@ import jinja2
 from analysis.bundle import Bundle
 from analysis.errors import PublishError
 from analysis.profiles import FEATURE_LABELS as FEATURE_WORDS
-from publishing.figures import FEATURE_LABELS, Chart
+from publishing.charts import FEATURE_LABELS, Chart
 
 __all__ = ["PageSpec", "PAGES", "RenderedPage", "section_present", "render_pages"]
 

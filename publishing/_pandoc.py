@@ -19,6 +19,7 @@ import yaml
 
 from analysis.errors import PublishError
 from publishing._env import TEMPLATES_DIR, make_env
+from publishing._format import Formats
 
 __all__ = ["pandoc_path", "render_with_pandoc"]
 
@@ -108,10 +109,10 @@ def render_with_pandoc(project: Path, out_dir: Path, *, jobs: int = 2) -> list[s
         elif src.is_file():
             shutil.copy2(src, out_dir / src.name)
 
-    env = make_env()
+    info = _site_info(project)
+    env = make_env(formats=Formats(info["locale"]))
     navbar_tpl = env.get_template("site/navbar.html.j2")
     footer_tpl = env.get_template("site/footer.html.j2")
-    info = _site_info(project)
     binary = pandoc_path()
 
     with tempfile.TemporaryDirectory(prefix="site-pandoc-") as tmp:
@@ -171,4 +172,4 @@ def _site_info(project: Path) -> dict[str, Any]:
     path = project / "_site-info.yml"
     data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
     footer = {k: str(data.get(k) or "") for k in ("source_name", "snapshot_date", "schema_version")}
-    return {"footer": footer, "colors": dict(data.get("colors") or {})}
+    return {"footer": footer, "colors": dict(data.get("colors") or {}), "locale": data.get("locale") or "en_GB"}

@@ -7,7 +7,6 @@ lives in ``templates/brief/brief.css``; this module only computes the context
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import tempfile
@@ -15,11 +14,10 @@ from pathlib import Path
 
 from analysis.bundle import Bundle
 from analysis.errors import PublishError
-from publishing._brief_charts import value_chart
 from publishing._brief_context import brief_context
 from publishing._env import TEMPLATES_DIR, make_env
-from publishing._insights import currency_symbol
-from publishing.figures import segment_colors, size_revenue_chart
+from publishing._format import formats_for
+from publishing.charts import Chart, brief_charts, bundle_colors
 from publishing.site import load_bundle
 
 __all__ = [
@@ -34,14 +32,10 @@ DEFAULT_SITE_URL = "_site/index.html"
 _TEMPLATE = "brief/brief.html.j2"
 
 
-def _data_uri(svg: str) -> str:
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
-
-
-def _write_figure(figures_dir: Path | None, name: str, svg: str) -> None:
+def _write_figure(figures_dir: Path | None, name: str, chart: Chart) -> None:
     if figures_dir is not None:
         figures_dir.mkdir(parents=True, exist_ok=True)
-        (figures_dir / name).write_text(svg, encoding="utf-8")
+        (figures_dir / name).write_text(chart.svg, encoding="utf-8")
 
 
 #: Layout densities tried in order until the brief fits on two pages (CSS classes, see brief.css).
@@ -51,26 +45,22 @@ PAGES = 2
 
 def _render_html(bundle: Bundle, *, site_url: str, figures_dir: Path | None) -> list[str]:
     """The brief's HTML at every density, the context and charts computed once."""
-    ctx = brief_context(bundle, colors=segment_colors(bundle), site_url=site_url, currency=currency_symbol(bundle))
-    rows = ctx.rows
-    # The site's own chart, so the brief and the site show the same picture in the same colours.
-    share = size_revenue_chart(bundle)
-    value_svg = value_chart(
-        [r.name for r in rows],
-        [r.revenue_per_customer for r in rows],
-        [r.color for r in rows],
-        label="Revenue per customer",
-        currency=ctx.currency,
-    )
-    _write_figure(figures_dir, "brief-share.svg", share.svg)
-    _write_figure(figures_dir, "brief-value.svg", value_svg)
+    fmt = formats_for(bundle)
+    ctx = brief_context(bundle, colors=bundle_colors(bundle), site_url=site_url)
+    # The site's charts and colours, drawn for print, so the brief and the site show the same picture.
+    drawn = brief_charts(bundle, fmt=fmt)
+    share, value = drawn["share"], drawn["value"]
+    _write_figure(figures_dir, "brief-share.svg", share)
+    _write_figure(figures_dir, "brief-value.svg", value)
     charts = {
-        "share": _data_uri(share.svg),
+        "share": share.data_uri(),
         "share_alt": share.alt,
         "share_caption": share.caption,
-        "value": _data_uri(value_svg),
+        "value": value.data_uri(),
+        "value_alt": value.alt,
+        "value_caption": value.caption,
     }
-    template = make_env().get_template(_TEMPLATE)
+    template = make_env(formats=fmt).get_template(_TEMPLATE)
     return [template.render(b=ctx, density=d, charts=charts) for d in DENSITIES]
 
 

@@ -21,11 +21,12 @@ from pydantic import ValidationError
 from analysis.bundle import Bundle
 from analysis.errors import PublishError
 from publishing._env import make_env
+from publishing._format import formats_for
 from publishing._insights import site_context
 from publishing._pages import render_pages
 from publishing._pandoc import render_with_pandoc
 from publishing._quarto import quarto_path, render_with_quarto
-from publishing.figures import site_charts
+from publishing.charts import site_charts
 
 __all__ = ["SiteResult", "build_site", "load_bundle"]
 
@@ -144,9 +145,10 @@ def build_site(
     used = _resolve_engine(engine)
     bundle = load_bundle(bundle_path)
     out = Path(out_dir)
-    charts = {c.key: c for c in site_charts(bundle)}
+    fmt = formats_for(bundle)
+    charts = {c.key: c for c in site_charts(bundle, fmt=fmt)}
     context = {**site_context(bundle), "brief_href": brief_href}
-    pages = render_pages(bundle, env=make_env(), context=context, charts=charts)
+    pages = render_pages(bundle, env=make_env(formats=fmt), context=context, charts=charts)
 
     with tempfile.TemporaryDirectory(prefix="site-project-") as tmp:
         project = Path(tmp)
@@ -164,6 +166,7 @@ def build_site(
             "source_name": bundle.data.source.name,
             "snapshot_date": bundle.data.snapshot_date,
             "schema_version": bundle.schema_version,
+            "locale": fmt.locale,
             "colors": menu_colors,
         }
         (project / "_site-info.yml").write_text(yaml.safe_dump(info, allow_unicode=True), encoding="utf-8")

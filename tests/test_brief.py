@@ -17,9 +17,11 @@ from pypdf import PdfReader
 from analysis.bundle import Bundle, write_bundle
 from analysis.errors import PublishError
 from publishing._brief_context import brief_context
-from publishing._env import format_date, format_money, format_number, format_percent
+from publishing._format import Formats
 from publishing.brief import build_brief, render_brief_html, render_brief_pdf
 
+# The brief factory's bundle: amounts in GBP, no [report] locale (so en_GB).
+FMT = Formats("en_GB", "GBP")
 EVIL_NAME = "<script>alert(1)</script> Evil & Co"
 EVIL_ACTION = "<img src=x onerror=alert(1)> <b>bold</b> action"
 
@@ -64,11 +66,11 @@ def test_text_has_every_segment_and_the_kpis(built):
     first, second = _text(built[1])
     for seg in bundle.segments:
         assert seg.name in first
-        assert format_number(seg.size) in first
-        assert format_percent(seg.share_revenue) in first
-    assert format_number(bundle.data.customers) in first
-    assert format_money(bundle.data.revenue, "£") in first
-    assert format_date(bundle.data.snapshot_date) in first
+        assert FMT.number(seg.size) in first
+        assert FMT.percent(seg.share_revenue) in first
+    assert FMT.number(bundle.data.customers) in first
+    assert FMT.money(bundle.data.revenue) in first
+    assert FMT.date(bundle.data.snapshot_date) in first
     assert f"Segments {len(bundle.segments)}" in first.replace("SEGMENTS", "Segments")
 
 
@@ -77,7 +79,7 @@ def test_page_numbers_and_running_header(built):
     assert "Page 1 of 2" in first
     assert "Page 2 of 2" in second
     # The running header is on page 2 only (the first page has the masthead).
-    snapshot = format_date(make_bundle().data.snapshot_date)
+    snapshot = FMT.date(make_bundle().data.snapshot_date)
     assert f"Snapshot {snapshot}" in second
     assert "executive brief" in second.lower()
 
@@ -88,7 +90,7 @@ def test_three_actions_are_the_highest_revenue_segments(built):
     ranked = sorted(bundle.segments, key=lambda s: -s.revenue)
     for seg in ranked[:3]:
         assert seg.recommendations[0].action in second
-        assert format_money(seg.revenue, "£") in second
+        assert FMT.money(seg.revenue) in second
     for seg in ranked[3:]:
         assert seg.recommendations[0].action not in second
 
@@ -176,11 +178,11 @@ def test_clv_and_test_plan_shown_when_present(tmp_path):
     pdf = build_brief(write_bundle(bundle, tmp_path), tmp_path / "b.pdf")
     assert len(PdfReader(pdf).pages) == 2
     first, second = _text(pdf)
-    assert format_money(bundle.clv.total.clv, "£") in first
-    assert format_money(bundle.clv.total.clv_low, "£") in first
+    assert FMT.money(bundle.clv.total.clv) in first
+    assert FMT.money(bundle.clv.total.clv_low) in first
     assert "Test plan: repurchase within 90 days" in second
     too_small = [d for d in bundle.experiments.designs if not d.testable]
-    assert too_small and f"too small, min. lift {format_percent(too_small[0].min_detectable_effect, 0)}" in second
+    assert too_small and f"too small, min. lift {FMT.percent(too_small[0].min_detectable_effect, 0)}" in second
 
 
 def test_actions_ranked_by_clv_when_reliable():
@@ -231,7 +233,7 @@ def test_long_texts_fall_back_to_a_denser_layout(tmp_path):
     second = _text(pdf)[1]
     for seg in sorted(segs, key=lambda s: -s.revenue)[:3]:
         assert seg.recommendations[0].action in second
-        assert format_money(seg.revenue, "£") in second
+        assert FMT.money(seg.revenue) in second
 
 
 def test_unknown_density_is_refused():

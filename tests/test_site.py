@@ -12,8 +12,9 @@ from _factory import make_bundle, write_factory_bundle
 
 from analysis.errors import PublishError
 from publishing import _quarto
-from publishing._env import format_money, format_number, format_percent, make_env
-from publishing._insights import biggest_opportunity, currency_symbol, site_context
+from publishing._env import make_env
+from publishing._format import formats_for
+from publishing._insights import biggest_opportunity, site_context
 from publishing._pages import PAGES, PageSpec, render_pages
 from publishing.site import QUARTO_YML, build_site, load_bundle
 
@@ -90,16 +91,16 @@ def test_navbar_lists_every_segment_by_name_and_marks_the_current_page(factory_s
 def test_overview_shows_kpis_cards_and_the_opportunity(factory_site):
     bundle = load_bundle(factory_site.bundle_path)
     index = _html(factory_site)["index.html"]
-    cur = currency_symbol(bundle)
-    assert format_number(bundle.data.customers) in index
-    assert format_money(bundle.data.revenue, cur) in index
+    fmt = formats_for(bundle)
+    assert fmt.number(bundle.data.customers) in index
+    assert fmt.money(bundle.data.revenue) in index
     for seg in bundle.segments:
         assert seg.name in index and seg.description in index
         assert seg.recommendations[0].action in index
     opp = biggest_opportunity(bundle, site_context(bundle)["segments"])
     assert opp is not None
-    assert format_money(opp.uplift, cur) in index
-    assert format_percent(opp.segment.segment.share_revenue) in index
+    assert fmt.money(opp.uplift) in index
+    assert fmt.percent(opp.segment.segment.share_revenue) in index
 
 
 def test_opportunity_is_the_segment_whose_revenue_lags_its_headcount_most():
@@ -124,10 +125,10 @@ def test_data_quality_accounts_for_every_row(factory_site):
         ("Rows kept", bundle.data.rows_kept),
         ("Rows dropped", sum(bundle.data.dropped.values())),
     ):
-        kpi = rf'kpi-label">{label}</div>\s*<div class="kpi-value">{re.escape(format_number(n))}</div>'
+        kpi = rf'kpi-label">{label}</div>\s*<div class="kpi-value">{re.escape(formats_for(bundle).number(n))}</div>'
         assert re.search(kpi, page), label
     for reason, n in bundle.data.dropped.items():
-        assert f"<code>{reason}</code>" in page and format_number(n) in page
+        assert f"<code>{reason}</code>" in page and formats_for(bundle).number(n) in page
         assert bundle.data.reasons[reason] in page
     assert bundle.data.source.sha256 in page
 
@@ -241,21 +242,21 @@ def test_no_markdown_leaks_into_the_html(factory_site):
 def test_pages_show_the_optional_sections(factory_site):
     bundle = load_bundle(factory_site.bundle_path)
     html = _html(factory_site)
-    cur = currency_symbol(bundle)
-    assert format_money(bundle.clv.total.clv, cur) in html["clv.html"]
+    fmt = formats_for(bundle)
+    assert fmt.money(bundle.clv.total.clv) in html["clv.html"]
     for row in bundle.clv.segments:
-        assert format_money(row.clv, cur) in html["clv.html"]
+        assert fmt.money(row.clv) in html["clv.html"]
     names = {s.id: s.name for s in bundle.segments}
     page = htmllib.unescape(html["experiments.html"])
     for design in bundle.experiments.designs:
         assert f"Giving {names[design.segment]} the action “{design.action}” raises" in page
         if design.verdict == "too_small":
-            needs = f"Needs {format_number(design.required_treatment)} treatment and"
+            needs = f"Needs {fmt.number(design.required_treatment)} treatment and"
             assert needs in page and "What would make it testable" in page
     for option in bundle.experiments.control_options:
-        assert format_number(option.held_back) in page
+        assert fmt.number(option.held_back) in page
     for row in bundle.experiment_results.primary.segments:
-        assert format_percent(row.lift) in html["experiments.html"]
+        assert fmt.percent(row.lift) in html["experiments.html"]
 
 
 def test_missing_or_invalid_bundle_is_a_publish_error(tmp_path):
