@@ -354,15 +354,16 @@ def box_chart(bundle: Bundle, segment_id: int) -> Chart:
 
 
 def elbow_chart(bundle: Bundle) -> Chart:
-    """Within-cluster inertia by k, with the elbow (knee) and the chosen k marked."""
+    """Within-cluster inertia by k, with the elbow's vote (knee) and the chosen k marked."""
     ks = bundle.k_selection
     cands = sorted(ks.candidates, key=lambda c: c.k)
+    elbow_k = ks.vote("elbow")
     with _style():
         fig, ax = plt.subplots(figsize=(6.4, 3.4))
         ax.plot([c.k for c in cands], [c.inertia for c in cands], marker="o", color=PALETTE[0], linewidth=1.8)
         by_k = {c.k: c for c in cands}
-        if ks.elbow_k is not None and ks.elbow_k in by_k:
-            knee = by_k[ks.elbow_k]
+        if elbow_k is not None and elbow_k in by_k:
+            knee = by_k[elbow_k]
             ax.scatter(
                 [knee.k], [knee.inertia], s=160, facecolors="none", edgecolors=PALETTE[3], linewidths=2, zorder=5
             )
@@ -391,7 +392,7 @@ def elbow_chart(bundle: Bundle) -> Chart:
         ax.yaxis.set_major_formatter(lambda v, _pos: format_number(v, compact=True))
         ax.grid(axis="y")
         ax.set_axisbelow(True)
-    knee_text = f"the knee is at k = {ks.elbow_k}" if ks.elbow_k is not None else "no clear knee was found"
+    knee_text = f"the knee is at k = {elbow_k}" if elbow_k is not None else "no clear knee was found"
     alt = (
         f"Line chart of inertia for k from {cands[0].k} to {cands[-1].k}, falling from "
         f"{format_number(cands[0].inertia)} to {format_number(cands[-1].inertia)}; {knee_text}; "
