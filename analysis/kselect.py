@@ -29,8 +29,13 @@ The rule (in the spirit of NbClust, Charrad et al., 2014: many indices, majority
 5. **Tally.** The k with the most votes wins; a tie goes to the smaller k.
 
 Every score of a k depends on that k's fits alone (and the elbow score on its
-neighbours), so raising ``k_max`` adds rows to the table without changing the
-existing ones. Fits run single-threaded (see :func:`choose_k`).
+neighbours): the sample, the subsamples, the reference sets and every fit's seed
+are drawn independently of the range, so raising ``k_max`` adds rows to the
+table without changing the existing ones (except on samples so small that a
+subsample would hold fewer than ``k_max + 1`` rows, where its size is raised to
+that). Each vote then looks at the admissible k only, which is what keeps the
+choice from following ``k_max``: tiny or unstable segmentations at large k never
+enter the count. Fits run single-threaded (see :func:`choose_k`).
 """
 
 from __future__ import annotations
