@@ -107,3 +107,11 @@ def test_the_brief_says_what_the_checks_would_have_chosen_for_a_fixed_k():
     bundle = make_brief_bundle().model_copy(update={"k_selection": hand_made_selection(4, k_max=8, fixed_k=6)})
     text = " ".join(re.sub(r"<[^>]+>", " ", render_brief_html(bundle)).split())
     assert "Left to themselves, all five independent checks would have chosen four." in text
+
+
+def test_the_brief_warns_when_no_grouping_was_stable_enough():
+    selection = hand_made_selection(4, k_max=8, min_share=0.9)  # no k has a 90% smallest segment
+    assert selection.fallback == "no_admissible_k" and not selection.overridden
+    bundle = make_brief_bundle().model_copy(update={"k_selection": selection})
+    text = " ".join(re.sub(r"<[^>]+>", " ", render_brief_html(bundle)).split())
+    assert "None of the groupings tried was fully stable, so treat the groups as a first indication." in text
