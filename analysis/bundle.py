@@ -11,7 +11,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,7 +25,11 @@ __all__ = [
     "Source",
     "SheetRows",
     "DataSection",
+    "CRITERIA",
     "Candidate",
+    "Vote",
+    "TallyRow",
+    "KSample",
     "KSelection",
     "BoxStats",
     "FeatureProfile",
@@ -42,7 +46,10 @@ __all__ = [
 ]
 
 # 1.1.0: optional clv, experiments and experiment_results sections (issue 4).
-SCHEMA_VERSION = "1.1.0"
+# 2.0.0: k_selection carries the criteria's votes, the tally, the sample and reason codes instead of the
+#        English `rule` and `rationale` (issues 8, 9, 11); `elbow_k` gave way to the elbow's vote. Fields were
+#        removed and `candidates` gained required ones, so readers of 1.x bundles must change: a major bump.
+SCHEMA_VERSION = "2.0.0"
 
 
 class _Model(BaseModel):
@@ -102,23 +109,78 @@ class FeaturesSection(_Model):
     skewness: dict[str, float] = Field(description="skewness of each raw feature before transforming")
 
 
+CRITERIA = ("silhouette", "calinski_harabasz", "davies_bouldin", "gap", "elbow")
+"""The criteria that vote for k, in the order they are listed in a :class:`KSelection`."""
+
+
 class Candidate(_Model):
     k: int
-    inertia: float
+    inertia: float = Field(description="within-segment sum of squares on the scaled features (of the sample)")
     silhouette: float
     calinski_harabasz: float
     davies_bouldin: float
-    stability: float = Field(description="mean adjusted Rand index over bootstrap resamples")
+    gap: float = Field(description="gap statistic: mean log inertia of the reference sets minus log inertia")
+    gap_sd: float = Field(description="s_k: standard deviation of the reference log inertias times sqrt(1 + 1/B)")
+    elbow: float | None = Field(
+        description=(
+            "log(W[k-1] / W[k]) / log(W[k] / W[k+1]) for inertia W: how much more the last segment added than "
+            "the next one would; None at k_max and for a fixed k outside the range"
+        )
+    )
+    stability: float = Field(description="mean adjusted Rand index between the fit and refits on subsamples")
     min_share: float = Field(description="share of customers in the smallest cluster")
+    admissible: bool = Field(description="stability and smallest share both meet their thresholds")
+
+
+class Vote(_Model):
+    criterion: Literal["silhouette", "calinski_harabasz", "davies_bouldin", "gap", "elbow"]
+    k: int | None = Field(description="the k this criterion votes for; None when it abstains")
+    abstained: Literal["gap_rule_not_met", "no_elbow"] | None = Field(
+        default=None, description="why the criterion did not vote"
+    )
+
+
+class TallyRow(_Model):
+    k: int
+    votes: int
+    criteria: list[str] = Field(description="the criteria that voted for this k")
+
+
+class KSample(_Model):
+    customers: int = Field(description="customers in the data")
+    size: int = Field(description="customers k was chosen on")
+    method: Literal["all", "stratified"]
+    bins: int | None = Field(description="quantile bins per feature of the stratification grid")
+    cells: int | None = Field(description="non-empty cells of the stratification grid")
 
 
 class KSelection(_Model):
-    candidates: list[Candidate]
-    elbow_k: int | None
-    chosen_k: int
+    candidates: list[Candidate] = Field(description="every k scored, sorted by k (a fixed k may lie outside the range)")
+    k_min: int
+    k_max: int
+    sample: KSample
+    gap_references: int = Field(description="B, the number of uniform reference sets of the gap statistic")
+    base_inertia: float = Field(
+        description="inertia at k_min - 1 (the total sum of squares when k_min = 2), for the elbow score at k_min"
+    )
+    min_stability: float = Field(description="admissibility threshold on stability")
+    min_share: float = Field(description="admissibility threshold on the smallest segment's share")
+    admissible: list[int] = Field(description="admissible k in [k_min, k_max]")
+    fallback: Literal["no_admissible_k"] | None = Field(
+        description="'no_admissible_k': nothing was admissible, so every k in the range took part in the vote"
+    )
+    votes: list[Vote] = Field(description="one per criterion, in a fixed order")
+    tally: list[TallyRow] = Field(description="k that received votes, most votes first, then smaller k")
+    decision: Literal["most_votes", "tie_smaller_k"] = Field(
+        description="'tie_smaller_k': several k shared the most votes and the smallest was taken"
+    )
+    rule_k: int = Field(description="the k the rule chose")
+    chosen_k: int = Field(description="the k used: rule_k, unless fixed by --k or config")
     overridden: bool = Field(description="true when k was fixed by --k or config")
-    rule: str = Field(description="the documented selection rule")
-    rationale: str = Field(description="why this k, in words, citing the numbers")
+
+    def vote(self, criterion: str) -> int | None:
+        """The k ``criterion`` voted for (``None`` when it abstained or is unknown)."""
+        return next((v.k for v in self.votes if v.criterion == criterion), None)
 
 
 class BoxStats(_Model):

@@ -230,19 +230,24 @@ class FeaturesConfig(_Section):
 
 
 class KSelectionConfig(_Section):
-    """The range of k tried and the evidence computed for each."""
+    """The range of k tried, the sample it is tried on, and the evidence computed for each k."""
 
     k_min: int = Field(default=2, ge=2, le=30)
     k_max: int = Field(default=10, ge=2, le=30)
-    silhouette_sample: int = Field(default=4000, ge=100)
+    sample_size: int = Field(
+        default=3000,
+        ge=100,
+        le=1_000_000,
+        description="k is chosen on a stratified sample of at most this many customers; the final fit uses all",
+    )
+    silhouette_sample: int = Field(
+        default=4000, ge=100, description="silhouette on a fixed-seed subsample of the sample when it is larger"
+    )
     stability_resamples: int = Field(default=10, ge=2, le=200)
     stability_sample: float = Field(default=0.8, gt=0.0, le=1.0)
     min_stability: float = Field(default=0.75, ge=0.0, le=1.0)
-    elbow_min_silhouette_ratio: float = Field(
-        default=0.7,
-        ge=0.0,
-        le=1.0,
-        description="the elbow k is taken when admissible and its silhouette is at least this share of the best",
+    gap_references: int = Field(
+        default=10, ge=2, le=200, description="B, the uniform reference sets of the gap statistic (NbClust uses 10)"
     )
 
     @model_validator(mode="after")

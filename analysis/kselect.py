@@ -1,26 +1,41 @@
-"""Choice of the number of segments k, with the evidence for every candidate.
+"""Choice of the number of segments k: five criteria vote, stability and size filter.
 
 One public verb, :func:`choose_k` (plus :func:`choose_k_steps`, the number of
-progress steps it reports). For each k in ``[k_min, k_max]`` it fits the
-clustering once on all customers and ``stability_resamples`` times on random
-subsets, and records
+progress steps it reports).
 
-* inertia (within-segment sum of squares, on the scaled features),
-* silhouette (on a fixed-seed sample of ``silhouette_sample`` rows when larger),
-* Calinski-Harabasz and Davies-Bouldin indices,
-* stability: mean adjusted Rand index between the full-data labels and the
-  labels of a refit on a subset, compared on the subset's rows (subsets of
-  ``stability_sample`` of the rows drawn without replacement, or bootstrap
-  samples when ``stability_sample`` is 1; the same subsets for every k, each
-  refit with its own seed),
-* the share of customers in the smallest segment.
+The rule (in the spirit of NbClust, Charrad et al., 2014: many indices, majority rule)
+-----------------------------------------------------------------------------------------
+1. **Sample.** Rows are put in canonical order, then at most ``sample_size``
+   customers are drawn, stratified over a quantile grid of the features (see
+   :mod:`analysis._ksample`); with fewer customers, all of them are used.
+2. **Score.** For each k in ``[k_min, k_max]`` the clustering is fitted once on
+   the sample, and the table records inertia, silhouette (on a fixed-seed
+   subsample of ``silhouette_sample`` rows when the sample is larger),
+   Calinski-Harabasz, Davies-Bouldin, the gap statistic with its ``s_k`` over
+   ``gap_references`` uniform reference sets, the elbow score, stability (mean
+   adjusted Rand index between the fit and ``stability_resamples`` refits on
+   subsamples of ``stability_sample`` of the sample, or bootstrap samples when
+   that is 1; the same subsamples for every k, each refit with its own seed) and
+   the smallest segment's share.
+3. **Filter.** A k is admissible when its stability is at least
+   ``min_stability`` and its smallest segment holds at least
+   ``cluster.min_share`` of the sample.
+4. **Vote.** Silhouette (max), Calinski-Harabasz (max), Davies-Bouldin (min),
+   the gap statistic (Tibshirani et al., 2001: smallest k with
+   ``Gap(k) >= Gap(k+1) - s(k+1)``) and the elbow (highest local elbow score)
+   each vote for one admissible k (details in :mod:`analysis._kcriteria`). When
+   no k is admissible, every k of the range takes part instead and the
+   selection records ``fallback = "no_admissible_k"``.
+5. **Tally.** The k with the most votes wins; a tie goes to the smaller k.
 
-The elbow of the inertia curve is the k farthest from the chord joining the
-first and last points once both axes are scaled to [0, 1] (the "kneedle" idea
-of Satopaa et al., 2011, without smoothing).
-
-Rows are put in canonical order first, so the result does not depend on the
-order of the customers. Fits run single-threaded (see :func:`choose_k`).
+Every score of a k depends on that k's fits alone (and the elbow score on its
+neighbours): the sample, the subsamples, the reference sets and every fit's seed
+are drawn independently of the range, so raising ``k_max`` adds rows to the
+table without changing the existing ones (except on samples so small that a
+subsample would hold fewer than ``k_max + 1`` rows, where its size is raised to
+that). Each vote then looks at the admissible k only, which is what keeps the
+choice from following ``k_max``: tiny or unstable segmentations at large k never
+enter the count. Fits run single-threaded (see :func:`choose_k`).
 """
 
 from __future__ import annotations
@@ -36,20 +51,19 @@ from sklearn.metrics import (
 )
 from threadpoolctl import threadpool_limits
 
-from analysis.bundle import Candidate, KSelection
+from analysis._kcriteria import cast_votes, elbow_scores, gap_references, inertia, tally
+from analysis._ksample import stratified_sample
+from analysis.bundle import Candidate, KSample, KSelection
 from analysis.cluster import _canonical_order, _fit_labels, _validate
 from analysis.config import ClusterConfig, KSelectionConfig
 from analysis.errors import DataError
 
-__all__ = ["choose_k", "choose_k_steps", "SILHOUETTE_TOLERANCE"]
+__all__ = ["choose_k", "choose_k_steps"]
 
-SILHOUETTE_TOLERANCE = 0.10
-"""Silhouettes within this fraction of the best admissible one count as a tie.
-
-Silhouette nearly always peaks at k = 2 on customer data (one "engaged" and one
-"lapsed" half), often by a hair; a relative tolerance lets the inertia elbow
-decide between such near-equals instead of the third decimal.
-"""
+# Seed offsets from cluster.random_state: stability refit r uses +1+r (as before this rule), gap
+# reference fit b uses +_REFERENCE_SEED+b; the streams that draw the sample, the subsamples and
+# the reference sets are separate, so changing one count does not reshuffle the others.
+_REFERENCE_SEED = 1000
 
 
 def _k_values(config: KSelectionConfig, cluster: ClusterConfig | None) -> list[int]:
@@ -62,155 +76,100 @@ def _k_values(config: KSelectionConfig, cluster: ClusterConfig | None) -> list[i
 def choose_k_steps(config: KSelectionConfig, *, cluster: ClusterConfig | None = None) -> int:
     """Return how many times :func:`choose_k` calls ``on_step`` (for a progress bar).
 
-    One step per fit: for each candidate k, one fit on all customers and one
-    per stability resample. Pass ``cluster`` when it may fix a k outside the
-    configured range (that k is added to the table).
+    One step per fit: for each candidate k, one fit on the sample, one per
+    stability resample and one per gap reference set; plus one fit at
+    ``k_min - 1`` for the elbow score when ``k_min > 2``. Pass ``cluster`` when
+    it may fix a k outside the configured range (that k is added to the table).
     """
-    return len(_k_values(config, cluster)) * (1 + config.stability_resamples)
+    per_k = 1 + config.stability_resamples + config.gap_references
+    return len(_k_values(config, cluster)) * per_k + (1 if config.k_min > 2 else 0)
 
 
-def _inertia(X: np.ndarray, labels: np.ndarray) -> float:
-    total = 0.0
-    for c in np.unique(labels):
-        members = X[labels == c]
-        total += float(((members - members.mean(axis=0)) ** 2).sum())
-    return total
+class _Scorer:
+    """Fits and scores one k at a time on the sample, with shared subsamples and reference sets."""
 
+    def __init__(self, S: np.ndarray, config: KSelectionConfig, cluster: ClusterConfig, step: Callable[[], None]):
+        self.S, self.cluster, self.step = S, cluster, step
+        self.fit = dict(n_init=cluster.n_init, method=cluster.method, minibatch_above=cluster.minibatch_above)
+        n = S.shape[0]
+        seed = cluster.random_state
+        sub_rng = np.random.default_rng([seed, 1])
+        m = max(config.k_max + 1, int(round(config.stability_sample * n)))
+        bootstrap = config.stability_sample >= 1.0 or m >= n
+        self.subsets = [
+            np.sort(sub_rng.choice(n, n, replace=True) if bootstrap else sub_rng.choice(n, m, replace=False))
+            for _ in range(config.stability_resamples)
+        ]
+        self.references = gap_references(S, config.gap_references, np.random.default_rng([seed, 2]))
+        sil_rng = np.random.default_rng([seed, 3])
+        big = n > config.silhouette_sample
+        self.sil_rows = np.sort(sil_rng.choice(n, config.silhouette_sample, replace=False)) if big else None
 
-def _elbow(ks: list[int], inertia: list[float]) -> int | None:
-    """k of maximum distance below the chord of the normalised inertia curve."""
-    if len(ks) < 3:
-        return None
-    x = np.asarray(ks, dtype="float64")
-    y = np.asarray(inertia, dtype="float64")
-    if y.max() == y.min():
-        return None
-    x = (x - x.min()) / (x.max() - x.min())
-    y = (y - y.min()) / (y.max() - y.min())
-    # Chord from (0, y0) to (1, y1); inertia falls, so the knee lies below it.
-    chord = y[0] + (y[-1] - y[0]) * x
-    gap = chord - y
-    best = int(np.argmax(gap))
-    if gap[best] <= 0:
-        return None
-    return ks[best]
+    def labels(self, X: np.ndarray, k: int, seed: int) -> np.ndarray:
+        out = _fit_labels(X, k, random_state=seed, **self.fit)
+        self.step()
+        return out
 
-
-def _candidate(
-    X: np.ndarray,
-    k: int,
-    *,
-    config: KSelectionConfig,
-    cluster: ClusterConfig,
-    subsets: list[np.ndarray],
-    sil_rows: np.ndarray | None,
-    step: Callable[[], None],
-) -> Candidate:
-    fit = dict(n_init=cluster.n_init, method=cluster.method, minibatch_above=cluster.minibatch_above)
-    labels = _fit_labels(X, k, random_state=cluster.random_state, **fit)
-    step()
-    n = X.shape[0]
-    sizes = np.bincount(labels, minlength=k)
-    present = int((sizes > 0).sum())
-    if present >= 2:
-        if sil_rows is not None and len(np.unique(labels[sil_rows])) >= 2:
-            silhouette = float(silhouette_score(X[sil_rows], labels[sil_rows]))
-        elif sil_rows is None and present < n:
-            silhouette = float(silhouette_score(X, labels))
+    def _separation(self, labels: np.ndarray) -> tuple[float, float, float]:
+        S, rows = self.S, self.sil_rows
+        if len(np.unique(labels)) < 2:
+            return -1.0, 0.0, 1e9
+        sub = labels if rows is None else labels[rows]
+        if 2 <= len(np.unique(sub)) < len(sub):
+            silhouette = float(silhouette_score(S if rows is None else S[rows], sub))
         else:
             silhouette = -1.0
-        ch = float(calinski_harabasz_score(X, labels))
-        db = float(davies_bouldin_score(X, labels))
-    else:
-        silhouette, ch, db = -1.0, 0.0, float("inf")
-    scores = []
-    for r, rows in enumerate(subsets):
-        sub = _fit_labels(X[rows], k, random_state=cluster.random_state + 1 + r, **fit)
-        scores.append(adjusted_rand_score(labels[rows], sub))
-        step()
-    return Candidate(
-        k=k,
-        inertia=round(_inertia(X, labels), 6),
-        silhouette=round(silhouette, 6),
-        calinski_harabasz=round(ch, 6),
-        davies_bouldin=round(db if np.isfinite(db) else 1e9, 6),
-        stability=round(float(np.mean(scores)), 6),
-        min_share=round(float(sizes.min()) / n, 6),
-    )
+        return silhouette, float(calinski_harabasz_score(S, labels)), float(davies_bouldin_score(S, labels))
 
-
-def _rule_text(config: KSelectionConfig, cluster: ClusterConfig) -> str:
-    return (
-        f"A k is admissible when its stability (mean adjusted Rand index over "
-        f"{config.stability_resamples} refits on {config.stability_sample:.0%} subsets) is at least "
-        f"{config.min_stability:.2f} and its smallest segment holds at least {cluster.min_share:.1%} of "
-        f"customers. The elbow of the inertia curve is taken when it is admissible and its silhouette "
-        f"is at least {config.elbow_min_silhouette_ratio:.0%} of the best admissible silhouette. "
-        f"Otherwise take the admissible k with the highest silhouette; k whose silhouette is within "
-        f"{SILHOUETTE_TOLERANCE:.0%} of it count as tied, and the tie goes to the k closest to the "
-        f"elbow, then to the smaller k. If no k is admissible, take the elbow (or, with no elbow, the "
-        f"most stable k)."
-    )
-
-
-def _pick(
-    candidates: list[Candidate], elbow: int | None, config: KSelectionConfig, cluster: ClusterConfig
-) -> tuple[int, str]:
-    admissible = [c for c in candidates if c.stability >= config.min_stability and c.min_share >= cluster.min_share]
-    if admissible:
-        top = max(admissible, key=lambda c: (c.silhouette, -c.k))
-        at_elbow = next((c for c in admissible if c.k == elbow), None)
-        floor = config.elbow_min_silhouette_ratio * top.silhouette
-        summary = f"{len(admissible)} of {len(candidates)} candidates met the stability and size thresholds."
-        if at_elbow is not None and at_elbow.silhouette >= floor:
-            text = (
-                f"The inertia curve bends at k = {at_elbow.k}, and that k is admissible: stability "
-                f"{at_elbow.stability:.2f}, smallest segment {at_elbow.min_share:.1%} of customers, "
-                f"silhouette {at_elbow.silhouette:.2f}; {summary}"
-            )
-            if top.k != at_elbow.k:
-                text += (
-                    f" k = {top.k} separates customers more cleanly (silhouette {top.silhouette:.2f}), but "
-                    f"the elbow keeps {at_elbow.silhouette / top.silhouette:.0%} of that separation "
-                    f"(at least {config.elbow_min_silhouette_ratio:.0%} is required) while giving "
-                    f"{at_elbow.k} distinct groups to act on instead of {top.k}."
-                )
-            return at_elbow.k, text
-        best = top.silhouette
-        tied = [c for c in admissible if c.silhouette >= best - SILHOUETTE_TOLERANCE * abs(best)]
-        anchor = elbow if elbow is not None else min(tied, key=lambda c: (-c.silhouette, c.k)).k
-        chosen = min(tied, key=lambda c: (abs(c.k - anchor), c.k))
-        text = (
-            f"k = {chosen.k} gives a silhouette of {chosen.silhouette:.2f}, a stability of "
-            f"{chosen.stability:.2f} and a smallest segment of {chosen.min_share:.1%} of customers; {summary}"
+    def candidate(self, k: int) -> Candidate:
+        S, seed = self.S, self.cluster.random_state
+        labels = self.labels(S, k, seed)
+        silhouette, ch, db = self._separation(labels)
+        stability = [
+            adjusted_rand_score(labels[rows], self.labels(S[rows], k, seed + 1 + r))
+            for r, rows in enumerate(self.subsets)
+        ]
+        w = inertia(S, labels)
+        ref_logs = np.log(
+            [
+                max(inertia(Z, self.labels(Z, k, seed + _REFERENCE_SEED + b)), 1e-300)
+                for b, Z in enumerate(self.references)
+            ]
         )
-        if elbow is not None and at_elbow is None:
-            text += f" The inertia curve bends at k = {elbow}, but that k is not admissible."
-        elif elbow is not None and at_elbow is not None:
-            text += (
-                f" The inertia curve bends at k = {elbow}, but its silhouette ({at_elbow.silhouette:.2f}) is "
-                f"under {config.elbow_min_silhouette_ratio:.0%} of the best ({best:.2f})."
-            )
-        if chosen.k != top.k:
-            text += (
-                f" k = {top.k} scored a slightly higher silhouette ({top.silhouette:.2f}), but within "
-                f"{SILHOUETTE_TOLERANCE:.0%}, so the tie went to the k nearer the elbow."
-            )
-        return chosen.k, text
-    by_k = {c.k: c for c in candidates}
-    if elbow is not None:
-        chosen = by_k[elbow]
-        how = f"so it falls back to the elbow of the inertia curve, k = {elbow}"
-    else:
-        chosen = max(candidates, key=lambda c: (c.stability, -c.k))
-        how = f"and the inertia curve has no elbow, so it takes the most stable k, k = {chosen.k}"
-    text = (
-        f"No k met both thresholds (stability >= {config.min_stability:.2f} and smallest segment >= "
-        f"{cluster.min_share:.1%}), {how}: silhouette {chosen.silhouette:.2f}, stability "
-        f"{chosen.stability:.2f}, smallest segment {chosen.min_share:.1%} of customers. Treat the "
-        f"segments as indicative."
-    )
-    return chosen.k, text
+        # Tibshirani et al. (2001), step 3: sd over the B sets (1/B), inflated by sqrt(1 + 1/B).
+        gap_sd = float(ref_logs.std()) * np.sqrt(1.0 + 1.0 / len(ref_logs))
+        return Candidate(
+            k=k,
+            inertia=round(w, 6),
+            silhouette=round(silhouette, 6),
+            calinski_harabasz=round(ch, 6),
+            davies_bouldin=round(db if np.isfinite(db) else 1e9, 6),
+            gap=round(float(ref_logs.mean()) - float(np.log(max(w, 1e-300))), 6),
+            gap_sd=round(gap_sd, 6),
+            elbow=None,
+            stability=round(float(np.mean(stability)), 6),
+            min_share=round(float(np.bincount(labels, minlength=k).min()) / S.shape[0], 6),
+            admissible=False,
+        )
+
+    def base_inertia(self, k_min: int) -> float:
+        """Inertia at ``k_min - 1``: the total sum of squares for k = 1, else one fit."""
+        if k_min == 2:
+            return round(float(((self.S - self.S.mean(axis=0)) ** 2).sum()), 6)
+        return round(inertia(self.S, self.labels(self.S, k_min - 1, self.cluster.random_state)), 6)
+
+
+def _finish(scored: list[Candidate], base: float, config: KSelectionConfig, cluster: ClusterConfig):
+    """Fill in elbow scores and admissibility; return (candidates, in-range candidates, admissible ks)."""
+    in_range_ks = [c.k for c in scored if config.k_min <= c.k <= config.k_max]
+    elbows = dict(zip(in_range_ks, elbow_scores([c.inertia for c in scored if c.k in in_range_ks], base), strict=True))
+    out = []
+    for c in scored:
+        score = elbows.get(c.k)
+        ok = c.stability >= config.min_stability and c.min_share >= cluster.min_share
+        out.append(c.model_copy(update={"elbow": None if score is None else round(score, 6), "admissible": ok}))
+    in_range = [c for c in out if c.k in in_range_ks]
+    return out, in_range, [c.k for c in in_range if c.admissible]
 
 
 def choose_k(
@@ -220,19 +179,21 @@ def choose_k(
     cluster: ClusterConfig,
     on_step: Callable[[], None] | None = None,
 ) -> KSelection:
-    """Score every candidate k and choose one by the documented rule.
+    """Score every candidate k on a stratified sample and choose one by the documented vote.
 
     Parameters
     ----------
     X
         ``n x p`` scaled feature matrix.
     config
-        Range of k, silhouette sample size, stability resamples and threshold.
+        Range of k, sample size, silhouette subsample, stability resamples and
+        threshold, number of gap reference sets.
     cluster
         Algorithm and seed (the same as the final fit); ``cluster.min_share``
         is the smallest admissible segment share. When ``cluster.k`` is set
         the table is still computed (with that k added if outside the range)
-        but ``chosen_k`` is ``cluster.k`` and ``overridden`` is true.
+        and the rule still votes; ``chosen_k`` is ``cluster.k``, ``rule_k`` what
+        the rule chose, and ``overridden`` is true.
     on_step
         Called with no argument once per fit; :func:`choose_k_steps` gives the
         total.
@@ -240,8 +201,8 @@ def choose_k(
     Returns
     -------
     KSelection
-        Candidates sorted by k, the elbow, the chosen k, the rule and a
-        rationale citing the numbers.
+        Candidates sorted by k, the sample, the admissible set, every
+        criterion's vote, the tally, the decision code and the chosen k.
 
     Raises
     ------
@@ -250,47 +211,39 @@ def choose_k(
     """
     X = _validate(X, config.k_min)
     X = X[_canonical_order(X)]
-    n = X.shape[0]
+    sample = stratified_sample(X, config.sample_size, rng=np.random.default_rng([cluster.random_state, 0]))
+    S = X[sample.rows]
+    n = S.shape[0]
     ks = [k for k in _k_values(config, cluster) if k < n]
     if cluster.k is not None and cluster.k not in ks:
         raise DataError(f"cannot form k = {cluster.k} segments from {n} customers; need more than k.")
-    if not ks:
+    if not any(config.k_min <= k <= config.k_max for k in ks):
         raise DataError(f"choosing k needs more than k_min = {config.k_min} customers; got {n}.")
-    step = on_step if on_step is not None else (lambda: None)
-
-    rng = np.random.default_rng(cluster.random_state)
-    sil_rows = np.sort(rng.choice(n, config.silhouette_sample, replace=False)) if n > config.silhouette_sample else None
-    m = max(config.k_max + 1, int(round(config.stability_sample * n)))
-    subsets = []
-    for _ in range(config.stability_resamples):
-        if config.stability_sample >= 1.0 or m >= n:
-            subsets.append(np.sort(rng.choice(n, n, replace=True)))
-        else:
-            subsets.append(np.sort(rng.choice(n, m, replace=False)))
-
+    scorer = _Scorer(S, config, cluster, on_step if on_step is not None else (lambda: None))
     # One BLAS/OpenMP thread: on these small matrices the threading overhead costs more than it
     # saves (measured 7 s vs 77 s on CDNOW on a busy 2-core machine), and results do not depend
     # on the machine's core count.
     with threadpool_limits(limits=1):
-        candidates = [
-            _candidate(X, k, config=config, cluster=cluster, subsets=subsets, sil_rows=sil_rows, step=step) for k in ks
-        ]
-    in_range = [c for c in candidates if config.k_min <= c.k <= config.k_max]
-    elbow = _elbow([c.k for c in in_range], [c.inertia for c in in_range])
-    rule = _rule_text(config, cluster)
-    if cluster.k is not None:
-        fixed = next(c for c in candidates if c.k == cluster.k)
-        auto_k, _ = _pick(in_range, elbow, config, cluster)
-        rationale = (
-            f"k = {cluster.k} was fixed by the configuration (--k or [cluster] k), overriding the rule, "
-            f"which would have chosen k = {auto_k}. At k = {cluster.k} the silhouette is "
-            f"{fixed.silhouette:.2f}, the stability {fixed.stability:.2f} and the smallest segment holds "
-            f"{fixed.min_share:.1%} of customers."
-        )
-        return KSelection(
-            candidates=candidates, elbow_k=elbow, chosen_k=cluster.k, overridden=True, rule=rule, rationale=rationale
-        )
-    chosen, rationale = _pick(in_range, elbow, config, cluster)
+        base = scorer.base_inertia(config.k_min)
+        candidates, in_range, admissible = _finish([scorer.candidate(k) for k in ks], base, config, cluster)
+    voters = [c for c in in_range if c.admissible] or in_range
+    votes = cast_votes(in_range, voters)
+    rule_k, decision, rows = tally(votes)
     return KSelection(
-        candidates=candidates, elbow_k=elbow, chosen_k=chosen, overridden=False, rule=rule, rationale=rationale
+        candidates=candidates,
+        k_min=config.k_min,
+        k_max=config.k_max,
+        sample=KSample(customers=X.shape[0], size=n, method=sample.method, bins=sample.bins, cells=sample.cells),
+        gap_references=config.gap_references,
+        base_inertia=base,
+        min_stability=config.min_stability,
+        min_share=cluster.min_share,
+        admissible=admissible,
+        fallback=None if admissible else "no_admissible_k",
+        votes=votes,
+        tally=rows,
+        decision=decision,
+        rule_k=rule_k,
+        chosen_k=cluster.k if cluster.k is not None else rule_k,
+        overridden=cluster.k is not None,
     )

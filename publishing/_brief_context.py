@@ -17,6 +17,7 @@ __all__ = [
     "BriefContext",
     "ClvSummary",
     "Headline",
+    "KChoice",
     "SegmentRow",
     "TestLine",
     "TestPlan",
@@ -111,6 +112,30 @@ class TestPlan:
 
 
 @dataclass(frozen=True)
+class KChoice:
+    """How many groups, and how many of the independent checks agreed (the template words it)."""
+
+    groups: int
+    agreeing: int
+    checks: int
+    overridden: bool
+    rule_groups: int
+    indicative: bool
+
+
+def _k_choice(bundle: Bundle) -> KChoice:
+    ks = bundle.k_selection
+    return KChoice(
+        groups=ks.chosen_k,
+        agreeing=sum(1 for v in ks.votes if v.k == ks.rule_k),
+        checks=len(ks.votes),
+        overridden=ks.overridden,
+        rule_groups=ks.rule_k,
+        indicative=ks.fallback is not None,
+    )
+
+
+@dataclass(frozen=True)
 class Headline:
     """The one-sentence finding under the KPI tiles: the segment whose revenue share most exceeds its head-count."""
 
@@ -137,7 +162,7 @@ class BriefContext:
     actions: tuple[Action, ...]
     actions_title: str
     action_rule: str
-    k_rationale: str
+    k_choice: KChoice
     site_url: str
     compact: bool
     headline: Headline | None
@@ -326,7 +351,7 @@ def brief_context(bundle: Bundle, *, colors: dict[int, str], site_url: str) -> B
         actions=actions,
         actions_title=_COUNT_WORDS.get(len(actions), "Recommended actions"),
         action_rule=rule,
-        k_rationale=bundle.k_selection.rationale,
+        k_choice=_k_choice(bundle),
         site_url=site_url,
         compact=len(rows) > 8 or (len(rows) > 6 and getattr(bundle, "experiments", None) is not None),
         headline=_headline(rows),

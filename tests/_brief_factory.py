@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from _kselection import hand_made_selection
+
 from analysis.bundle import (
     BoxStats,
     Bundle,
-    Candidate,
     DataSection,
     FeatureProfile,
     FeaturesSection,
-    KSelection,
     Projection,
     ProjectionPoint,
     Recommendation,
@@ -131,18 +131,6 @@ def make_bundle(
                 rfm_mix={"Champions": size // 3, "At Risk": size // 4},
             )
         )
-    candidates = [
-        Candidate(
-            k=k,
-            inertia=10_000.0 / k,
-            silhouette=0.30 + 0.02 * (k == 4),
-            calinski_harabasz=2000.0 - 50 * k,
-            davies_bouldin=1.0 + 0.05 * k,
-            stability=0.9 - 0.02 * k,
-            min_share=0.3 / k,
-        )
-        for k in range(2, 9)
-    ]
     return Bundle(
         generator={"segmentation": "0.1.0", "python": "3.11"},
         data=DataSection(
@@ -174,14 +162,7 @@ def make_bundle(
             winsorize=None,
             skewness={"recency": 1.2, "frequency": 9.1, "monetary": 20.3},
         ),
-        k_selection=KSelection(
-            candidates=candidates,
-            elbow_k=4,
-            chosen_k=4,
-            overridden=False,
-            rule="best silhouette among stable k",
-            rationale="k = 4 has the best silhouette.",
-        ),
+        k_selection=hand_made_selection(4, k_max=8),
         segments=segments,
         projection=Projection(
             method="pca",

@@ -11,15 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from _kselection import hand_made_selection
 
 from analysis.bundle import (
     BoxStats,
     Bundle,
-    Candidate,
     DataSection,
     FeatureProfile,
     FeaturesSection,
-    KSelection,
     Projection,
     Recommendation,
     RfmCell,
@@ -129,8 +128,8 @@ def make_bundle(
     ----------
     text
         When given, appended to every free text that reaches a page (segment
-        names, descriptions, recommendations, drop reasons, RFM names, the
-        rationale) to test escaping.
+        names, descriptions, recommendations, drop reasons, RFM names) to test
+        escaping.
     source_name
         The ``data.source.name`` field.
     n_segments
@@ -202,21 +201,6 @@ def make_bundle(
         points=points,
         centroids=[{"x": float(c[0]), "y": float(c[1]), "segment": i + 1} for i, c in enumerate(centres)],
     )
-
-    ks = list(range(2, 11))
-    inertia = [9000.0 / k**0.9 + 300.0 * k for k in ks]
-    candidates = [
-        Candidate(
-            k=k,
-            inertia=round(inertia[j], 2),
-            silhouette=0.42 - 0.02 * abs(k - n_segments),
-            calinski_harabasz=2100.0 - 80 * k,
-            davies_bouldin=0.9 + 0.04 * k,
-            stability=min(0.98, 0.99 - 0.03 * max(0, k - n_segments)),
-            min_share=0.5 / k,
-        )
-        for j, k in enumerate(ks)
-    ]
 
     grid = []
     for r in range(1, 6):
@@ -301,14 +285,7 @@ def make_bundle(
             winsorize=None,
             skewness={"recency": 0.9, "frequency": 11.2, "monetary": 24.7, "avg_unit_cost": 6.3},
         ),
-        k_selection=KSelection(
-            candidates=candidates,
-            elbow_k=n_segments,
-            chosen_k=n_segments,
-            overridden=False,
-            rule="largest silhouette among k whose stability >= 0.75 and smallest cluster >= 2%",
-            rationale=f"k = {n_segments} has the best silhouette among stable solutions." + tag,
-        ),
+        k_selection=hand_made_selection(n_segments),
         segments=segments,
         projection=projection,
         rfm=RfmSection(segments=rfm_segments, grid=grid, crosstab=crosstab),

@@ -146,8 +146,8 @@ def elbow_chart(bundle: Bundle, *, fmt: Formats | None = None) -> Chart:
     k, inertia = [c.k for c in cands], [c.inertia for c in cands]
     with themed():
         fig = new_figure(WIDTH["screen"], 3.3)
-        kselect.elbow(k, inertia, chosen_k=ks.chosen_k, elbow_k=ks.elbow_k, ax=fig.subplots(), fmt=fmt)
-        alt = kselect.elbow_alt(k, inertia, ks.chosen_k, ks.elbow_k, fmt)
+        kselect.elbow(k, inertia, chosen_k=ks.chosen_k, elbow_k=ks.vote("elbow"), ax=fig.subplots(), fmt=fmt)
+        alt = kselect.elbow_alt(k, inertia, ks.chosen_k, ks.vote("elbow"), fmt)
         return to_chart(fig, key="elbow", alt=alt, caption="Elbow curve: inertia by number of segments")
 
 
