@@ -65,6 +65,7 @@ PARTS = {
     "customer_value": "value",
     "_per_customer_frame": "tables",
     "_segment_rows": "tables",
+    "_customer_tables": "tables",
 }
 COLUMNS = ("summaries", "BG/NBD fits", "GG fits", "holdout", "value", "tables", "other")
 
@@ -144,8 +145,9 @@ def _instrument(module, spent: dict[str, float], captured: dict[str, list]) -> N
             spent[_name] = spent.get(_name, 0.0) + time.perf_counter() - start
             if _name in ("fit_bgnbd", "fit_gammagamma"):
                 captured.setdefault(_name, []).append([float(v) for v in out.params])
-            if _name == "_segment_rows":  # the segment figures before the bundle rounds them
-                captured["segments"] = [out[1].model_dump(), *(row.model_dump() for row in out[0])]
+            if _name in ("_segment_rows", "_customer_tables"):  # segment figures before the bundle rounds them
+                rows, total = out[-2:]
+                captured["segments"] = [total.model_dump(), *(row.model_dump() for row in rows)]
             return out
 
         setattr(module, name, timed)
@@ -181,11 +183,11 @@ def _child(args: argparse.Namespace) -> None:
     if args.profile:
         import cProfile
 
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)  # CPU time: robust on a busy machine
         profiler.enable()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = fit_clv(orders, config=config, segment_of=segment_of, segment_names=names, observation_end=end)
-    total = time.perf_counter() - start
+    total, cpu = time.perf_counter() - start, time.process_time() - cpu
     fit_peak = _vm("VmHWM")
     section = result.section
     start = time.perf_counter()
@@ -214,6 +216,7 @@ def _child(args: argparse.Namespace) -> None:
         "orders": len(orders),
         "reliable": bool(section.reliable),
         "fit_clv": total,
+        "fit_clv_cpu": cpu,
         "parts": parts,
         "window_forecast": window,
         "rss_before_mib": rss_before / 1024,
@@ -242,8 +245,9 @@ def _run_child(orders: Path, code: Path, dump: Path | None, profile: bool) -> di
 def _print_row(label: str, res: dict) -> None:
     parts = "".join(f"{res['parts'][c]:>12.2f}" for c in COLUMNS)
     print(
-        f"{label:<14}{res['customers']:>10,}{res['orders']:>11,}{res['fit_clv']:>9.2f}{parts}"
-        f"{res['window_forecast']:>9.2f}{res['fit_peak_mib']:>9.0f}{res['process_peak_mib']:>9.0f}"
+        f"{label:<14}{res['customers']:>10,}{res['orders']:>11,}{res['fit_clv']:>9.2f}{res['fit_clv_cpu']:>9.2f}{parts}"
+        f"{res['window_forecast']:>9.2f}{res['rss_before_mib']:>9.0f}{res['fit_peak_mib']:>9.0f}"
+        f"{res['process_peak_mib']:>9.0f}"
     )
 
 
@@ -300,10 +304,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cache = args.cache or Path(tmp)
         cache.mkdir(parents=True, exist_ok=True)
-        print(f"code: {args.code}   {os.cpu_count()} CPUs; seconds, MiB")
+        print(f"code: {args.code}   {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; seconds, MiB")
+        print("fit_clv: wall and CPU time; parts: wall; RSS in: before the fit; fit RSS: peak during it")
         head = "".join(f"{c:>12}" for c in COLUMNS)
         print(
-            f"{'data':<14}{'customers':>10}{'orders':>11}{'fit_clv':>9}{head}{'window':>9}{'fit RSS':>9}{'proc RSS':>9}"
+            f"{'data':<14}{'customers':>10}{'orders':>11}{'fit_clv':>9}{'cpu':>9}{head}{'window':>9}"
+            f"{'RSS in':>9}{'fit RSS':>9}{'proc RSS':>9}"
         )
         jobs = []
         if not args.no_cdnow and args.cdnow.is_file():

@@ -136,10 +136,12 @@ def fit_bgnbd(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, *, rows
     return maximize_large(objective, coarse=coarse, names=NAMES, starts=starts)
 
 
-def _log_odds_dead(params: np.ndarray, x, tx, T) -> np.ndarray:
+def _log_odds_dead(params: np.ndarray, x, tx, T, start: int | None = None) -> np.ndarray:
+    # log(P(dead) / P(alive)); -inf without a repeat purchase. `start`: rows are sorted by x and
+    # the repeat buyers are those from `start` on (slices instead of masks, same numbers).
     r, alpha, a, b = params
     out = np.full(np.shape(x), -np.inf)
-    rep = x > 0
+    rep = slice(start, None) if start is not None else x > 0
     out[rep] = np.log(a) - np.log(b + x[rep] - 1.0) + (r + x[rep]) * (np.log(alpha + T[rep]) - np.log(alpha + tx[rep]))
     return out
 
@@ -212,7 +214,8 @@ def expected_purchases_table(params: np.ndarray, ends: np.ndarray, rows: Rows, p
     params = np.asarray(params, float)
     r, alpha, a, b = params
     x, tx, T = rows.values
-    alive = p_alive(params, x, tx, T)
+    denom = 1.0 + np.exp(_log_odds_dead(params, x, tx, T, start=int(np.searchsorted(x, 0.0, side="right"))))
+    alive = 1.0 / denom  # p_alive, operation for operation
     if abs(a - 1.0) < _NEAR_ONE:
         lo = expected_purchases_table(np.array([r, alpha, 1.0 - 2 * _NEAR_ONE, b]), ends, rows, pairs)
         hi = expected_purchases_table(np.array([r, alpha, 1.0 + 2 * _NEAR_ONE, b]), ends, rows, pairs)
@@ -223,7 +226,6 @@ def expected_purchases_table(params: np.ndarray, ends: np.ndarray, rows: Rows, p
     numer = _numerator(
         params, np.asarray(ends, float)[:, None], rows.levels[0][pairs.values[0]], rows.levels[2][pairs.values[1]]
     )
-    denom = 1.0 + np.exp(_log_odds_dead(params, x, tx, T))
     for j, t in enumerate(ends):
         out = numer[j][pairs.inverse] / denom
         yield (out if t > 0 else np.zeros_like(out)), alive

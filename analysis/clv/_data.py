@@ -85,18 +85,32 @@ class Occasions:
         """Group a ``customer_id, day, amount`` table (such as :func:`purchase_days` returns)."""
         unit, day = _day_numbers(days["day"])
         codes, ids = _sorted_codes(days["customer_id"].astype(str))
-        return cls._build(codes, ids, day, days["amount"].to_numpy(dtype=float), unit, merge=False)
+        return cls._build(codes, ids, day, days["amount"].to_numpy(dtype=float, copy=True), unit, merge=False)
 
     @classmethod
-    def _build(cls, codes, ids, day, amount, unit, *, merge: bool) -> Occasions:
-        span = int(day.max() - day.min()) + 1 if day.size else 1
-        key = codes * span + (day - (day.min() if day.size else 0))
+    def _build(cls, key: np.ndarray, ids: pd.Index, day: np.ndarray, amount, unit: str, *, merge: bool) -> Occasions:
+        # `key` holds each row's customer code on entry and is turned into a (customer, day)
+        # key in place, which is sorted (when it is not already) and, to merge orders, reduced.
+        low = int(day.min()) if day.size else 0
+        span = int(day.max()) - low + 1 if day.size else 1
+        key *= span
+        key += day
+        key -= low
+        del day
         if key.size > 1 and bool(np.any(key[1:] < key[:-1])):
             order = np.argsort(key, kind="stable")
-            key, codes, day, amount = key[order], codes[order], day[order], amount[order]
+            key, amount = key[order], amount[order]
+            del order
         if merge and key.size:
-            starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-            codes, day, amount = codes[starts], day[starts], np.add.reduceat(amount, starts)
+            new = np.ones(key.size, dtype=bool)
+            np.not_equal(key[1:], key[:-1], out=new[1:])
+            starts = np.flatnonzero(new)
+            del new
+            key, amount = key[starts], np.add.reduceat(amount, starts)
+            del starts
+        codes, day = np.divmod(key, span)
+        del key
+        day += low
         offsets = np.zeros(len(ids) + 1, dtype=np.int64)
         np.cumsum(np.bincount(codes, minlength=len(ids)), out=offsets[1:])
         return cls(customer_ids=ids, offsets=offsets, day=day, amount=amount, unit=unit)
@@ -154,7 +168,8 @@ def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
         return np.zeros(0, dtype=np.int64), pd.Index(arr.to_pandas(), name="customer_id")
     if not pc.any(pc.less(arr[1:], arr[:-1])).as_py():
         change = pc.not_equal(arr[1:], arr[:-1]).to_numpy(zero_copy_only=False)
-        codes = np.concatenate([[0], np.cumsum(change, dtype=np.int64)])
+        codes = np.zeros(len(arr), dtype=np.int64)
+        np.cumsum(change, out=codes[1:])
         uniques = arr.take(pa.array(np.flatnonzero(np.r_[True, change])))
     else:
         encoded = pc.dictionary_encode(arr)
@@ -218,8 +233,7 @@ def occasions(orders: pd.DataFrame) -> Occasions:
     """
     amount = _validate(orders)
     unit, day = _day_numbers(orders["timestamp"])
-    codes, ids = _sorted_codes(orders["customer_id"].astype(str))
-    return Occasions._build(codes, ids, day, amount, unit, merge=True)
+    return Occasions._build(*_sorted_codes(orders["customer_id"].astype(str)), day, amount, unit, merge=True)
 
 
 def purchase_days(orders: pd.DataFrame) -> pd.DataFrame:

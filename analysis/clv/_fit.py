@@ -94,9 +94,9 @@ class _Period:
     """Summaries of the customers first seen by the end of a period, in customer id order."""
 
     ids: pd.Index
-    cols: dict[str, np.ndarray]
+    cols: dict[str, np.ndarray]  # frequency, recency, T, monetary_value
     rows: Rows
-    where: np.ndarray  # positions of these customers among all customers
+    seen: np.ndarray  # which of all customers these are
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -107,9 +107,9 @@ class _Period:
 
 def _period(occ: Occasions, end: dt.date, time_unit: str) -> _Period:
     seen, cols = summary_arrays(occ, end=end, time_unit=time_unit)
-    return _Period(
-        ids=occ.customer_ids[seen], cols=cols, rows=history_rows(cols, time_unit=time_unit), where=np.flatnonzero(seen)
-    )
+    rows = history_rows(cols, time_unit=time_unit)
+    cols = {c: cols[c] for c in ("frequency", "recency", "T", "monetary_value")}
+    return _Period(ids=occ.customer_ids[seen], cols=cols, rows=rows, seen=seen)
 
 
 def _sig(value: float, digits: int = 6) -> float | None:
@@ -205,21 +205,32 @@ def fit_clv(
     observed = occ.day[occ.day <= _day_number(observation_end)]
     start = _from_day_number(int(observed.min())) if observed.size else observation_end
     cal_end = config.calibration_end or _default_calibration_end(start, observation_end, config.holdout_share)
+    periods = {"start": start, "cal_end": cal_end, "end": observation_end}
     full = _period(occ, observation_end, config.time_unit)
     cal = _period(occ, cal_end, config.time_unit)
     seg = pd.Series(segment_of).reindex(full.ids)
-    cal_seg = seg.to_numpy()[np.searchsorted(full.where, cal.where)]
     gg_cal = (cal["frequency"] > 0) & (cal["monetary_value"] > 0)
-    periods = {"start": start, "cal_end": cal_end, "end": observation_end}
+    counts = {
+        "customers": len(full),
+        "repeat_buyers": int((full["frequency"] > 0).sum()),
+        "calibration_repeat_buyers": int((cal["frequency"] > 0).sum()),
+        "customers_without_segment": int(seg.isna().sum()),
+        "zero_spend_repeat_buyers": int((cal["frequency"] > 0).sum() - gg_cal.sum()),
+    }
     reasons = _data_reasons(config, periods, int(gg_cal.sum()))
     fits = None if reasons else _fit_models(config, periods, full, cal, gg_cal)
     if fits is not None:
         reasons = fits.pop("reasons")
     results: dict = {}
     if not reasons:
-        results = _results(config, periods, full, cal, seg, cal_seg, gg_cal, fits, occ, segment_names)
+        corr = float(np.corrcoef(cal["frequency"][gg_cal], cal["monetary_value"][gg_cal])[0, 1])
+        results["spend_frequency_correlation"] = corr if math.isfinite(corr) else None
+        cal_seg = seg.to_numpy()[cal.seen[full.seen]]
+        results["validation"] = _validation(config, periods, full, cal, cal_seg, fits["bg_cal"], occ, segment_names)
+        del occ, cal  # their last use: the value tables below are the memory peak
+        results |= _results(config, full, seg, fits, segment_names)
     per_customer = results.pop("per_customer", None)
-    section = _section(config, periods, full, cal, seg, gg_cal, reasons, results)
+    section = _section(config, periods, counts, reasons, results)
     return ClvResult(section=section, per_customer=_empty_per_customer() if per_customer is None else per_customer)
 
 
@@ -275,11 +286,10 @@ def _fit_models(config: ClvConfig, periods: dict, full: _Period, cal: _Period, g
     return {"bg_cal": bg_cal, "gg_cal": gg_fit, "bg": bg, "gg": gg, "fitted_on": fitted_on, "reasons": reasons}
 
 
-def _results(config, periods, full, cal, seg, cal_seg, gg_cal, fits, occ, segment_names) -> dict:
-    # Everything a reliable section shows: parameters, the holdout check and the customers' value.
+def _results(config: ClvConfig, full: _Period, seg: pd.Series, fits: dict, segment_names: dict[int, str]) -> dict:
+    # The fitted parameters, and every customer's value with the segment totals.
     params, se = _merge(fits["bg_cal"], fits["gg_cal"])
     f_params, f_se = _merge(fits["bg"], fits["gg"])
-    corr = float(np.corrcoef(cal["frequency"][gg_cal], cal["monetary_value"][gg_cal])[0, 1])
     value = customer_value(
         fits["bg"],
         fits["gg"],
@@ -293,7 +303,7 @@ def _results(config, periods, full, cal, seg, cal_seg, gg_cal, fits, occ, segmen
         level=config.interval_level,
         rows=full.rows,
     )
-    segments, total = _segment_rows(value, seg, segment_names)
+    per_customer, segments, total = _customer_tables(full, seg, value, segment_names)
     return {
         "params": params,
         "standard_errors": se,
@@ -301,12 +311,10 @@ def _results(config, periods, full, cal, seg, cal_seg, gg_cal, fits, occ, segmen
         "forecast_params": f_params,
         "forecast_standard_errors": f_se,
         "forecast_fitted_on": fits["fitted_on"],
-        "spend_frequency_correlation": corr if math.isfinite(corr) else None,
         "population_mean_spend": population_mean_spend(fits["gg"].params),
         "segments": segments,
         "total": total,
-        "validation": _validation(config, periods, full, cal, cal_seg, fits["bg_cal"], occ, segment_names),
-        "per_customer": _per_customer_frame(full, seg, value),
+        "per_customer": per_customer,
     }
 
 
@@ -315,7 +323,7 @@ def _validation(config, periods, full, cal, cal_seg, bg_cal, occ, segment_names)
     unit_days = UNIT_DAYS[config.time_unit]
     start, cal_end, end = periods["start"], periods["cal_end"], periods["end"]
     hold_length = (end - cal_end).days / unit_days
-    actual = counts_between(occ, after=cal_end, end=end)[cal.where]
+    actual = counts_between(occ, after=cal_end, end=end)[cal.seen]
     pairs = distinct_rows(cal.rows.codes[0], cal.rows.codes[2])
     ((predicted, _),) = expected_purchases_table(bg_cal.params, np.array([hold_length]), cal.rows, pairs)
     table = pd.DataFrame(
@@ -343,9 +351,8 @@ def _validation(config, periods, full, cal, cal_seg, bg_cal, occ, segment_names)
     )
 
 
-def _section(config, periods, full, cal, seg, gg_cal, reasons, results) -> ClvSection:
+def _section(config: ClvConfig, periods: dict, counts: dict, reasons: list[str], results: dict) -> ClvSection:
     unit_days = UNIT_DAYS[config.time_unit]
-    cal_repeat = int((cal["frequency"] > 0).sum())
     reliable = not reasons
     text, warning = _correlation_text(
         results.get("spend_frequency_correlation"), config.max_spend_frequency_correlation
@@ -382,70 +389,58 @@ def _section(config, periods, full, cal, seg, gg_cal, reasons, results) -> ClvSe
         observation_end=periods["end"].isoformat(),
         definitions=DEFINITIONS,
         assumptions=ASSUMPTIONS,
-        customers=len(full),
-        repeat_buyers=int((full["frequency"] > 0).sum()),
-        calibration_repeat_buyers=cal_repeat,
-        customers_without_segment=int(seg.isna().sum()),
-        zero_spend_repeat_buyers=int(cal_repeat - gg_cal.sum()),
         independence_check=text,
+        **counts,
         **model,
     )
     return ClvSection.model_validate(_round_tree(section.model_dump()))
 
 
-def _per_customer_frame(full: _Period, seg: pd.Series, value) -> pd.DataFrame:
-    cols: dict[str, object] = {
-        "customer_id": full.ids.astype(str).array,
-        "segment": pd.array(seg.to_numpy(), dtype="Int64"),
-        "frequency": full["frequency"],
-        "recency": full["recency"],
-        "T": full["T"],
-        "monetary_value": full["monetary_value"],
-    }
-    for row, name in enumerate(QUANTITIES):
-        est, low, high = value.interval(row)
-        cols[name], cols[f"{name}_low"], cols[f"{name}_high"] = est, low, high
-    return pd.DataFrame(cols, columns=list(PER_CUSTOMER_COLUMNS)).reset_index(drop=True)
-
-
-def _segment_rows(value, seg: pd.Series, names: dict[int, str]):
+def _customer_tables(full: _Period, seg: pd.Series, value, names: dict[int, str]):
+    """The private per-customer table, and the segment rows and the total of the bundle."""
     # Segments by label, not by a (segments x customers) membership matrix; customers outside
     # every named segment form one more group, counted in the total only.
     ids = sorted(names)
     k, n = len(ids), len(seg)
     groups = pd.Index(ids).get_indexer(seg.to_numpy()) if k else np.full(n, -1)
     groups = np.where(groups < 0, k, groups)
+    # One float block, filled in place, so the frame is built without copying 16 columns.
+    block = np.empty((16, n))
+    for i, name in enumerate(("frequency", "recency", "T", "monetary_value")):
+        block[i] = full[name]
+    _, grouped = value.table(groups, k + 1, out=block[4:])
+    frame = pd.DataFrame(block.T, columns=list(PER_CUSTOMER_COLUMNS[2:]), copy=False)
+    frame.insert(0, "customer_id", full.ids.astype(str).array)
+    frame.insert(1, "segment", pd.array(seg.to_numpy(), dtype="Int64"))
     counts = np.append(np.bincount(groups, minlength=k + 1), n)
-    pick = [*range(k), k + 1]
-    ep, ep_lo, ep_hi = (v[pick] for v in value.group_interval(0, groups, k + 1))
-    pa, pa_lo, pa_hi = (v[pick] for v in value.group_interval(1, groups, k + 1, mean=True))
     spend = np.bincount(groups, weights=value.values[2], minlength=k + 1)
-    es = np.append(spend, spend.sum())[pick] / np.clip(counts[pick], 1, None)
-    clv, clv_lo, clv_hi = (v[pick] for v in value.group_interval(3, groups, k + 1))
-    counts = counts[pick]
-    grand = clv[-1]
-    rows = []
-    for i, sid in enumerate([*ids, None]):
-        c = int(counts[i])
-        rows.append(
-            ClvSegmentValue(
-                segment=sid,
-                name="All customers" if sid is None else names[sid],
-                customers=c,
-                share_customers=c / n if n else 0.0,
-                expected_purchases=float(ep[i]),
-                expected_purchases_low=float(ep_lo[i]),
-                expected_purchases_high=float(ep_hi[i]),
-                expected_purchases_per_customer=float(ep[i] / c) if c else 0.0,
-                p_alive=float(pa[i]) if c else 0.0,
-                p_alive_low=float(pa_lo[i]) if c else 0.0,
-                p_alive_high=float(pa_hi[i]) if c else 0.0,
-                expected_spend=float(es[i]) if c else 0.0,
-                clv=float(clv[i]),
-                clv_low=float(clv_lo[i]),
-                clv_high=float(clv_hi[i]),
-                clv_per_customer=float(clv[i] / c) if c else 0.0,
-                share_of_value=float(clv[i] / grand) if grand > 0 else 0.0,
-            )
-        )
-    return rows[:-1], rows[-1]
+    pick = [*range(k), k + 1]
+    figures = {row: [v[pick] for v in grouped[row]] for row in grouped}
+    figures[2] = [np.append(spend, spend.sum())[pick] / np.clip(counts[pick], 1, None)]
+    rows = [_segment_value(sid, names, int(counts[pick][i]), n, figures, i) for i, sid in enumerate([*ids, None])]
+    for row in rows:
+        row["share_of_value"] = row["clv"] / rows[-1]["clv"] if rows[-1]["clv"] > 0 else 0.0
+    rows = [ClvSegmentValue(**row) for row in rows]
+    return frame, rows[:-1], rows[-1]
+
+
+def _segment_value(sid: int | None, names: dict[int, str], c: int, n: int, figures: dict, i: int) -> dict:
+    (ep, ep_lo, ep_hi), (pa, pa_lo, pa_hi), (es,), (clv, clv_lo, clv_hi) = (figures[r] for r in range(4))
+    return {
+        "segment": sid,
+        "name": "All customers" if sid is None else names[sid],
+        "customers": c,
+        "share_customers": c / n if n else 0.0,
+        "expected_purchases": float(ep[i]),
+        "expected_purchases_low": float(ep_lo[i]),
+        "expected_purchases_high": float(ep_hi[i]),
+        "expected_purchases_per_customer": float(ep[i] / c) if c else 0.0,
+        "p_alive": float(pa[i]) if c else 0.0,
+        "p_alive_low": float(pa_lo[i]) if c else 0.0,
+        "p_alive_high": float(pa_hi[i]) if c else 0.0,
+        "expected_spend": float(es[i]) if c else 0.0,
+        "clv": float(clv[i]),
+        "clv_low": float(clv_lo[i]),
+        "clv_high": float(clv_hi[i]),
+        "clv_per_customer": float(clv[i] / c) if c else 0.0,
+    }

@@ -25,6 +25,7 @@ customers times parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from scipy.linalg import block_diag
@@ -40,7 +41,7 @@ __all__ = ["MONTH_DAYS", "CustomerValue", "customer_value", "discount_grid"]
 MONTH_DAYS = 365.25 / 12.0
 YEAR_DAYS = 365.25
 QUANTITIES = ("expected_purchases", "p_alive", "expected_spend", "clv")
-BLOCK = 1 << 18  # customers per block when gradients are assembled
+BLOCK = 1 << 17  # customers per block when gradients are assembled
 
 
 def discount_grid(horizon: float, unit_days: float, annual_rate: float) -> tuple[np.ndarray, np.ndarray]:
@@ -62,6 +63,38 @@ def _bgnbd_outputs(bg: np.ndarray, rows: Rows, pairs, ends, factors) -> tuple[np
     return prev, alive, disc
 
 
+def _spend_shifted(z_gg: np.ndarray, x: np.ndarray, m: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+    # Expected spend with each Gamma-Gamma log-parameter moved up (first array) and down by `step`:
+    # conditional_expected_spend's arithmetic, with the parameter-free x * m done once.
+    xm = x * np.where(x > 0, np.nan_to_num(m), 0.0)
+    up, down = np.empty((x.size, 3)), np.empty((x.size, 3))
+    for j in range(3):
+        for sign, out in ((1.0, up), (-1.0, down)):
+            dz = np.zeros(3)
+            dz[j] = sign * step
+            p, q, g = np.exp(z_gg + dz)
+            out[:, j] = p * (g + xm) / (p * x + q - 1.0)
+    return up, down
+
+
+def _variance(cov: np.ndarray, bg: np.ndarray | None, gg: np.ndarray | None) -> np.ndarray:
+    """``g' cov g`` per row, for gradients ``g = [bg, gg]`` (missing parts are zero).
+
+    The same sum, in the same order, as ``np.einsum("ij,jk,ik->i", g, cov, g)``
+    over all seven columns: that adds the terms row-major, and the zero blocks
+    of the block-diagonal ``cov`` (or of ``g``) add nothing, so they are skipped.
+    """
+    var = None if bg is None else np.einsum("ij,jk,ik->i", bg, np.ascontiguousarray(cov[:4, :4]), bg)
+    if gg is None:
+        return var
+    if var is None:
+        return np.einsum("ij,jk,ik->i", gg, np.ascontiguousarray(cov[4:, 4:]), gg)
+    for j in range(3):
+        for k in range(3):
+            var = var + (gg[:, j] * cov[4 + j, 4 + k]) * gg[:, k]
+    return var
+
+
 @dataclass(frozen=True)
 class CustomerValue:
     """Point estimates of the per-customer outputs, and their gradients in factored form.
@@ -77,13 +110,16 @@ class CustomerValue:
         Normal quantile for the requested interval level.
     inverse
         Each customer's distinct ``(x, t_x, T)`` history.
+    history_values
+        Array ``(2, rows)``: expected purchases and P(alive) per history.
     history_grads
-        Array ``(2, rows, 4)``: derivatives of expected purchases and P(alive)
-        with respect to the four BG/NBD log-parameters, per history.
+        Array ``(2, rows, 4)``: their derivatives with respect to the four
+        BG/NBD log-parameters.
     discounted
-        Array ``(3, rows, 4)``: discounted purchases per history at the
-        estimates (the same in every column), and with each BG/NBD log-parameter
-        moved up and down by ``step``.
+        Discounted purchases per history at the estimates.
+    shifted
+        Array ``(2, rows, 4)``: the same with each BG/NBD log-parameter moved
+        up (``shifted[0]``) and down by ``step``.
     spend_inputs
         ``(x, m, log-parameters of Gamma-Gamma)``, to recompute spend for gradients.
     step
@@ -94,75 +130,107 @@ class CustomerValue:
     cov: np.ndarray
     z: float
     inverse: np.ndarray
+    history_values: np.ndarray
     history_grads: np.ndarray
     discounted: np.ndarray
+    shifted: np.ndarray
     spend_inputs: tuple[np.ndarray, np.ndarray, np.ndarray]
     step: float
-
-    def gradient(self, row: int, index: slice) -> np.ndarray:
-        """Derivatives ``(m, 7)`` of quantity ``row`` for the customers in ``index``."""
-        inv = self.inverse[index]
-        two = 2.0 * self.step
-        out = np.zeros((inv.size, 7))
-        if row < 2:
-            out[:, :4] = self.history_grads[row][inv]
-            return out
-        x, m = (v[index] for v in self.spend_inputs[:2])
-        zg = self.spend_inputs[2]
-        spend = self.values[2][index]
-        disc = self.discounted[0][inv, 0]
-        for j in range(3):
-            dz = np.zeros(3)
-            dz[j] = self.step
-            hi = conditional_expected_spend(np.exp(zg + dz), x, m)
-            lo = conditional_expected_spend(np.exp(zg - dz), x, m)
-            out[:, 4 + j] = (hi - lo) / two if row == 2 else (hi * disc - lo * disc) / two
-        if row == 3:
-            up, down = self.discounted[1][inv], self.discounted[2][inv]
-            out[:, :4] = (spend[:, None] * up - spend[:, None] * down) / two
-        return out
 
     def _blocks(self):
         n = self.values.shape[1]
         return (slice(i, min(i + BLOCK, n)) for i in range(0, n, BLOCK))
 
+    def _spend_parts(self, index: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Gradients of spend (``(m, 3)``) and of CLV (``(m, 4)`` and ``(m, 3)``) for the customers in ``index``."""
+        x, m = (v[index] for v in self.spend_inputs[:2])
+        up, down = _spend_shifted(self.spend_inputs[2], x, m, self.step)
+        inv, two = self.inverse[index], 2.0 * self.step
+        spend = self.values[2][index][:, None]
+        disc = self.discounted[inv][:, None]
+        clv_bg = (spend * self.shifted[0][inv] - spend * self.shifted[1][inv]) / two
+        return (up - down) / two, clv_bg, (up * disc - down * disc) / two
+
+    def gradient(self, row: int, index: slice) -> np.ndarray:
+        """Derivatives ``(m, 7)`` of quantity ``row`` for the customers in ``index``."""
+        out = np.zeros((self.inverse[index].size, 7))
+        if row < 2:
+            out[:, :4] = self.history_grads[row][self.inverse[index]]
+            return out
+        spend, clv_bg, clv_gg = self._spend_parts(index)
+        if row == 2:
+            out[:, 4:] = spend
+        else:
+            out[:, :4], out[:, 4:] = clv_bg, clv_gg
+        return out
+
     def interval(self, row: int, weights: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         """Return ``(estimate, low, high)`` of a quantity, or of weighted sums of it.
 
         ``weights`` of shape ``(g, n)`` aggregate customers into ``g`` groups
-        (sums, or means when rows are normalised); see also :meth:`group_interval`.
+        (sums, or means when rows are normalised); :meth:`table` does every
+        customer and group at once.
         """
         if weights is None:
             val = self.values[row]
-            var = np.concatenate(
-                [np.einsum("ij,jk,ik->i", g, self.cov, g) for g in (self.gradient(row, b) for b in self._blocks())]
-                or [np.zeros(0)]
-            )
-            return self._bounds(row, val, var)
+            var = [np.einsum("ij,jk,ik->i", g, self.cov, g) for g in map(partial(self.gradient, row), self._blocks())]
+            return self._bounds(row, val, np.concatenate(var) if var else np.zeros(0))
         val = weights @ self.values[row]
         grad = np.zeros((weights.shape[0], 7))
         for b in self._blocks():
             grad += weights[:, b] @ self.gradient(row, b)
         return self._bounds(row, val, np.einsum("ij,jk,ik->i", grad, self.cov, grad))
 
-    def group_interval(self, row: int, groups: np.ndarray, size: int, *, mean: bool = False) -> tuple[np.ndarray, ...]:
-        """``(estimate, low, high)`` of the sum (or mean) of a quantity over each group.
+    def table(self, groups: np.ndarray, size: int, out: np.ndarray | None = None):
+        """Every customer's estimates and bounds, and group totals, in one pass over the customers.
 
-        ``groups`` gives each customer's group in ``0 .. size - 1``; the result
-        has ``size + 1`` entries, the last for all customers together.
+        Parameters
+        ----------
+        groups
+            Each customer's group, in ``0 .. size - 1``.
+        size
+            Number of groups.
+        out
+            Optional array ``(12, n)`` to write the per-customer figures into.
+
+        Returns
+        -------
+        tuple
+            ``(per_customer, grouped)``: ``per_customer`` is ``(12, n)``, the
+            estimate, low and high bound of each quantity in :data:`QUANTITIES`
+            order (the same numbers as :meth:`interval`); ``grouped`` maps rows
+            0, 1 and 3 to ``(estimate, low, high)`` of the group sums (means for
+            P(alive)), ``size + 1`` entries each, the last for all customers.
         """
-        counts = np.bincount(groups, minlength=size).astype(float)
-        val = np.bincount(groups, weights=self.values[row], minlength=size)
-        grad = np.zeros((size, 7))
+        n = self.values.shape[1]
+        out = np.empty((12, n)) if out is None else out
+        inv = self.inverse
+        for row in (0, 1):  # functions of the history alone: bounds once per history
+            grads = self.history_grads[row]
+            bounds = self._bounds(row, self.history_values[row], _variance(self.cov, grads, None))
+            for i, b in enumerate(bounds):
+                out[3 * row + i] = b[inv]
+        sums = {row: np.zeros((size, 7)) for row in (0, 1, 3)}
         for b in self._blocks():
-            g = self.gradient(row, b)
-            for j in range(7):
-                grad[:, j] += np.bincount(groups[b], weights=g[:, j], minlength=size)
-        val, grad = np.append(val, val.sum()), np.vstack([grad, grad.sum(axis=0)])
-        if mean:
-            scale = np.clip(np.append(counts, counts.sum()), 1.0, None)
-            val, grad = val / scale, grad / scale[:, None]
-        return self._bounds(row, val, np.einsum("ij,jk,ik->i", grad, self.cov, grad))
+            spend, clv_bg, clv_gg = self._spend_parts(b)
+            for row, bg, gg in ((2, None, spend), (3, clv_bg, clv_gg)):
+                bounds = self._bounds(row, self.values[row][b], _variance(self.cov, bg, gg))
+                for i, v in enumerate(bounds):
+                    out[3 * row + i][b] = v
+            parts = ((0, self.history_grads[0][inv[b]]), (1, self.history_grads[1][inv[b]]), (3, clv_bg), (3, clv_gg))
+            for j0, (row, grad) in zip((0, 0, 0, 4), parts, strict=True):
+                for j in range(grad.shape[1]):
+                    sums[row][:, j0 + j] += np.bincount(groups[b], weights=grad[:, j], minlength=size)
+        counts = np.bincount(groups, minlength=size).astype(float)
+        grouped = {}
+        for row, grad in sums.items():
+            val = np.bincount(groups, weights=self.values[row], minlength=size)
+            val, grad = np.append(val, val.sum()), np.vstack([grad, grad.sum(axis=0)])
+            if row == 1:
+                scale = np.clip(np.append(counts, counts.sum()), 1.0, None)
+                val, grad = val / scale, grad / scale[:, None]
+            grouped[row] = self._bounds(row, val, np.einsum("ij,jk,ik->i", grad, self.cov, grad))
+        return out, grouped
 
     def _bounds(self, row: int, val: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, ...]:
         se = np.sqrt(np.maximum(var, 0.0))
@@ -229,8 +297,7 @@ def customer_value(
     z_bg, z_gg = np.log(bg.params), np.log(gg.params)
     cum, alive, disc = _bgnbd_outputs(np.exp(z_bg), rows, pairs, ends, factors)
     grads = np.empty((2, cum.size, 4))
-    shifted = np.empty((3, cum.size, 4))
-    shifted[0] = disc[:, None]
+    shifted = np.empty((2, cum.size, 4))
     for j in range(4):
         dz = np.zeros(4)
         dz[j] = step
@@ -238,17 +305,23 @@ def customer_value(
         lo = _bgnbd_outputs(np.exp(z_bg - dz), rows, pairs, ends, factors)
         grads[0][:, j] = (hi[0] - lo[0]) / (2.0 * step)
         grads[1][:, j] = (hi[1] - lo[1]) / (2.0 * step)
-        shifted[1][:, j], shifted[2][:, j] = hi[2], lo[2]
-    spend = conditional_expected_spend(np.exp(z_gg), x, m)
+        shifted[0][:, j], shifted[1][:, j] = hi[2], lo[2]
     inv = rows.inverse
-    values = np.vstack([cum[inv], alive[inv], spend, spend * disc[inv]])
+    values = np.empty((4, x.size))
+    np.take(cum, inv, out=values[0])
+    np.take(alive, inv, out=values[1])
+    values[2] = conditional_expected_spend(np.exp(z_gg), x, m)
+    np.take(disc, inv, out=values[3])
+    values[3] *= values[2]  # spend * discounted purchases
     return CustomerValue(
         values=values,
         cov=block_diag(bg.log_cov, gg.log_cov),
         z=float(norm.ppf(0.5 + level / 2.0)),
         inverse=inv,
+        history_values=np.vstack([cum, alive]),
         history_grads=grads,
-        discounted=shifted,
+        discounted=disc,
+        shifted=shifted,
         spend_inputs=(x, m, z_gg),
         step=step,
     )

@@ -77,15 +77,14 @@ def window_forecast(per_customer: pd.DataFrame, *, params: Mapping[str, float], 
     x, tx, T, m = (per_customer[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T", "monetary_value"))
     n1, n2 = conditional_purchase_moments(bg, window, x, tx, T)
     z1, z2, z12 = conditional_spend_moments(gg, x, m)
+    # One float block, filled in place, so the frame is built without copying columns.
+    block = np.empty((4, x.size))
+    block[0] = conditional_probability_purchase(bg, window, x, tx, T)
+    block[1] = n1
+    np.multiply(n1, z1, out=block[2])
     with np.errstate(invalid="ignore"):
         second = n1 * z2 + np.clip(n2 - n1, 0.0, None) * z12
-    return pd.DataFrame(
-        {
-            "customer_id": per_customer["customer_id"].astype(str).to_numpy(),
-            "p_purchase": conditional_probability_purchase(bg, window, x, tx, T),
-            "expected_purchases": n1,
-            "expected_revenue": n1 * z1,
-            "revenue_second_moment": np.where(n1 > 0, second, 0.0),
-        },
-        columns=list(WINDOW_COLUMNS),
-    )
+    block[3] = np.where(n1 > 0, second, 0.0)
+    frame = pd.DataFrame(block.T, columns=list(WINDOW_COLUMNS[1:]), copy=False)
+    frame.insert(0, "customer_id", per_customer["customer_id"].astype(str).array)
+    return frame
