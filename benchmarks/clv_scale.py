@@ -58,14 +58,19 @@ PARTS = {
     "summarize": "summaries",
     "repeat_counts_between": "summaries",
     "occasions": "summaries",
+    "summary_arrays": "summaries",
+    "history_rows": "summaries",
+    "counts_between": "summaries",
     "fit_bgnbd": "BG/NBD fits",
     "fit_gammagamma": "GG fits",
     "conditional_expected_purchases": "holdout",
+    "expected_purchases_table": "holdout",
     "holdout_rows": "holdout",
+    "holdout_validation": "holdout",
     "customer_value": "value",
     "_per_customer_frame": "tables",
     "_segment_rows": "tables",
-    "_customer_tables": "tables",
+    "customer_tables": "tables",
 }
 COLUMNS = ("summaries", "BG/NBD fits", "GG fits", "holdout", "value", "tables", "other")
 
@@ -145,7 +150,7 @@ def _instrument(module, spent: dict[str, float], captured: dict[str, list]) -> N
             spent[_name] = spent.get(_name, 0.0) + time.perf_counter() - start
             if _name in ("fit_bgnbd", "fit_gammagamma"):
                 captured.setdefault(_name, []).append([float(v) for v in out.params])
-            if _name in ("_segment_rows", "_customer_tables"):  # segment figures before the bundle rounds them
+            if _name in ("_segment_rows", "customer_tables"):  # segment figures before the bundle rounds them
                 rows, total = out[-2:]
                 captured["segments"] = [total.model_dump(), *(row.model_dump() for row in rows)]
             return out

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betainc, digamma, gammaln, hyp2f1
 
-from analysis.clv._data import Rows, distinct_rows
 from analysis.clv._large import BgnbdObjective, coarsen
 from analysis.clv._mle import MleFit, maximize, maximize_large
+from analysis.clv._rows import Rows, distinct_rows
 
 __all__ = [
     "NAMES",

@@ -33,15 +33,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analysis.clv._rows import Rows, distinct_rows
 from analysis.errors import DataError, EmptyDataError
 
 __all__ = [
     "UNIT_DAYS",
     "Occasions",
-    "Rows",
-    "distinct_rows",
+    "counts_between",
+    "day_number",
     "history_rows",
-    "levels_and_codes",
+    "summary_arrays",
     "occasions",
     "purchase_days",
     "summarize",
@@ -139,7 +140,8 @@ class Occasions:
         return self.day[self.offsets[:-1]]
 
 
-def _day_number(value: dt.date) -> int:
+def day_number(value: dt.date) -> int:
+    """Days since 1970-01-01 of a date."""
     return int((np.datetime64(pd.Timestamp(value).date(), "D") - np.datetime64(0, "D")).astype(np.int64))
 
 
@@ -272,7 +274,7 @@ def summary_arrays(occ: Occasions, *, end: dt.date, time_unit: str) -> tuple[np.
     ``recency_days`` and ``T_days``.
     """
     unit = UNIT_DAYS[time_unit]
-    end_day = _day_number(end)
+    end_day = day_number(end)
     # Days ascend within each customer, so the kept rows are a prefix of every customer's rows.
     kept = occ.day <= end_day
     count = np.bincount(occ.owner[kept], minlength=len(occ.customer_ids))
@@ -347,7 +349,7 @@ def summarize(days: pd.DataFrame | Occasions, *, end: dt.date, time_unit: str) -
 
 def counts_between(occ: Occasions, *, after: dt.date, end: dt.date) -> np.ndarray:
     """Occasions in ``(after, end]`` of every customer of ``occ`` (zeros included), as floats."""
-    inside = (occ.day > _day_number(after)) & (occ.day <= _day_number(end))
+    inside = (occ.day > day_number(after)) & (occ.day <= day_number(end))
     return np.bincount(occ.owner[inside], minlength=len(occ.customer_ids)).astype(float)
 
 
@@ -364,86 +366,3 @@ def repeat_counts_between(days: pd.DataFrame | Occasions, *, after: dt.date, end
     counts = counts_between(occ, after=after, end=end)
     some = counts > 0
     return pd.Series(counts[some], index=occ.customer_ids[some], name="day")
-
-
-@dataclass(frozen=True)
-class Rows:
-    """The distinct rows of some columns (see :func:`distinct_rows`).
-
-    Attributes
-    ----------
-    inverse
-        For every input row, the position of its distinct row.
-    counts
-        How many input rows each distinct row stands for (floats, to use as weights).
-    values
-        One array per column: the distinct rows, sorted by the first column, then the second, ...
-    levels
-        One array per column: its sorted distinct values.
-    codes
-        One array per column: the position of each distinct row's value in ``levels``.
-    """
-
-    inverse: np.ndarray
-    counts: np.ndarray
-    values: tuple[np.ndarray, ...]
-    levels: tuple[np.ndarray, ...]
-    codes: tuple[np.ndarray, ...]
-
-
-def levels_and_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct values of an array and each element's position among them.
-
-    Integers in a compact range are numbered by counting, floats by hashing;
-    neither sorts the elements.
-    """
-    values = np.asarray(values)
-    if values.dtype.kind in "iu" and values.size:
-        low = int(values.min())
-        span = int(values.max()) - low + 1
-        if span <= 4 * values.size + 65_536:
-            present = np.bincount(values - low, minlength=span) > 0
-            rank = np.cumsum(present) - 1
-            return np.flatnonzero(present) + low, rank[values - low]
-    codes, uniques = pd.factorize(values, sort=True)
-    return np.asarray(uniques), codes
-
-
-def distinct_rows(*columns: np.ndarray) -> Rows:
-    """Find the distinct rows of some equal-length columns (integers, or floats without NaN).
-
-    Each column is numbered by hashing, then the rows are sorted on those
-    numbers with numpy's radix sort (16-bit codes when every column has fewer
-    than 32,768 distinct values), which is many times faster than
-    ``np.unique(axis=0)`` and gives the same rows in the same order.
-    """
-    levels, codes = zip(*(levels_and_codes(c) for c in columns), strict=True)
-    sizes = [max(len(lv), 1) for lv in levels]
-    small = max(sizes, default=1) < 2**15
-    order = np.lexsort([c.astype(np.int16 if small else np.int64) for c in codes[::-1]])
-    if np.prod(np.array(sizes, dtype=float)) < 2**62:
-        key = np.zeros(order.size, dtype=np.int64)
-        for code, size in zip(codes, sizes, strict=True):
-            key = key * size + code
-        ordered = key[order]
-        new = np.ones(order.size, dtype=bool)
-        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
-    else:
-        new = np.zeros(order.size, dtype=bool)
-        new[:1] = True
-        for code in codes:
-            ordered = code[order]
-            new[1:] |= ordered[1:] != ordered[:-1]
-    starts = np.flatnonzero(new)
-    counts = np.diff(np.append(starts, order.size))
-    inverse = np.empty(order.size, dtype=np.int64)
-    inverse[order] = np.repeat(np.arange(starts.size), counts)
-    firsts = order[starts]
-    row_codes = tuple(code[firsts] for code in codes)
-    return Rows(
-        inverse=inverse,
-        counts=counts.astype(float),
-        values=tuple(lv[c] for lv, c in zip(levels, row_codes, strict=True)),
-        levels=tuple(levels),
-        codes=row_codes,
-    )

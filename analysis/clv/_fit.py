@@ -13,31 +13,23 @@ from analysis.clv._bgnbd import expected_purchases_table, fit_bgnbd
 from analysis.clv._data import (
     UNIT_DAYS,
     Occasions,
-    Rows,
     counts_between,
-    distinct_rows,
+    day_number,
     history_rows,
     occasions,
     summary_arrays,
 )
 from analysis.clv._gammagamma import fit_gammagamma, population_mean_spend
 from analysis.clv._mle import MleFit
-from analysis.clv._schema import ClvSection, ClvSegmentValue, HoldoutValidation
-from analysis.clv._validate import holdout_rows
-from analysis.clv._value import QUANTITIES, customer_value
+from analysis.clv._rows import Rows, distinct_rows
+from analysis.clv._schema import ClvSection, HoldoutValidation
+from analysis.clv._tables import PER_CUSTOMER_COLUMNS, customer_tables
+from analysis.clv._validate import holdout_validation
+from analysis.clv._value import customer_value
 from analysis.config import ClvConfig
 
 __all__ = ["ClvResult", "fit_clv", "PER_CUSTOMER_COLUMNS"]
 
-PER_CUSTOMER_COLUMNS = (
-    "customer_id",
-    "segment",
-    "frequency",
-    "recency",
-    "T",
-    "monetary_value",
-    *(f"{q}{s}" for q in QUANTITIES for s in ("", "_low", "_high")),
-)
 
 DEFINITIONS = {
     "purchase occasion": "a calendar day on which the customer ordered; its spend is the sum of that day's orders",
@@ -202,7 +194,7 @@ def fit_clv(
         When the orders do not follow the input contract.
     """
     occ = orders if isinstance(orders, Occasions) else occasions(orders)
-    observed = occ.day[occ.day <= _day_number(observation_end)]
+    observed = occ.day[occ.day <= day_number(observation_end)]
     start = _from_day_number(int(observed.min())) if observed.size else observation_end
     cal_end = config.calibration_end or _default_calibration_end(start, observation_end, config.holdout_share)
     periods = {"start": start, "cal_end": cal_end, "end": observation_end}
@@ -232,10 +224,6 @@ def fit_clv(
     per_customer = results.pop("per_customer", None)
     section = _section(config, periods, counts, reasons, results)
     return ClvResult(section=section, per_customer=_empty_per_customer() if per_customer is None else per_customer)
-
-
-def _day_number(value: dt.date) -> int:
-    return (value - dt.date(1970, 1, 1)).days
 
 
 def _from_day_number(day: int) -> dt.date:
@@ -303,7 +291,7 @@ def _results(config: ClvConfig, full: _Period, seg: pd.Series, fits: dict, segme
         level=config.interval_level,
         rows=full.rows,
     )
-    per_customer, segments, total = _customer_tables(full, seg, value, segment_names)
+    per_customer, segments, total = customer_tables(full.ids, full.cols, seg, value, segment_names)
     return {
         "params": params,
         "standard_errors": se,
@@ -320,34 +308,26 @@ def _results(config: ClvConfig, full: _Period, seg: pd.Series, fits: dict, segme
 
 def _validation(config, periods, full, cal, cal_seg, bg_cal, occ, segment_names) -> HoldoutValidation:
     # Holdout: the calibration fit predicts the calibration cohort's purchases after cal_end.
-    unit_days = UNIT_DAYS[config.time_unit]
-    start, cal_end, end = periods["start"], periods["cal_end"], periods["end"]
-    hold_length = (end - cal_end).days / unit_days
-    actual = counts_between(occ, after=cal_end, end=end)[cal.seen]
+    hold_length = (periods["end"] - periods["cal_end"]).days / UNIT_DAYS[config.time_unit]
     pairs = distinct_rows(cal.rows.codes[0], cal.rows.codes[2])
     ((predicted, _),) = expected_purchases_table(bg_cal.params, np.array([hold_length]), cal.rows, pairs)
     table = pd.DataFrame(
-        {"frequency": cal["frequency"], "segment": cal_seg, "actual": actual, "predicted": predicted[cal.rows.inverse]}
+        {
+            "frequency": cal["frequency"],
+            "segment": cal_seg,
+            "actual": counts_between(occ, after=periods["cal_end"], end=periods["end"])[cal.seen],
+            "predicted": predicted[cal.rows.inverse],
+        }
     )
-    overall, per_seg, by_freq = holdout_rows(table, segment_names=segment_names, frequency_bins=config.frequency_bins)
-    return HoldoutValidation(
-        calibration_start=start.isoformat(),
-        calibration_end=cal_end.isoformat(),
-        holdout_start=(cal_end + dt.timedelta(days=1)).isoformat(),
-        holdout_end=end.isoformat(),
-        calibration_length=(cal_end - start).days / unit_days,
-        holdout_length=hold_length,
-        customers=len(cal),
+    return holdout_validation(
+        table,
+        start=periods["start"],
+        calibration_end=periods["cal_end"],
+        end=periods["end"],
+        unit_days=UNIT_DAYS[config.time_unit],
         new_in_holdout=int(len(full) - len(cal)),
-        overall=overall,
-        segments=per_seg,
-        by_frequency=by_freq,
-        note=(
-            "Purchase occasions each calibration-cohort customer made in the holdout, against the "
-            "calibration fit's conditional expectation given their calibration-period history. "
-            "Segments come from the whole observation period, holdout included, so per-segment "
-            "errors also show how much the segmentation itself already knew about the holdout."
-        ),
+        segment_names=segment_names,
+        frequency_bins=config.frequency_bins,
     )
 
 
@@ -394,53 +374,3 @@ def _section(config: ClvConfig, periods: dict, counts: dict, reasons: list[str],
         **model,
     )
     return ClvSection.model_validate(_round_tree(section.model_dump()))
-
-
-def _customer_tables(full: _Period, seg: pd.Series, value, names: dict[int, str]):
-    """The private per-customer table, and the segment rows and the total of the bundle."""
-    # Segments by label, not by a (segments x customers) membership matrix; customers outside
-    # every named segment form one more group, counted in the total only.
-    ids = sorted(names)
-    k, n = len(ids), len(seg)
-    groups = pd.Index(ids).get_indexer(seg.to_numpy()) if k else np.full(n, -1)
-    groups = np.where(groups < 0, k, groups)
-    # One float block, filled in place, so the frame is built without copying 16 columns.
-    block = np.empty((16, n))
-    for i, name in enumerate(("frequency", "recency", "T", "monetary_value")):
-        block[i] = full[name]
-    _, grouped = value.table(groups, k + 1, out=block[4:])
-    frame = pd.DataFrame(block.T, columns=list(PER_CUSTOMER_COLUMNS[2:]), copy=False)
-    frame.insert(0, "customer_id", full.ids.astype(str).array)
-    frame.insert(1, "segment", pd.array(seg.to_numpy(), dtype="Int64"))
-    counts = np.append(np.bincount(groups, minlength=k + 1), n)
-    spend = np.bincount(groups, weights=value.values[2], minlength=k + 1)
-    pick = [*range(k), k + 1]
-    figures = {row: [v[pick] for v in grouped[row]] for row in grouped}
-    figures[2] = [np.append(spend, spend.sum())[pick] / np.clip(counts[pick], 1, None)]
-    rows = [_segment_value(sid, names, int(counts[pick][i]), n, figures, i) for i, sid in enumerate([*ids, None])]
-    for row in rows:
-        row["share_of_value"] = row["clv"] / rows[-1]["clv"] if rows[-1]["clv"] > 0 else 0.0
-    rows = [ClvSegmentValue(**row) for row in rows]
-    return frame, rows[:-1], rows[-1]
-
-
-def _segment_value(sid: int | None, names: dict[int, str], c: int, n: int, figures: dict, i: int) -> dict:
-    (ep, ep_lo, ep_hi), (pa, pa_lo, pa_hi), (es,), (clv, clv_lo, clv_hi) = (figures[r] for r in range(4))
-    return {
-        "segment": sid,
-        "name": "All customers" if sid is None else names[sid],
-        "customers": c,
-        "share_customers": c / n if n else 0.0,
-        "expected_purchases": float(ep[i]),
-        "expected_purchases_low": float(ep_lo[i]),
-        "expected_purchases_high": float(ep_hi[i]),
-        "expected_purchases_per_customer": float(ep[i] / c) if c else 0.0,
-        "p_alive": float(pa[i]) if c else 0.0,
-        "p_alive_low": float(pa_lo[i]) if c else 0.0,
-        "p_alive_high": float(pa_hi[i]) if c else 0.0,
-        "expected_spend": float(es[i]) if c else 0.0,
-        "clv": float(clv[i]),
-        "clv_low": float(clv_lo[i]),
-        "clv_high": float(clv_hi[i]),
-        "clv_per_customer": float(clv[i] / c) if c else 0.0,
-    }

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma, gammaln, polygamma
 
-from analysis.clv._data import levels_and_codes
+from analysis.clv._rows import levels_and_codes
 
 __all__ = ["BgnbdObjective", "GammaGammaObjective", "coarsen"]
 

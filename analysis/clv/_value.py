@@ -32,9 +32,9 @@ from scipy.linalg import block_diag
 from scipy.stats import norm
 
 from analysis.clv._bgnbd import expected_purchases_table
-from analysis.clv._data import Rows, distinct_rows
 from analysis.clv._gammagamma import conditional_expected_spend
 from analysis.clv._mle import MleFit
+from analysis.clv._rows import Rows, distinct_rows
 
 __all__ = ["MONTH_DAYS", "CustomerValue", "customer_value", "discount_grid"]
 
