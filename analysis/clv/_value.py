@@ -30,6 +30,7 @@ from functools import partial
 import numpy as np
 from scipy.linalg import block_diag
 from scipy.stats import norm
+from threadpoolctl import threadpool_limits
 
 from analysis.clv._bgnbd import expected_purchases_table
 from analysis.clv._gammagamma import conditional_expected_spend
@@ -207,20 +208,20 @@ class CustomerValue:
         inv = self.inverse
         for row in (0, 1):  # functions of the history alone: bounds once per history
             grads = self.history_grads[row]
-            bounds = self._bounds(row, self.history_values[row], _variance(self.cov, grads, None))
-            for i, b in enumerate(bounds):
-                out[3 * row + i] = b[inv]
+            _, low, high = self._bounds(row, self.history_values[row], _variance(self.cov, grads, None))
+            out[3 * row] = self.values[row]
+            np.take(low, inv, out=out[3 * row + 1])
+            np.take(high, inv, out=out[3 * row + 2])
         sums = {row: np.zeros((size, 7)) for row in (0, 1, 3)}
+        sums[0][:, :4], sums[1][:, :4] = self._history_sums(groups, size)
         for b in self._blocks():
             spend, clv_bg, clv_gg = self._spend_parts(b)
             for row, bg, gg in ((2, None, spend), (3, clv_bg, clv_gg)):
                 bounds = self._bounds(row, self.values[row][b], _variance(self.cov, bg, gg))
                 for i, v in enumerate(bounds):
                     out[3 * row + i][b] = v
-            parts = ((0, self.history_grads[0][inv[b]]), (1, self.history_grads[1][inv[b]]), (3, clv_bg), (3, clv_gg))
-            for j0, (row, grad) in zip((0, 0, 0, 4), parts, strict=True):
-                for j in range(grad.shape[1]):
-                    sums[row][:, j0 + j] += np.bincount(groups[b], weights=grad[:, j], minlength=size)
+            for j, col in enumerate([*clv_bg.T, *clv_gg.T]):
+                sums[3][:, j] += np.bincount(groups[b], weights=col, minlength=size)
         counts = np.bincount(groups, minlength=size).astype(float)
         grouped = {}
         for row, grad in sums.items():
@@ -231,6 +232,20 @@ class CustomerValue:
                 val, grad = val / scale, grad / scale[:, None]
             grouped[row] = self._bounds(row, val, np.einsum("ij,jk,ik->i", grad, self.cov, grad))
         return out, grouped
+
+    def _history_sums(self, groups: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+        # Group sums of the history-only gradients: count each group's customers per history,
+        # then weight the histories, rather than gathering a gradient row for every customer.
+        order = np.argsort(groups, kind="stable")
+        bounds = np.searchsorted(groups[order], np.arange(size + 1))
+        rows = self.history_grads.shape[1]
+        out = np.zeros((2, size, 4))
+        with threadpool_limits(limits=1, user_api="blas"):  # the same sums whatever the machine's threads
+            for g in range(size):
+                counts = np.bincount(self.inverse[order[bounds[g] : bounds[g + 1]]], minlength=rows).astype(float)
+                for row in (0, 1):
+                    out[row, g] = counts @ self.history_grads[row]
+        return out[0], out[1]
 
     def _bounds(self, row: int, val: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, ...]:
         se = np.sqrt(np.maximum(var, 0.0))
