@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 
 from analysis.clv._data import (
-    history_rows,
+    UNIT_DAYS,
     occasions,
     purchase_days,
     repeat_counts_between,
     summarize,
     summary_arrays,
 )
-from analysis.clv._rows import distinct_rows
+from analysis.clv._rows import distinct_rows, history_rows
 from analysis.errors import DataError, EmptyDataError
 
 
@@ -160,7 +160,7 @@ def test_history_rows_are_the_distinct_rows_of_the_summaries():
     occ = occasions(_random_orders(5))
     for unit in ("day", "week", "month"):
         seen, cols = summary_arrays(occ, end=dt.date(2020, 12, 31), time_unit=unit)
-        rows = history_rows(cols, time_unit=unit)
+        rows = history_rows(cols, unit_days=UNIT_DAYS[unit])
         direct = distinct_rows(cols["frequency"], cols["recency"], cols["T"])
         for got, want in zip(rows.values, direct.values, strict=True):
             np.testing.assert_array_equal(got, want)

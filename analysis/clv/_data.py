@@ -33,7 +33,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analysis.clv._rows import Rows, distinct_rows
 from analysis.errors import DataError, EmptyDataError
 
 __all__ = [
@@ -41,7 +40,6 @@ __all__ = [
     "Occasions",
     "counts_between",
     "day_number",
-    "history_rows",
     "summary_arrays",
     "occasions",
     "purchase_days",
@@ -299,24 +297,6 @@ def summary_arrays(occ: Occasions, *, end: dt.date, time_unit: str) -> tuple[np.
         "T_days": end_day - first,
     }
     return seen, columns
-
-
-def history_rows(columns: dict[str, np.ndarray], *, time_unit: str) -> Rows:
-    """The distinct ``(frequency, recency, T)`` rows of :func:`summary_arrays` output, in ``time_unit``.
-
-    Found from the integer counts and day spans (by counting, not hashing) and
-    then scaled exactly as the summaries are, so the rows and their order are
-    those :func:`distinct_rows` finds in the float columns.
-    """
-    rows = distinct_rows(columns["repeats"], columns["recency_days"], columns["T_days"])
-    scale = (1.0, UNIT_DAYS[time_unit], UNIT_DAYS[time_unit])
-    return Rows(
-        inverse=rows.inverse,
-        counts=rows.counts,
-        values=tuple(v.astype(float) / s for v, s in zip(rows.values, scale, strict=True)),
-        levels=tuple(v.astype(float) / s for v, s in zip(rows.levels, scale, strict=True)),
-        codes=rows.codes,
-    )
 
 
 def summarize(days: pd.DataFrame | Occasions, *, end: dt.date, time_unit: str) -> pd.DataFrame:

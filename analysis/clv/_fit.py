@@ -15,13 +15,12 @@ from analysis.clv._data import (
     Occasions,
     counts_between,
     day_number,
-    history_rows,
     occasions,
     summary_arrays,
 )
 from analysis.clv._gammagamma import fit_gammagamma, population_mean_spend
 from analysis.clv._mle import MleFit
-from analysis.clv._rows import Rows, distinct_rows
+from analysis.clv._rows import Rows, distinct_rows, history_rows
 from analysis.clv._schema import ClvSection, HoldoutValidation
 from analysis.clv._tables import PER_CUSTOMER_COLUMNS, customer_tables
 from analysis.clv._validate import holdout_validation
@@ -99,7 +98,7 @@ class _Period:
 
 def _period(occ: Occasions, end: dt.date, time_unit: str) -> _Period:
     seen, cols = summary_arrays(occ, end=end, time_unit=time_unit)
-    rows = history_rows(cols, time_unit=time_unit)
+    rows = history_rows(cols, unit_days=UNIT_DAYS[time_unit])
     cols = {c: cols[c] for c in ("frequency", "recency", "T", "monetary_value")}
     return _Period(ids=occ.customer_ids[seen], cols=cols, rows=rows, seen=seen)
 

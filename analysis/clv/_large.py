@@ -57,7 +57,7 @@ class BgnbdObjective:
     """
 
     def __init__(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray, coded=None):
-        """``coded``: ``(levels, codes)`` of ``x``, ``t_x`` and ``T`` when known (:class:`~analysis.clv._data.Rows`)."""
+        """``coded``: ``(levels, codes)`` of ``x``, ``t_x`` and ``T`` when known (:class:`~analysis.clv._rows.Rows`)."""
         if coded is None:
             coded = tuple(zip(*(levels_and_codes(c) for c in (x, tx, T)), strict=True))
         (self.ux, utx, self.uT), (ix, itx, iT) = coded

@@ -186,8 +186,27 @@ def newton(objective: Objective, *, names: Sequence[str], start: np.ndarray, max
     Steps are damped (halved until the value decreases enough) while the
     decrease they promise is measurable, and taken whole once it is below the
     rounding noise of the value, where only the shrinking step still tells
-    how close the optimum is. Fails, rather than guessing, when the Hessian
-    stops being positive definite or the iterate leaves the box.
+    how close the optimum is. It stops when the step is below
+    :data:`STEP_TOL`, or below :data:`NOISE_STEP` and no longer shrinking
+    (rounding in the sums over millions of rows sets the size of such steps).
+    Fails, rather than guessing, when the Hessian stops being positive
+    definite or the iterate leaves the box.
+
+    Parameters
+    ----------
+    objective
+        Negative log-likelihood with ``with_hessian(z) -> (value, gradient, Hessian)``.
+    names
+        Parameter names.
+    start
+        Starting log-parameters.
+    max_steps
+        Newton steps allowed.
+
+    Returns
+    -------
+    MleFit or None
+        The optimum, with the inverse Hessian as covariance of the log-parameters.
     """
     z = np.asarray(start, float)
     val, grad, hess = objective.with_hessian(z)

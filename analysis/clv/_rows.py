@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Rows", "distinct_rows", "levels_and_codes"]
+__all__ = ["Rows", "distinct_rows", "history_rows", "levels_and_codes"]
 
 
 @dataclass(frozen=True)
@@ -95,4 +95,24 @@ def distinct_rows(*columns: np.ndarray) -> Rows:
         values=tuple(lv[c] for lv, c in zip(levels, row_codes, strict=True)),
         levels=tuple(levels),
         codes=row_codes,
+    )
+
+
+def history_rows(columns: dict[str, np.ndarray], *, unit_days: float) -> Rows:
+    """The distinct ``(frequency, recency, T)`` rows of customer summaries, in units of ``unit_days`` days.
+
+    ``columns`` holds the integers behind the summaries
+    (:func:`~analysis.clv._data.summary_arrays`): ``repeats``, ``recency_days``
+    and ``T_days``. The rows are found from them by counting, not hashing, and
+    then scaled exactly as the summaries are, so the rows and their order are
+    those :func:`distinct_rows` finds in the float columns.
+    """
+    rows = distinct_rows(columns["repeats"], columns["recency_days"], columns["T_days"])
+    scale = (1.0, unit_days, unit_days)
+    return Rows(
+        inverse=rows.inverse,
+        counts=rows.counts,
+        values=tuple(v.astype(float) / s for v, s in zip(rows.values, scale, strict=True)),
+        levels=tuple(v.astype(float) / s for v, s in zip(rows.levels, scale, strict=True)),
+        codes=rows.codes,
     )

@@ -55,7 +55,11 @@ def discount_grid(horizon: float, unit_days: float, annual_rate: float) -> tuple
 
 
 def _bgnbd_outputs(bg: np.ndarray, rows: Rows, pairs, ends, factors) -> tuple[np.ndarray, ...]:
-    """Expected purchases over the horizon, P(alive) and discounted purchases, per distinct history."""
+    """Expected purchases over the horizon, P(alive) and discounted purchases, per distinct history.
+
+    The discounted sum adds the steps in order, one multiply-add at a time, so it
+    does not depend on a BLAS library's threads or blocking.
+    """
     prev = disc = alive = None
     for j, (cum, alive_now) in enumerate(expected_purchases_table(bg, ends, rows, pairs)):
         inc = cum if prev is None else cum - prev
@@ -300,7 +304,7 @@ def customer_value(
         Central finite-difference step in log-parameters.
     rows
         The distinct ``(frequency, recency, T)`` rows, when already known
-        (:func:`~analysis.clv._data.distinct_rows`).
+        (:func:`~analysis.clv._rows.distinct_rows`).
     """
     if bg.log_cov is None or gg.log_cov is None:
         raise ValueError("customer_value needs fits with a covariance matrix")
@@ -311,16 +315,7 @@ def customer_value(
     # As always, every evaluation (the estimates too) is at exp of the log-parameters.
     z_bg, z_gg = np.log(bg.params), np.log(gg.params)
     cum, alive, disc = _bgnbd_outputs(np.exp(z_bg), rows, pairs, ends, factors)
-    grads = np.empty((2, cum.size, 4))
-    shifted = np.empty((2, cum.size, 4))
-    for j in range(4):
-        dz = np.zeros(4)
-        dz[j] = step
-        hi = _bgnbd_outputs(np.exp(z_bg + dz), rows, pairs, ends, factors)
-        lo = _bgnbd_outputs(np.exp(z_bg - dz), rows, pairs, ends, factors)
-        grads[0][:, j] = (hi[0] - lo[0]) / (2.0 * step)
-        grads[1][:, j] = (hi[1] - lo[1]) / (2.0 * step)
-        shifted[0][:, j], shifted[1][:, j] = hi[2], lo[2]
+    grads, shifted = _history_gradients(z_bg, rows, pairs, ends, factors, step)
     inv = rows.inverse
     values = np.empty((4, x.size))
     np.take(cum, inv, out=values[0])
@@ -340,3 +335,20 @@ def customer_value(
         spend_inputs=(x, m, z_gg),
         step=step,
     )
+
+
+def _history_gradients(z_bg, rows, pairs, ends, factors, step) -> tuple[np.ndarray, np.ndarray]:
+    # Central differences per history: of expected purchases and P(alive) (the first array), and
+    # the discounted purchases at each shifted parameter, kept apart because CLV multiplies
+    # them by each customer's spend before differencing.
+    size = rows.values[0].size
+    grads, shifted = np.empty((2, size, 4)), np.empty((2, size, 4))
+    for j in range(4):
+        dz = np.zeros(4)
+        dz[j] = step
+        hi = _bgnbd_outputs(np.exp(z_bg + dz), rows, pairs, ends, factors)
+        lo = _bgnbd_outputs(np.exp(z_bg - dz), rows, pairs, ends, factors)
+        grads[0][:, j] = (hi[0] - lo[0]) / (2.0 * step)
+        grads[1][:, j] = (hi[1] - lo[1]) / (2.0 * step)
+        shifted[0][:, j], shifted[1][:, j] = hi[2], lo[2]
+    return grads, shifted
