@@ -163,21 +163,31 @@ def _vm(key: str) -> int:
         return next(int(line.split()[1]) for line in fh if line.startswith(key))
 
 
+def _load(path: Path):
+    from analysis.config import ClvConfig
+
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path), ClvConfig()
+    return _cdnow_orders(path), ClvConfig(calibration_end=dt.date(1997, 9, 30), time_unit="week")
+
+
+def _dump(folder: Path, name: str, result, forecast, captured: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / name.split(".")[0]
+    result.per_customer.to_parquet(f"{stem}.per_customer.parquet")
+    forecast.to_parquet(f"{stem}.window.parquet")
+    fits = {k: v for k, v in captured.items() if k != "segments"}
+    Path(f"{stem}.json").write_text(json.dumps({"fits": fits, "segments": captured.get("segments", [])}))
+
+
 def _child(args: argparse.Namespace) -> None:
     import analysis.clv._fit as fit_module
     from analysis.clv import fit_clv, window_forecast
-    from analysis.config import ClvConfig
 
-    if args.orders.suffix == ".parquet":
-        orders = pd.read_parquet(args.orders)
-        config = ClvConfig()
-    else:
-        orders = _cdnow_orders(args.orders)
-        config = ClvConfig(calibration_end=dt.date(1997, 9, 30), time_unit="week")
+    orders, config = _load(args.orders)
     ids = np.sort(orders["customer_id"].unique())
     segment_of = pd.Series(np.arange(ids.size) * 7919 % SEGMENTS, index=ids)
     names = {i: f"Segment {i}" for i in range(SEGMENTS)}
-    end = orders["timestamp"].max().date()
     spent: dict[str, float] = {}
     captured: dict[str, list] = {}
     _instrument(fit_module, spent, captured)
@@ -191,14 +201,13 @@ def _child(args: argparse.Namespace) -> None:
         profiler = cProfile.Profile(time.process_time)  # CPU time: robust on a busy machine
         profiler.enable()
     start, cpu = time.perf_counter(), time.process_time()
+    end = orders["timestamp"].max().date()
     result = fit_clv(orders, config=config, segment_of=segment_of, segment_names=names, observation_end=end)
     total, cpu = time.perf_counter() - start, time.process_time() - cpu
     fit_peak = _vm("VmHWM")
-    section = result.section
     start = time.perf_counter()
-    forecast = window_forecast(
-        result.per_customer, params=section.forecast_params, window=WINDOW_DAYS / section.time_unit_days
-    )
+    window = WINDOW_DAYS / result.section.time_unit_days
+    forecast = window_forecast(result.per_customer, params=result.section.forecast_params, window=window)
     window = time.perf_counter() - start
     if profiler is not None:
         import pstats
@@ -206,20 +215,14 @@ def _child(args: argparse.Namespace) -> None:
         profiler.disable()
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
     if args.dump is not None:
-        args.dump.mkdir(parents=True, exist_ok=True)
-        stem = args.dump / args.orders.name.split(".")[0]
-        result.per_customer.to_parquet(f"{stem}.per_customer.parquet")
-        forecast.to_parquet(f"{stem}.window.parquet")
-        fits = {k: v for k, v in captured.items() if k != "segments"}
-        Path(f"{stem}.json").write_text(json.dumps({"fits": fits, "segments": captured.get("segments", [])}))
+        _dump(args.dump, args.orders.name, result, forecast, captured)
     parts = {c: 0.0 for c in COLUMNS}
     for name, seconds in spent.items():
         parts[PARTS[name]] += seconds
     parts["other"] = total - sum(parts.values())
     report = {
-        "customers": int(section.customers),
+        "customers": int(result.section.customers),
         "orders": len(orders),
-        "reliable": bool(section.reliable),
         "fit_clv": total,
         "fit_clv_cpu": cpu,
         "parts": parts,
