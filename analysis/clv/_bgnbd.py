@@ -22,6 +22,7 @@ __all__ = [
     "conditional_expected_purchases",
     "conditional_probability_purchase",
     "conditional_purchase_moments",
+    "active_purchase_moments",
     "p_alive",
 ]
 
@@ -304,15 +305,27 @@ def conditional_purchase_moments(
     if float(t) <= 0 or x.size == 0:
         return np.zeros(x.shape), np.zeros(x.shape)
     pairs = distinct_rows(x.ravel(), T.ravel())
-    first, second = _active_moments(np.asarray(params, float), float(t), *pairs.values, tol, max_terms)
+    first, second = active_purchase_moments(params, t, *pairs.values, tol=tol, max_terms=max_terms)
     inv = pairs.inverse.reshape(x.shape)
     return alive * first[inv], alive * second[inv]
 
 
-def _active_moments(params, t, x, T, tol, max_terms) -> tuple[np.ndarray, np.ndarray]:
-    # The sums of conditional_purchase_moments given activity, for distinct (x, T); each row
-    # stops at its own first term below `tol`, so one long series costs only its own work.
-    r, alpha, a, b = params
+def active_purchase_moments(
+    params: np.ndarray, t: float, x: np.ndarray, T: np.ndarray, *, tol: float = 1e-12, max_terms: int = 100_000
+) -> tuple[np.ndarray, np.ndarray]:
+    """The two sums of :func:`conditional_purchase_moments` for customers active at ``T``.
+
+    Functions of ``(x, T)`` alone, so give each distinct pair once; each row's
+    series stops at its own first term below ``tol`` times its running total,
+    so one long series costs only its own work.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(E[X | active], E[X^2 | active])`` per row.
+    """
+    r, alpha, a, b = np.asarray(params, float)
+    t = float(t)
     q = t / (alpha + T + t)  # the negative binomial's per-trial "success" share
     shape = r + x
     log_beta0 = gammaln(a + b + x) - gammaln(b + x)
