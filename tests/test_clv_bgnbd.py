@@ -9,15 +9,22 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.special import digamma, gammaln
 
+from analysis.clv import _bgnbd as bgnbd
 from analysis.clv._bgnbd import (
+    _compress,
+    _NegLogLik,
     conditional_expected_purchases,
     conditional_probability_purchase,
     conditional_purchase_moments,
+    expected_purchases_table,
     fit_bgnbd,
     p_alive,
 )
 from analysis.clv._data import purchase_days, repeat_counts_between, summarize
+from analysis.clv._large import BgnbdObjective
+from analysis.clv._rows import distinct_rows
 from tests._data import shared_file
 
 # Fader, Hardie & Lee (2005), "'Counting Your Customers' the Easy Way",
@@ -196,3 +203,111 @@ def test_probability_of_a_purchase_is_a_probability_growing_with_the_window(para
     assert np.all(long >= short * (1 - 1e-12))
     # P(X >= 1) <= E[X] (Markov).
     assert np.all(short <= conditional_expected_purchases(params, t, *args) * (1 + 1e-9) + 1e-300)
+
+
+def _per_row_negloglik(z, x, tx, T, w):
+    # Equation (6) and its gradient evaluated row by row, as _NegLogLik computed them before
+    # the per-distinct-value gathers: the reference the exact path must match bit for bit.
+    r, alpha, a, b = np.exp(z)
+    ux, inv = np.unique(x, return_inverse=True)
+    rep = x > 0
+    xr = x[rep]
+    lg = (gammaln(r + ux) + gammaln(b + ux) - gammaln(a + b + ux))[inv]
+    dg_r, dg_b, dg_ab = digamma(r + ux)[inv], digamma(b + ux)[inv], digamma(a + b + ux)[inv]
+    log_aT, log_atx = np.log(alpha + T), np.log(alpha + tx)
+    a3 = -(r + x) * log_aT
+    a4 = np.full_like(x, -np.inf)
+    a4[rep] = np.log(a) - np.log(b + xr - 1.0) - (r + xr) * log_atx[rep]
+    lse = np.logaddexp(a3, a4)
+    w3, w4 = np.exp(a3 - lse), np.exp(a4 - lse)
+    const = -gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b)
+    ll = float(np.dot(w, lg + lse)) + const * w.sum()
+    inv_bx1 = np.zeros_like(x)
+    inv_bx1[rep] = 1.0 / (b + xr - 1.0)
+    g_r = dg_r - digamma(r) + np.log(alpha) - w3 * log_aT - w4 * log_atx
+    g_alpha = r / alpha - w3 * (r + x) / (alpha + T) - w4 * (r + x) / (alpha + tx)
+    g_a = digamma(a + b) - dg_ab + w4 / a
+    g_b = digamma(a + b) + dg_b - digamma(b) - dg_ab - w4 * inv_bx1
+    return -ll, -np.array([w @ g_r * r, w @ g_alpha * alpha, w @ g_a * a, w @ g_b * b])
+
+
+@pytest.fixture(scope="module")
+def rows(calibration):
+    return _compress(*(calibration[c].to_numpy() for c in ("frequency", "recency", "T")))
+
+
+def test_compressed_rows_are_numpys_unique_triples(calibration, rows):
+    triples = calibration[["frequency", "recency", "T"]].to_numpy()
+    uniq, counts = np.unique(triples, axis=0, return_counts=True)
+    np.testing.assert_array_equal(np.column_stack(rows.values), uniq)
+    np.testing.assert_array_equal(rows.counts, counts)
+
+
+@pytest.mark.parametrize(
+    "point", [(0.243, 4.414, 0.793, 2.426), (1.0, 1.0, 1.0, 1.0), (3.0, 0.5, 2.0, 0.7)], ids=["paper", "start", "far"]
+)
+def test_likelihood_equals_the_per_row_formula_to_the_last_bit(rows, point):
+    # The exact path must reproduce the former arithmetic, so its fits keep their parameters bit for bit.
+    z = np.log(point)
+    value, grad = _NegLogLik(*rows.values, rows.counts)(z)
+    ref_value, ref_grad = _per_row_negloglik(z, *rows.values, rows.counts)
+    assert value == ref_value
+    np.testing.assert_array_equal(grad, ref_grad)
+
+
+def test_newton_path_reaches_the_same_optimum(calibration, fit, monkeypatch):
+    # The large-data path on the CDNOW sample: coarse start, then Newton with the analytic Hessian.
+    monkeypatch.setattr(bgnbd, "EXACT_ROWS", 0)
+    large = fit_bgnbd(calibration["frequency"], calibration["recency"], calibration["T"])
+    assert large.converged
+    np.testing.assert_allclose(large.params, fit.params, rtol=1e-8)
+    assert large.log_likelihood == pytest.approx(fit.log_likelihood, rel=1e-12)
+    se_large, se_exact = large.standard_errors(), fit.standard_errors()
+    for name in se_exact:
+        assert se_large[name] == pytest.approx(se_exact[name], rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "point", [(0.243, 4.414, 0.793, 2.426), (1.0, 1.0, 1.0, 1.0), (3.0, 0.5, 2.0, 0.7)], ids=["paper", "start", "far"]
+)
+def test_newton_objective_value_gradient_and_hessian(rows, point):
+    z = np.log(point)
+    value, grad, hess = BgnbdObjective(*rows.values, rows.counts).with_hessian(z)
+    ref_value, ref_grad = _per_row_negloglik(z, *rows.values, rows.counts)
+    assert value == pytest.approx(ref_value, rel=1e-13)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-9 * np.abs(ref_grad).max())
+    step = 1e-5
+    numeric = np.array(
+        [
+            (
+                _per_row_negloglik(z + step * e, *rows.values, rows.counts)[1]
+                - _per_row_negloglik(z - step * e, *rows.values, rows.counts)[1]
+            )
+            / (2 * step)
+            for e in np.eye(4)
+        ]
+    )
+    np.testing.assert_allclose(hess, numeric, rtol=1e-6, atol=1e-6 * np.abs(numeric).max())
+
+
+@pytest.mark.parametrize("a", [None, 1.0 + 5e-5], ids=["fitted", "a-near-one"])
+def test_expected_purchases_table_is_equation_10_for_every_customer(calibration, fit, a):
+    params = fit.params.copy()
+    if a is not None:
+        params[2] = a
+    x, tx, T = (calibration[c].to_numpy() for c in ("frequency", "recency", "T"))
+    rows = distinct_rows(x, tx, T)
+    pairs = distinct_rows(rows.codes[0], rows.codes[2])
+    ends = np.array([1.0, 13.0, 39.0, 78.0])
+    for t, (cum, alive) in zip(ends, expected_purchases_table(params, ends, rows, pairs), strict=True):
+        np.testing.assert_array_equal(cum[rows.inverse], conditional_expected_purchases(params, t, x, tx, T))
+        np.testing.assert_array_equal(alive[rows.inverse], p_alive(params, x, tx, T))
+
+
+def test_purchase_moments_of_a_customer_do_not_depend_on_the_others(calibration, fit):
+    # Each distinct (x, T) series stops on its own, so a customer's moments are the same alone or in a crowd.
+    x, tx, T = (calibration[c].to_numpy() for c in ("frequency", "recency", "T"))
+    first, second = conditional_purchase_moments(fit.params, 39.0, x, tx, T)
+    for i in (0, 17, int(np.argmax(x)), int(np.argmax(T - tx))):
+        one = conditional_purchase_moments(fit.params, 39.0, x[i : i + 1], tx[i : i + 1], T[i : i + 1])
+        assert (one[0][0], one[1][0]) == (first[i], second[i])

@@ -10,6 +10,9 @@ import pandas as pd
 import pytest
 
 from analysis.clv import PER_CUSTOMER_COLUMNS, ClvSection, fit_clv
+from analysis.clv import _bgnbd as bgnbd
+from analysis.clv import _gammagamma as gammagamma
+from analysis.clv._data import occasions
 from analysis.config import ClvConfig
 from tests._data import shared_file
 
@@ -143,3 +146,31 @@ def test_unsegmented_customers_count_in_the_total_only(orders, segment_of):
     assert sum(s.customers for s in sec.segments) == sec.total.customers - 100
     assert res.per_customer["segment"].isna().sum() == 100
     assert sum(s.share_of_value for s in sec.segments) < 1.0
+
+
+def test_grouped_occasions_give_the_same_result(orders, segment_of, result):
+    again = _run(occasions(orders), segment_of)
+    assert again.section.model_dump_json() == result.section.model_dump_json()
+    pd.testing.assert_frame_equal(again.per_customer, result.per_customer)
+
+
+def test_large_data_fits_agree_with_the_exact_ones(orders, segment_of, result, monkeypatch):
+    # Force the coarse-start Newton fits on the sample: the same optimum to far below what the bundle shows.
+    monkeypatch.setattr(bgnbd, "EXACT_ROWS", 0)
+    monkeypatch.setattr(gammagamma, "EXACT_ROWS", 0)
+    large = _run(orders, segment_of)
+    for name, value in result.section.params.items():
+        assert large.section.params[name] == pytest.approx(value, rel=2e-6), name
+    for col in ("expected_purchases", "p_alive", "clv", "clv_low", "clv_high"):
+        np.testing.assert_allclose(large.per_customer[col], result.per_customer[col], rtol=1e-6, err_msg=col)
+
+
+def test_per_customer_values_add_up_to_the_segment_rows(result):
+    table, sec = result.per_customer, result.section
+    for row in sec.segments:
+        members = table[table["segment"] == row.segment]
+        assert row.customers == len(members)
+        assert row.clv == pytest.approx(members["clv"].sum(), rel=1e-5)
+        assert row.expected_purchases == pytest.approx(members["expected_purchases"].sum(), rel=1e-5)
+        assert row.p_alive == pytest.approx(members["p_alive"].mean(), rel=1e-5)
+        assert row.expected_spend == pytest.approx(members["expected_spend"].mean(), rel=1e-5)

@@ -7,14 +7,18 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import digamma, gammaln
 
+from analysis.clv import _gammagamma as gammagamma
 from analysis.clv._data import purchase_days, summarize
 from analysis.clv._gammagamma import (
+    _NegLogLik,
     conditional_expected_spend,
     conditional_spend_moments,
     fit_gammagamma,
     population_mean_spend,
 )
+from analysis.clv._large import GammaGammaObjective
 from tests._data import shared_file
 
 # Fader & Hardie, "The Gamma-Gamma Model of Monetary Value" (2013 note), fitted on
@@ -96,3 +100,65 @@ def test_spend_second_moments_are_infinite_when_q_is_at_most_two():
     _, square, cross = conditional_spend_moments(np.array([2.0, 1.5, 10.0]), np.array([0.0, 1.0]), np.array([0, 20.0]))
     assert np.isinf(square[0]) and np.isinf(cross[0])  # k = q = 1.5
     assert np.isfinite(square[1]) and np.isfinite(cross[1])  # k = p + q = 3.5
+
+
+def _per_row_negloglik(z, x, m):
+    # The Gamma-Gamma log-likelihood and gradient row by row, as fit_gammagamma computed them before
+    # the per-distinct-x gathers: the reference the exact path must match bit for bit.
+    p, q, g = np.exp(z)
+    px, log_m, log_x, log_xmg = p * x, np.log(m), np.log(x), np.log(x * m + g)
+    ll = (
+        gammaln(px + q)
+        - gammaln(px)
+        - gammaln(q)
+        + q * np.log(g)
+        + (px - 1.0) * log_m
+        + px * log_x
+        - (px + q) * log_xmg
+    )
+    dg_pxq = digamma(px + q)
+    g_p = x * (dg_pxq - digamma(px) + log_m + log_x - log_xmg)
+    g_q = dg_pxq - digamma(q) + np.log(g) - log_xmg
+    g_g = q / g - (px + q) / (x * m + g)
+    return -float(ll.sum()), -np.array([g_p.sum() * p, g_q.sum() * q, g_g.sum() * g])
+
+
+@pytest.mark.parametrize(
+    "point", [(6.25, 3.74, 15.44), (1.0, 1.0, 1.0), (0.3, 9.0, 200.0)], ids=["note", "start", "far"]
+)
+def test_likelihood_equals_the_per_row_formula_to_the_last_bit(repeat_buyers, point):
+    x, m = repeat_buyers["frequency"].to_numpy(), repeat_buyers["monetary_value"].to_numpy()
+    value, grad = _NegLogLik(x, m)(np.log(point))
+    ref_value, ref_grad = _per_row_negloglik(np.log(point), x, m)
+    assert value == ref_value
+    np.testing.assert_array_equal(grad, ref_grad)
+
+
+@pytest.mark.parametrize(
+    "point", [(6.25, 3.74, 15.44), (1.0, 1.0, 1.0), (0.3, 9.0, 200.0)], ids=["note", "start", "far"]
+)
+def test_newton_objective_value_gradient_and_hessian(repeat_buyers, point):
+    x, m = repeat_buyers["frequency"].to_numpy(), repeat_buyers["monetary_value"].to_numpy()
+    z = np.log(point)
+    value, grad, hess = GammaGammaObjective(x, m, np.ones_like(x)).with_hessian(z)
+    ref_value, ref_grad = _per_row_negloglik(z, x, m)
+    assert value == pytest.approx(ref_value, rel=1e-13)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-9 * np.abs(ref_grad).max())
+    step = 1e-5
+    numeric = np.array(
+        [
+            (_per_row_negloglik(z + step * e, x, m)[1] - _per_row_negloglik(z - step * e, x, m)[1]) / (2 * step)
+            for e in np.eye(3)
+        ]
+    )
+    np.testing.assert_allclose(hess, numeric, rtol=1e-6, atol=1e-6 * np.abs(numeric).max())
+
+
+def test_newton_path_reaches_the_same_optimum(repeat_buyers, fit, monkeypatch):
+    monkeypatch.setattr(gammagamma, "EXACT_ROWS", 0)
+    large = fit_gammagamma(repeat_buyers["frequency"], repeat_buyers["monetary_value"])
+    assert large.converged
+    np.testing.assert_allclose(large.params, fit.params, rtol=1e-8)
+    assert large.log_likelihood == pytest.approx(fit.log_likelihood, rel=1e-12)
+    for name, se in fit.standard_errors().items():
+        assert large.standard_errors()[name] == pytest.approx(se, rel=1e-6)

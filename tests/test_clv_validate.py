@@ -44,3 +44,32 @@ def test_frequency_rows_end_with_an_open_bin():
     assert rows[-1].frequency_min == 2 and rows[-1].frequency_max is None
     assert rows[0].relative_error == pytest.approx(0.0)
     assert rows[2].actual == 3.0 and rows[2].predicted == 5.0
+
+
+def _masked_row(actual, predicted, mask):
+    # A group's figures from a boolean mask over the table, as holdout_rows once computed each row.
+    a, p = actual[mask], predicted[mask]
+    diff = p - a
+    return a.sum(), p.sum(), np.abs(diff).mean() if a.size else 0.0, np.sqrt((diff**2).mean()) if a.size else 0.0
+
+
+def test_one_sort_gives_the_masked_figures_exactly():
+    rng = np.random.default_rng(8)
+    n = 20_000
+    freq = np.minimum(rng.geometric(0.4, n) - 1, 40).astype(float)
+    freq[:50] = 0.5  # not a whole number of occasions: in no frequency row
+    seg = rng.integers(0, 6, n).astype(float)
+    seg[rng.random(n) < 0.05] = np.nan
+    table = pd.DataFrame(
+        {"frequency": freq, "segment": seg, "actual": rng.poisson(1.2, n), "predicted": rng.gamma(1.0, 1.2, n)}
+    )
+    names = {i: f"S{i}" for i in range(5)} | {9: "Empty"}
+    _, per_segment, by_frequency = holdout_rows(table, segment_names=names, frequency_bins=7)
+    actual, predicted = table["actual"].to_numpy(float), table["predicted"].to_numpy(float)
+    for row in per_segment:
+        want = _masked_row(actual, predicted, seg == row.segment)
+        assert (row.actual, row.predicted, row.mae, row.rmse) == want, row.label
+    for row in by_frequency:
+        mask = freq >= row.frequency_min if row.frequency_max is None else freq == row.frequency_min
+        assert (row.actual, row.predicted, row.mae, row.rmse) == _masked_row(actual, predicted, mask), row.label
+    assert sum(r.customers for r in by_frequency) == n - 50

@@ -60,3 +60,17 @@ def test_longer_windows_expect_more():
 def test_bad_inputs_are_refused(frame, params, window, match):
     with pytest.raises(DataError, match=match):
         window_forecast(frame, params=params, window=window)
+
+
+def test_customers_with_the_same_history_get_the_same_forecast():
+    # The moments are summed once per distinct (x, T); the crowd's rows must equal each customer alone.
+    rng = np.random.default_rng(4)
+    crowd = CUSTOMERS.iloc[rng.integers(0, len(CUSTOMERS), 300)].reset_index(drop=True)
+    crowd["customer_id"] = [f"c{i}" for i in range(len(crowd))]
+    out = window_forecast(crowd, params=PARAMS, window=13.0)
+    alone = {cid: window_forecast(CUSTOMERS.iloc[[i]], params=PARAMS, window=13.0) for i, cid in enumerate("abcd")}
+    origin = crowd["frequency"].map(dict(zip(CUSTOMERS["frequency"], "abcd", strict=True)))
+    for col in WINDOW_COLUMNS[1:]:
+        want = np.array([alone[c][col].iloc[0] for c in origin])
+        np.testing.assert_array_equal(out[col].to_numpy(), want, err_msg=col)
+    assert list(out["customer_id"]) == list(crowd["customer_id"])

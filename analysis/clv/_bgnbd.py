@@ -10,104 +10,130 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betainc, digamma, gammaln, hyp2f1
 
-from analysis.clv._mle import MleFit, maximize
+from analysis.clv._large import BgnbdObjective, coarsen
+from analysis.clv._mle import MleFit, maximize, maximize_large
+from analysis.clv._rows import Rows, distinct_rows
 
 __all__ = [
+    "EXACT_ROWS",
     "NAMES",
     "fit_bgnbd",
+    "expected_purchases_table",
     "conditional_expected_purchases",
     "conditional_probability_purchase",
     "conditional_purchase_moments",
+    "active_purchase_moments",
     "p_alive",
 ]
 
 NAMES = ("r", "alpha", "a", "b")
 _NEAR_ONE = 1e-4
+# Up to this many distinct (x, t_x, T) rows the fit runs exactly as it always has; beyond, the
+# coarse-start Newton fit takes over (see analysis.clv._mle). CDNOW master has 8,685 in its
+# 39-week calibration period and 11,104 over all 78 weeks.
+EXACT_ROWS = 20_000
+COARSE_ROWS = 4_000
 
 
-def _compress(x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, ...]:
-    # Many customers share (x, t_x, T); the likelihood only needs each triple once.
-    triples = np.column_stack([x, tx, T])
-    uniq, counts = np.unique(triples, axis=0, return_counts=True)
-    return uniq[:, 0], uniq[:, 1], uniq[:, 2], counts.astype(float)
-
-
-def _loglik_terms(log_params: np.ndarray, x, tx, T) -> np.ndarray:
-    """Per-row log-likelihood, equation (6), with the two-branch sum in log-sum-exp form."""
-    r, alpha, a, b = np.exp(log_params)
-    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-    a3 = -(r + x) * np.log(alpha + T)
-    repeat = x > 0
-    a4 = np.full_like(x, -np.inf)
-    a4[repeat] = np.log(a) - np.log(b + x[repeat] - 1.0) - (r + x[repeat]) * np.log(alpha + tx[repeat])
-    return a1 + a2 + np.logaddexp(a3, a4)
+def _compress(x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> Rows:
+    # Many customers share (x, t_x, T); the likelihood only needs each triple once. The
+    # triples come sorted by x, then t_x, then T, as np.unique(axis=0) gives them.
+    return distinct_rows(x, tx, T)
 
 
 class _NegLogLik:
     """Weighted negative log-likelihood and its gradient in log-parameter space.
 
-    Terms that depend on ``x`` only (gamma and digamma functions) are evaluated
-    once per distinct ``x`` and gathered, which is most of the speed-up.
+    Every floating-point operation is the one the straightforward per-row
+    formula performs, in the same order, so the value and gradient are the same
+    to the last bit (the quasi-Newton fit that uses them then is too); only
+    work that depends on ``x`` or ``T`` alone (gamma functions, logarithms) is
+    done once per distinct value and gathered. Rows come sorted by ``x``
+    (:func:`_compress`), so the repeat buyers are the rows from ``self.k`` on.
     """
 
     def __init__(self, x, tx, T, w):
         self.ux, self.inv = np.unique(x, return_inverse=True)
+        self.uT, self.iT = np.unique(T, return_inverse=True)
+        self.utx, self.itx = np.unique(tx, return_inverse=True)
         self.x, self.tx, self.T, self.w = x, tx, T, w
-        self.rep = x > 0
-        self.xr = x[self.rep]
+        self.k = int(np.searchsorted(x, 0.0, side="right"))
+        self.xr = x[self.k :]
+        self.uxr, self.invr = np.unique(self.xr, return_inverse=True)
 
     def __call__(self, z: np.ndarray) -> tuple[float, np.ndarray]:
         r, alpha, a, b = np.exp(z)
-        ux, inv, x, w, rep = self.ux, self.inv, self.x, self.w, self.rep
+        ux, inv, x, w, k = self.ux, self.inv, self.x, self.w, self.k
         lg = (gammaln(r + ux) + gammaln(b + ux) - gammaln(a + b + ux))[inv]
-        dg_r = digamma(r + ux)[inv]
-        dg_b = digamma(b + ux)[inv]
-        dg_ab = digamma(a + b + ux)[inv]
-        log_aT = np.log(alpha + self.T)
-        log_atx = np.log(alpha + self.tx)
-        a3 = -(r + x) * log_aT
+        dg_ab = digamma(a + b + ux)
+        log_aT = np.log(alpha + self.uT)[self.iT]
+        log_atx = np.log(alpha + self.utx)[self.itx]
+        rx = (r + ux)[inv]
+        a3 = -rx * log_aT
         a4 = np.full_like(x, -np.inf)
-        a4[rep] = np.log(a) - np.log(b + self.xr - 1.0) - (r + self.xr) * log_atx[rep]
-        lse = np.logaddexp(a3, a4)
-        w3 = np.exp(a3 - lse)
-        w4 = np.exp(a4 - lse)
+        a4[k:] = np.log(a) - np.log(b + self.uxr - 1.0)[self.invr] - rx[k:] * log_atx[k:]
+        # Without a repeat purchase a4 = -inf, and logaddexp(a3, -inf) is a3 + log1p(0).
+        lse = np.empty_like(x)
+        lse[:k] = a3[:k] + 0.0
+        lse[k:] = np.logaddexp(a3[k:], a4[k:])
+        w3 = np.ones_like(x)
+        w3[k:] = np.exp(a3[k:] - lse[k:])
+        w4 = np.zeros_like(x)
+        w4[k:] = np.exp(a4[k:] - lse[k:])
         const = -gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b)
         ll = float(np.dot(w, lg + lse)) + const * w.sum()
         inv_bx1 = np.zeros_like(x)
-        inv_bx1[rep] = 1.0 / (b + self.xr - 1.0)
-        g_r = dg_r - digamma(r) + np.log(alpha) - w3 * log_aT - w4 * log_atx
-        g_alpha = r / alpha - w3 * (r + x) / (alpha + self.T) - w4 * (r + x) / (alpha + self.tx)
-        g_a = digamma(a + b) - dg_ab + w4 / a
-        g_b = digamma(a + b) + dg_b - digamma(b) - dg_ab - w4 * inv_bx1
+        inv_bx1[k:] = (1.0 / (b + self.uxr - 1.0))[self.invr]
+        g_r = (digamma(r + ux) - digamma(r) + np.log(alpha))[inv] - w3 * log_aT - w4 * log_atx
+        g_alpha = r / alpha - w3 * rx / (alpha + self.T) - w4 * rx / (alpha + self.tx)
+        g_a = (digamma(a + b) - dg_ab)[inv] + w4 / a
+        g_b = (digamma(a + b) + digamma(b + ux) - digamma(b) - dg_ab)[inv] - w4 * inv_bx1
         grad = np.array([w @ g_r * r, w @ g_alpha * alpha, w @ g_a * a, w @ g_b * b])
         return -ll, -grad
 
 
-def fit_bgnbd(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> MleFit:
+def _starts(x, T, w) -> list[tuple[float, ...]]:
+    rate = max(float(np.average(x, weights=w) / max(np.average(T, weights=w), 1e-9)), 1e-3)
+    return [(1.0, 1.0, 1.0, 1.0), (0.5, 0.5 / rate, 1.0, 3.0)]
+
+
+def fit_bgnbd(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, *, rows: Rows | None = None) -> MleFit:
     """Fit the BG/NBD model by maximum likelihood.
+
+    Up to :data:`EXACT_ROWS` distinct ``(x, t_x, T)`` rows the quasi-Newton
+    :func:`~analysis.clv._mle.maximize` is used; beyond, Newton's method from a
+    fit to a coarse summary of the rows (:func:`~analysis.clv._mle.maximize_large`).
 
     Parameters
     ----------
     frequency, recency, T
         Per-customer repeat occasions ``x``, time of last purchase ``t_x`` and age
         ``T``, all in the same time unit.
+    rows
+        Their distinct rows, when already known (:func:`~analysis.clv._rows.distinct_rows`).
 
     Returns
     -------
     MleFit
         Parameters ``r, alpha, a, b``.
     """
-    x, tx, T_, w = _compress(np.asarray(frequency, float), np.asarray(recency, float), np.asarray(T, float))
-    rate = max(float(np.average(x, weights=w) / max(np.average(T_, weights=w), 1e-9)), 1e-3)
-    starts = [(1.0, 1.0, 1.0, 1.0), (0.5, 0.5 / rate, 1.0, 3.0)]
-    return maximize(_NegLogLik(x, tx, T_, w), names=NAMES, starts=starts)
+    if rows is None:
+        rows = _compress(np.asarray(frequency, float), np.asarray(recency, float), np.asarray(T, float))
+    (x, tx, T_), w = rows.values, rows.counts
+    starts = _starts(x, T_, w)
+    if x.size <= EXACT_ROWS:
+        return maximize(_NegLogLik(x, tx, T_, w), names=NAMES, starts=starts)
+    objective = BgnbdObjective(x, tx, T_, w, coded=(rows.levels, rows.codes))
+    coarse = BgnbdObjective(*coarsen(x, (tx, T_), w, COARSE_ROWS))
+    return maximize_large(objective, coarse=coarse, names=NAMES, starts=starts)
 
 
-def _log_odds_dead(params: np.ndarray, x, tx, T) -> np.ndarray:
+def _log_odds_dead(params: np.ndarray, x, tx, T, start: int | None = None) -> np.ndarray:
+    # log(P(dead) / P(alive)); -inf without a repeat purchase. `start`: rows are sorted by x and
+    # the repeat buyers are those from `start` on (slices instead of masks, same numbers).
     r, alpha, a, b = params
     out = np.full(np.shape(x), -np.inf)
-    rep = x > 0
+    rep = slice(start, None) if start is not None else x > 0
     out[rep] = np.log(a) - np.log(b + x[rep] - 1.0) + (r + x[rep]) * (np.log(alpha + T[rep]) - np.log(alpha + tx[rep]))
     return out
 
@@ -139,13 +165,62 @@ def conditional_expected_purchases(
         return (1.0 - w) * lo + w * hi
     x, tx, T = (np.asarray(v, float) for v in (x, tx, T))
     t = np.asarray(t, float)
-    z = t / (alpha + T + t)
-    log_ratio = (r + x) * (np.log(alpha + T) - np.log(alpha + T + t))
-    core = 1.0 - np.exp(log_ratio) * hyp2f1(r + x, b + x, a + b + x - 1.0, z)
-    numer = (a + b + x - 1.0) / (a - 1.0) * core
+    numer = _numerator(np.asarray(params, float), t, x, T)
     denom = 1.0 + np.exp(_log_odds_dead(np.asarray(params, float), x, tx, T))
     out = numer / denom
     return np.where(t > 0, out, 0.0)
+
+
+def _numerator(params: np.ndarray, t, x, T) -> np.ndarray:
+    # Equation (10) without its P(alive) denominator: a function of (x, T) and t only.
+    r, alpha, a, b = params
+    z = t / (alpha + T + t)
+    log_ratio = (r + x) * (np.log(alpha + T) - np.log(alpha + T + t))
+    core = 1.0 - np.exp(log_ratio) * hyp2f1(r + x, b + x, a + b + x - 1.0, z)
+    return (a + b + x - 1.0) / (a - 1.0) * core
+
+
+def expected_purchases_table(params: np.ndarray, ends: np.ndarray, rows: Rows, pairs: Rows):
+    """Equation (10) at each horizon of ``ends`` for the distinct histories of ``rows``.
+
+    The same numbers as :func:`conditional_expected_purchases` (operation for
+    operation), computed once per distinct history, with the hypergeometric
+    numerator once per distinct ``(x, T)``.
+
+    Parameters
+    ----------
+    params
+        BG/NBD ``r, alpha, a, b``.
+    ends
+        Horizons, ascending.
+    rows
+        Distinct ``(x, t_x, T)`` histories (:func:`~analysis.clv._rows.distinct_rows`).
+    pairs
+        Distinct ``(x, T)`` codes of those histories: ``distinct_rows(rows.codes[0], rows.codes[2])``.
+
+    Yields
+    ------
+    tuple of numpy.ndarray
+        ``(expected purchases, p_alive)`` per history, one pair for each horizon.
+    """
+    params = np.asarray(params, float)
+    r, alpha, a, b = params
+    x, tx, T = rows.values
+    denom = 1.0 + np.exp(_log_odds_dead(params, x, tx, T, start=int(np.searchsorted(x, 0.0, side="right"))))
+    alive = 1.0 / denom  # p_alive, operation for operation
+    if abs(a - 1.0) < _NEAR_ONE:
+        lo = expected_purchases_table(np.array([r, alpha, 1.0 - 2 * _NEAR_ONE, b]), ends, rows, pairs)
+        hi = expected_purchases_table(np.array([r, alpha, 1.0 + 2 * _NEAR_ONE, b]), ends, rows, pairs)
+        w = (a - (1.0 - 2 * _NEAR_ONE)) / (4.0 * _NEAR_ONE)
+        for (low, _), (high, _) in zip(lo, hi, strict=True):
+            yield (1.0 - w) * low + w * high, alive
+        return
+    numer = _numerator(
+        params, np.asarray(ends, float)[:, None], rows.levels[0][pairs.values[0]], rows.levels[2][pairs.values[1]]
+    )
+    for j, t in enumerate(ends):
+        out = numer[j][pairs.inverse] / denom
+        yield (out if t > 0 else np.zeros_like(out)), alive
 
 
 def conditional_probability_purchase(
@@ -214,31 +289,55 @@ def conditional_purchase_moments(
     ``E[X] = P(alive) sum_n P(X >= n | active)``,
     ``E[X^2] = P(alive) sum_n (2n - 1) P(X >= n | active)``.
 
-    The sums run until every customer's next term is below ``tol`` times its
-    running total. ``E[X]`` equals :func:`conditional_expected_purchases`
-    (equation 10) up to that tolerance.
+    Both depend on ``(x, T)`` only, so the sums are done once per distinct
+    ``(x, T)``; each runs until its own next term is below ``tol`` times its
+    running total (at most ``max_terms`` terms). ``E[X]`` equals
+    :func:`conditional_expected_purchases` (equation 10) up to that tolerance.
 
     Returns
     -------
     tuple of numpy.ndarray
         ``(E[X], E[X^2])`` per customer.
     """
-    r, alpha, a, b = np.asarray(params, float)
     x, tx, T = (np.asarray(v, float) for v in (x, tx, T))
     x, tx, T = np.broadcast_arrays(x, tx, T)
     alive = p_alive(params, x, tx, T)
-    first = np.zeros(x.shape)
-    second = np.zeros(x.shape)
     if float(t) <= 0 or x.size == 0:
-        return first, second
-    q = float(t) / (alpha + T + float(t))  # the negative binomial's per-trial "success" share
+        return np.zeros(x.shape), np.zeros(x.shape)
+    pairs = distinct_rows(x.ravel(), T.ravel())
+    first, second = active_purchase_moments(params, t, *pairs.values, tol=tol, max_terms=max_terms)
+    inv = pairs.inverse.reshape(x.shape)
+    return alive * first[inv], alive * second[inv]
+
+
+def active_purchase_moments(
+    params: np.ndarray, t: float, x: np.ndarray, T: np.ndarray, *, tol: float = 1e-12, max_terms: int = 100_000
+) -> tuple[np.ndarray, np.ndarray]:
+    """The two sums of :func:`conditional_purchase_moments` for customers active at ``T``.
+
+    Functions of ``(x, T)`` alone, so give each distinct pair once; each row's
+    series stops at its own first term below ``tol`` times its running total,
+    so one long series costs only its own work.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(E[X | active], E[X^2 | active])`` per row.
+    """
+    r, alpha, a, b = np.asarray(params, float)
+    t = float(t)
+    q = t / (alpha + T + t)  # the negative binomial's per-trial "success" share
     shape = r + x
     log_beta0 = gammaln(a + b + x) - gammaln(b + x)
+    first, second = np.zeros(x.shape), np.zeros(x.shape)
+    todo = np.arange(x.size)
     for n in range(1, max_terms + 1):
-        log_survive = log_beta0 + gammaln(b + x + n - 1) - gammaln(a + b + x + n - 1)
-        term = betainc(float(n), shape, q) * np.exp(log_survive)
-        first += term
-        second += (2 * n - 1) * term
-        if np.all((2 * n - 1) * term <= tol * np.maximum(second, 1e-300)):
+        xs = x[todo]
+        log_survive = log_beta0[todo] + gammaln(b + xs + n - 1) - gammaln(a + b + xs + n - 1)
+        term = betainc(float(n), shape[todo], q[todo]) * np.exp(log_survive)
+        first[todo] += term
+        second[todo] += (2 * n - 1) * term
+        todo = todo[(2 * n - 1) * term > tol * np.maximum(second[todo], 1e-300)]
+        if todo.size == 0:
             break
-    return alive * first, alive * second
+    return first, second

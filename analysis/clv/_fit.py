@@ -9,26 +9,26 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.clv._bgnbd import conditional_expected_purchases, fit_bgnbd
-from analysis.clv._data import UNIT_DAYS, purchase_days, repeat_counts_between, summarize
+from analysis.clv._bgnbd import expected_purchases_table, fit_bgnbd
+from analysis.clv._data import (
+    UNIT_DAYS,
+    Occasions,
+    counts_between,
+    day_number,
+    occasions,
+    summary_arrays,
+)
 from analysis.clv._gammagamma import fit_gammagamma, population_mean_spend
 from analysis.clv._mle import MleFit
-from analysis.clv._schema import ClvSection, ClvSegmentValue, HoldoutValidation
-from analysis.clv._validate import holdout_rows
-from analysis.clv._value import QUANTITIES, customer_value
+from analysis.clv._rows import Rows, distinct_rows, history_rows
+from analysis.clv._schema import ClvSection, HoldoutValidation
+from analysis.clv._tables import PER_CUSTOMER_COLUMNS, customer_tables
+from analysis.clv._validate import holdout_validation
+from analysis.clv._value import customer_value
 from analysis.config import ClvConfig
 
 __all__ = ["ClvResult", "fit_clv", "PER_CUSTOMER_COLUMNS"]
 
-PER_CUSTOMER_COLUMNS = (
-    "customer_id",
-    "segment",
-    "frequency",
-    "recency",
-    "T",
-    "monetary_value",
-    *(f"{q}{s}" for q in QUANTITIES for s in ("", "_low", "_high")),
-)
 
 DEFINITIONS = {
     "purchase occasion": "a calendar day on which the customer ordered; its spend is the sum of that day's orders",
@@ -78,6 +78,29 @@ class ClvResult:
 
     section: ClvSection
     per_customer: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class _Period:
+    """Summaries of the customers first seen by the end of a period, in customer id order."""
+
+    ids: pd.Index
+    cols: dict[str, np.ndarray]  # frequency, recency, T, monetary_value
+    rows: Rows
+    seen: np.ndarray  # which of all customers these are
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.cols[name]
+
+
+def _period(occ: Occasions, end: dt.date, time_unit: str) -> _Period:
+    seen, cols = summary_arrays(occ, end=end, time_unit=time_unit)
+    rows = history_rows(cols, unit_days=UNIT_DAYS[time_unit])
+    cols = {c: cols[c] for c in ("frequency", "recency", "T", "monetary_value")}
+    return _Period(ids=occ.customer_ids[seen], cols=cols, rows=rows, seen=seen)
 
 
 def _sig(value: float, digits: int = 6) -> float | None:
@@ -133,7 +156,7 @@ def _correlation_text(corr: float | None, limit: float) -> tuple[str | None, str
 
 
 def fit_clv(
-    orders: pd.DataFrame,
+    orders: pd.DataFrame | Occasions,
     *,
     config: ClvConfig,
     segment_of: pd.Series,
@@ -146,7 +169,9 @@ def fit_clv(
     ----------
     orders
         One row per order: ``customer_id`` (str), ``order_id``, ``timestamp``
-        (datetime64), ``amount`` (>= 0). Orders after ``observation_end`` are ignored.
+        (datetime64), ``amount`` (>= 0); or their purchase occasions, already
+        grouped (:func:`~analysis.clv._data.occasions`). Orders after
+        ``observation_end`` are ignored.
     config
         The ``[clv]`` section (time unit, calibration end, horizon, discount rate,
         reliability thresholds, interval level).
@@ -167,134 +192,170 @@ def fit_clv(
     DataError
         When the orders do not follow the input contract.
     """
-    unit_days = UNIT_DAYS[config.time_unit]
-    days = purchase_days(orders)
-    days = days[days["day"] <= pd.Timestamp(observation_end)]
-    start = days["day"].min().date() if len(days) else observation_end
+    occ = orders if isinstance(orders, Occasions) else occasions(orders)
+    observed = occ.day[occ.day <= day_number(observation_end)]
+    start = _from_day_number(int(observed.min())) if observed.size else observation_end
     cal_end = config.calibration_end or _default_calibration_end(start, observation_end, config.holdout_share)
+    periods = {"start": start, "cal_end": cal_end, "end": observation_end}
+    full = _period(occ, observation_end, config.time_unit)
+    cal = _period(occ, cal_end, config.time_unit)
+    seg = pd.Series(segment_of).reindex(full.ids)
+    gg_cal = (cal["frequency"] > 0) & (cal["monetary_value"] > 0)
+    counts = {
+        "customers": len(full),
+        "repeat_buyers": int((full["frequency"] > 0).sum()),
+        "calibration_repeat_buyers": int((cal["frequency"] > 0).sum()),
+        "customers_without_segment": int(seg.isna().sum()),
+        "zero_spend_repeat_buyers": int((cal["frequency"] > 0).sum() - gg_cal.sum()),
+    }
+    reasons = _data_reasons(config, periods, int(gg_cal.sum()))
+    fits = None if reasons else _fit_models(config, periods, full, cal, gg_cal)
+    if fits is not None:
+        reasons = fits.pop("reasons")
+    results: dict = {}
+    if not reasons:
+        corr = float(np.corrcoef(cal["frequency"][gg_cal], cal["monetary_value"][gg_cal])[0, 1])
+        results["spend_frequency_correlation"] = corr if math.isfinite(corr) else None
+        cal_seg = seg.to_numpy()[cal.seen[full.seen]]
+        results["validation"] = _validation(config, periods, full, cal, cal_seg, fits["bg_cal"], occ, segment_names)
+        del occ, cal  # their last use: the value tables below are the memory peak
+        results |= _results(config, full, seg, fits, segment_names)
+    per_customer = results.pop("per_customer", None)
+    section = _section(config, periods, counts, reasons, results)
+    return ClvResult(section=section, per_customer=_empty_per_customer() if per_customer is None else per_customer)
 
-    full = summarize(days, end=observation_end, time_unit=config.time_unit)
-    cal = (
-        summarize(days, end=cal_end, time_unit=config.time_unit)
-        if cal_end >= start
-        else summarize(days.iloc[0:0], end=cal_end, time_unit=config.time_unit)
-    )
-    seg = pd.Series(segment_of).reindex(full.index)
-    cal_repeat = cal[cal["frequency"] > 0]
-    gg_rows = cal_repeat[cal_repeat["monetary_value"] > 0]
+
+def _from_day_number(day: int) -> dt.date:
+    return dt.date(1970, 1, 1) + dt.timedelta(days=day)
+
+
+def _data_reasons(config: ClvConfig, periods: dict, gg_buyers: int) -> list[str]:
+    # Why the data cannot support a fit, before fitting anything.
+    unit_days = UNIT_DAYS[config.time_unit]
+    start, cal_end, end = periods["start"], periods["cal_end"], periods["end"]
     cal_length = (cal_end - start).days / unit_days
-    hold_length = (observation_end - cal_end).days / unit_days
-
-    reasons: list[str] = []
-    warnings: list[str] = []
-    if cal_end < start or cal_end >= observation_end:
+    reasons = []
+    if cal_end < start or cal_end >= end:
         reasons.append(
             f"the calibration end {cal_end.isoformat()} must fall between the first purchase "
-            f"{start.isoformat()} and the end of observation {observation_end.isoformat()}"
+            f"{start.isoformat()} and the end of observation {end.isoformat()}"
         )
     elif cal_length < config.min_calibration_units:
         reasons.append(
             f"the calibration period is {cal_length:.1f} {config.time_unit}s long; "
             f"at least {config.min_calibration_units:g} are needed"
         )
-    if len(gg_rows) < config.min_repeat_buyers:
+    if gg_buyers < config.min_repeat_buyers:
         reasons.append(
-            f"only {len(gg_rows)} customers bought again in the calibration period; "
+            f"only {gg_buyers} customers bought again in the calibration period; "
             f"at least {config.min_repeat_buyers} are needed"
         )
+    return reasons
 
-    params = se = loglik = f_params = f_se = fitted_on = None
-    corr = pop_spend = None
-    validation = segments = total = None
-    per_customer = _empty_per_customer()
 
-    if not reasons:
-        bg_cal = fit_bgnbd(cal["frequency"], cal["recency"], cal["T"])
-        gg_cal = fit_gammagamma(gg_rows["frequency"], gg_rows["monetary_value"])
-        bg, gg = bg_cal, gg_cal
-        fitted_on = f"calibration period {start.isoformat()} to {cal_end.isoformat()}"
-        if config.refit_on_full:
-            full_repeat = full[(full["frequency"] > 0) & (full["monetary_value"] > 0)]
-            bg = fit_bgnbd(full["frequency"], full["recency"], full["T"])
-            gg = fit_gammagamma(full_repeat["frequency"], full_repeat["monetary_value"])
-            fitted_on = f"whole observation period {start.isoformat()} to {observation_end.isoformat()}"
-        for name, fit in (("BG/NBD", bg_cal), ("Gamma-Gamma", gg_cal), ("BG/NBD refit", bg), ("Gamma-Gamma refit", gg)):
-            if not fit.converged:
-                reasons.append(f"the {name} fit is not trustworthy: {fit.message}")
-        for name, fit in (("calibration", gg_cal), ("forecast", gg)):
-            if fit.params[1] <= 1.0:
-                reasons.append(
-                    f"the {name} Gamma-Gamma q is {fit.params[1]:.3g}; it must exceed 1 for mean spend to exist"
-                )
-        reasons = list(dict.fromkeys(reasons))
+def _fit_models(config: ClvConfig, periods: dict, full: _Period, cal: _Period, gg_cal: np.ndarray) -> dict:
+    bg_cal = fit_bgnbd(cal["frequency"], cal["recency"], cal["T"], rows=cal.rows)
+    gg_fit = fit_gammagamma(cal["frequency"][gg_cal], cal["monetary_value"][gg_cal])
+    bg, gg = bg_cal, gg_fit
+    fitted_on = f"calibration period {periods['start'].isoformat()} to {periods['cal_end'].isoformat()}"
+    if config.refit_on_full:
+        repeat = (full["frequency"] > 0) & (full["monetary_value"] > 0)
+        bg = fit_bgnbd(full["frequency"], full["recency"], full["T"], rows=full.rows)
+        gg = fit_gammagamma(full["frequency"][repeat], full["monetary_value"][repeat])
+        fitted_on = f"whole observation period {periods['start'].isoformat()} to {periods['end'].isoformat()}"
+    reasons = []
+    for name, fit in (("BG/NBD", bg_cal), ("Gamma-Gamma", gg_fit), ("BG/NBD refit", bg), ("Gamma-Gamma refit", gg)):
+        if not fit.converged:
+            reasons.append(f"the {name} fit is not trustworthy: {fit.message}")
+    for name, fit in (("calibration", gg_fit), ("forecast", gg)):
+        if fit.params[1] <= 1.0:
+            reasons.append(f"the {name} Gamma-Gamma q is {fit.params[1]:.3g}; it must exceed 1 for mean spend to exist")
+    return {"bg_cal": bg_cal, "gg_cal": gg_fit, "bg": bg, "gg": gg, "fitted_on": fitted_on, "reasons": reasons}
 
-    if not reasons:
-        params, se = _merge(bg_cal, gg_cal)
-        loglik = {"bgnbd": bg_cal.log_likelihood, "gammagamma": gg_cal.log_likelihood}
-        f_params, f_se = _merge(bg, gg)
-        corr_val = float(np.corrcoef(gg_rows["frequency"], gg_rows["monetary_value"])[0, 1])
-        corr = corr_val if math.isfinite(corr_val) else None
-        pop_spend = population_mean_spend(gg.params)
 
-        # Holdout: the calibration fit predicts the calibration cohort's purchases after cal_end.
-        actual = repeat_counts_between(days, after=cal_end, end=observation_end).reindex(cal.index).fillna(0.0)
-        predicted = conditional_expected_purchases(
-            bg_cal.params, hold_length, cal["frequency"].to_numpy(), cal["recency"].to_numpy(), cal["T"].to_numpy()
-        )
-        table = pd.DataFrame(
-            {
-                "frequency": cal["frequency"].to_numpy(),
-                "segment": pd.Series(segment_of).reindex(cal.index).to_numpy(),
-                "actual": actual.to_numpy(),
-                "predicted": predicted,
-            }
-        )
-        overall, per_seg, by_freq = holdout_rows(
-            table, segment_names=segment_names, frequency_bins=config.frequency_bins
-        )
-        validation = HoldoutValidation(
-            calibration_start=start.isoformat(),
-            calibration_end=cal_end.isoformat(),
-            holdout_start=(cal_end + dt.timedelta(days=1)).isoformat(),
-            holdout_end=observation_end.isoformat(),
-            calibration_length=cal_length,
-            holdout_length=hold_length,
-            customers=len(cal),
-            new_in_holdout=int(len(full) - len(cal)),
-            overall=overall,
-            segments=per_seg,
-            by_frequency=by_freq,
-            note=(
-                "Purchase occasions each calibration-cohort customer made in the holdout, against the "
-                "calibration fit's conditional expectation given their calibration-period history. "
-                "Segments come from the whole observation period, holdout included, so per-segment "
-                "errors also show how much the segmentation itself already knew about the holdout."
-            ),
-        )
+def _results(config: ClvConfig, full: _Period, seg: pd.Series, fits: dict, segment_names: dict[int, str]) -> dict:
+    # The fitted parameters, and every customer's value with the segment totals.
+    params, se = _merge(fits["bg_cal"], fits["gg_cal"])
+    f_params, f_se = _merge(fits["bg"], fits["gg"])
+    value = customer_value(
+        fits["bg"],
+        fits["gg"],
+        frequency=full["frequency"],
+        recency=full["recency"],
+        T=full["T"],
+        monetary=full["monetary_value"],
+        horizon=config.horizon,
+        unit_days=UNIT_DAYS[config.time_unit],
+        annual_rate=config.annual_discount_rate,
+        level=config.interval_level,
+        rows=full.rows,
+    )
+    per_customer, segments, total = customer_tables(full.ids, full.cols, seg, value, segment_names)
+    return {
+        "params": params,
+        "standard_errors": se,
+        "log_likelihood": {"bgnbd": fits["bg_cal"].log_likelihood, "gammagamma": fits["gg_cal"].log_likelihood},
+        "forecast_params": f_params,
+        "forecast_standard_errors": f_se,
+        "forecast_fitted_on": fits["fitted_on"],
+        "population_mean_spend": population_mean_spend(fits["gg"].params),
+        "segments": segments,
+        "total": total,
+        "per_customer": per_customer,
+    }
 
-        value = customer_value(
-            bg,
-            gg,
-            frequency=full["frequency"].to_numpy(),
-            recency=full["recency"].to_numpy(),
-            T=full["T"].to_numpy(),
-            monetary=full["monetary_value"].to_numpy(),
-            horizon=config.horizon,
-            unit_days=unit_days,
-            annual_rate=config.annual_discount_rate,
-            level=config.interval_level,
-        )
-        per_customer = _per_customer_frame(full, seg, value)
-        segments, total = _segment_rows(value, seg, segment_names)
 
-    text, warning = _correlation_text(corr, config.max_spend_frequency_correlation)
-    if warning:
-        warnings.append(warning)
+def _validation(config, periods, full, cal, cal_seg, bg_cal, occ, segment_names) -> HoldoutValidation:
+    # Holdout: the calibration fit predicts the calibration cohort's purchases after cal_end.
+    hold_length = (periods["end"] - periods["cal_end"]).days / UNIT_DAYS[config.time_unit]
+    pairs = distinct_rows(cal.rows.codes[0], cal.rows.codes[2])
+    ((predicted, _),) = expected_purchases_table(bg_cal.params, np.array([hold_length]), cal.rows, pairs)
+    table = pd.DataFrame(
+        {
+            "frequency": cal["frequency"],
+            "segment": cal_seg,
+            "actual": counts_between(occ, after=periods["cal_end"], end=periods["end"])[cal.seen],
+            "predicted": predicted[cal.rows.inverse],
+        }
+    )
+    return holdout_validation(
+        table,
+        start=periods["start"],
+        calibration_end=periods["cal_end"],
+        end=periods["end"],
+        unit_days=UNIT_DAYS[config.time_unit],
+        new_in_holdout=int(len(full) - len(cal)),
+        segment_names=segment_names,
+        frequency_bins=config.frequency_bins,
+    )
+
+
+def _section(config: ClvConfig, periods: dict, counts: dict, reasons: list[str], results: dict) -> ClvSection:
+    unit_days = UNIT_DAYS[config.time_unit]
     reliable = not reasons
+    text, warning = _correlation_text(
+        results.get("spend_frequency_correlation"), config.max_spend_frequency_correlation
+    )
+    model = {
+        k: results.get(k)
+        for k in (
+            "params",
+            "standard_errors",
+            "log_likelihood",
+            "forecast_params",
+            "forecast_standard_errors",
+            "forecast_fitted_on",
+            "spend_frequency_correlation",
+            "population_mean_spend",
+            "segments",
+            "total",
+            "validation",
+        )
+    }
     section = ClvSection(
         reliable=reliable,
         reason=None if reliable else "The lifetime-value model is not shown: " + "; ".join(reasons) + ".",
-        warnings=warnings,
+        warnings=[warning] if warning else [],
         time_unit=config.time_unit,
         time_unit_days=unit_days,
         horizon=config.horizon,
@@ -303,81 +364,12 @@ def fit_clv(
         discounting=DISCOUNTING,
         interval_level=config.interval_level,
         interval_method=INTERVALS,
-        observation_start=start.isoformat(),
-        observation_end=observation_end.isoformat(),
+        observation_start=periods["start"].isoformat(),
+        observation_end=periods["end"].isoformat(),
         definitions=DEFINITIONS,
         assumptions=ASSUMPTIONS,
-        customers=len(full),
-        repeat_buyers=int((full["frequency"] > 0).sum()),
-        calibration_repeat_buyers=len(cal_repeat),
-        customers_without_segment=int(seg.isna().sum()),
-        zero_spend_repeat_buyers=int(len(cal_repeat) - len(gg_rows)),
-        params=params,
-        standard_errors=se,
-        log_likelihood=loglik,
-        forecast_params=f_params,
-        forecast_standard_errors=f_se,
-        forecast_fitted_on=fitted_on if reliable else None,
-        spend_frequency_correlation=corr,
         independence_check=text,
-        population_mean_spend=pop_spend,
-        segments=segments,
-        total=total,
-        validation=validation,
+        **counts,
+        **model,
     )
-    section = ClvSection.model_validate(_round_tree(section.model_dump()))
-    return ClvResult(section=section, per_customer=per_customer)
-
-
-def _per_customer_frame(full: pd.DataFrame, seg: pd.Series, value) -> pd.DataFrame:
-    cols: dict[str, object] = {
-        "customer_id": full.index.astype(str).to_numpy(),
-        "segment": pd.array(seg.to_numpy(), dtype="Int64"),
-        "frequency": full["frequency"].to_numpy(),
-        "recency": full["recency"].to_numpy(),
-        "T": full["T"].to_numpy(),
-        "monetary_value": full["monetary_value"].to_numpy(),
-    }
-    for row, name in enumerate(QUANTITIES):
-        est, low, high = value.interval(row)
-        cols[name], cols[f"{name}_low"], cols[f"{name}_high"] = est, low, high
-    return pd.DataFrame(cols, columns=list(PER_CUSTOMER_COLUMNS)).reset_index(drop=True)
-
-
-def _segment_rows(value, seg: pd.Series, names: dict[int, str]):
-    ids = sorted(names)
-    seg_arr = seg.to_numpy()
-    n = seg_arr.size
-    member = np.vstack([(seg_arr == sid) for sid in ids] + [np.ones(n, dtype=bool)]).astype(float)
-    counts = member.sum(axis=1)
-    means = member / np.clip(counts, 1.0, None)[:, None]
-    ep, ep_lo, ep_hi = value.interval(0, member)
-    pa, pa_lo, pa_hi = value.interval(1, means)
-    es = means @ value.values[2]
-    clv, clv_lo, clv_hi = value.interval(3, member)
-    grand = clv[-1]
-    rows = []
-    for i, sid in enumerate([*ids, None]):
-        c = int(counts[i])
-        rows.append(
-            ClvSegmentValue(
-                segment=sid,
-                name="All customers" if sid is None else names[sid],
-                customers=c,
-                share_customers=c / n if n else 0.0,
-                expected_purchases=float(ep[i]),
-                expected_purchases_low=float(ep_lo[i]),
-                expected_purchases_high=float(ep_hi[i]),
-                expected_purchases_per_customer=float(ep[i] / c) if c else 0.0,
-                p_alive=float(pa[i]) if c else 0.0,
-                p_alive_low=float(pa_lo[i]) if c else 0.0,
-                p_alive_high=float(pa_hi[i]) if c else 0.0,
-                expected_spend=float(es[i]) if c else 0.0,
-                clv=float(clv[i]),
-                clv_low=float(clv_lo[i]),
-                clv_high=float(clv_hi[i]),
-                clv_per_customer=float(clv[i] / c) if c else 0.0,
-                share_of_value=float(clv[i] / grand) if grand > 0 else 0.0,
-            )
-        )
-    return rows[:-1], rows[-1]
+    return ClvSection.model_validate(_round_tree(section.model_dump()))

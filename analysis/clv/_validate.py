@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
-from analysis.clv._schema import HoldoutRow
+from analysis.clv._schema import HoldoutRow, HoldoutValidation
 
-__all__ = ["holdout_rows"]
+__all__ = ["holdout_rows", "holdout_validation"]
+
+NOTE = (
+    "Purchase occasions each calibration-cohort customer made in the holdout, against the "
+    "calibration fit's conditional expectation given their calibration-period history. "
+    "Segments come from the whole observation period, holdout included, so per-segment "
+    "errors also show how much the segmentation itself already knew about the holdout."
+)
 
 
 def _row(label: str, actual: np.ndarray, predicted: np.ndarray, **extra) -> HoldoutRow:
@@ -27,6 +36,20 @@ def _row(label: str, actual: np.ndarray, predicted: np.ndarray, **extra) -> Hold
         rmse=float(np.sqrt((diff**2).mean())) if n else 0.0,
         **extra,
     )
+
+
+def _groups(codes: np.ndarray, size: int, actual: np.ndarray, predicted: np.ndarray):
+    """Each group's ``(actual, predicted)``, for group codes ``0 .. size - 1`` (others are left out).
+
+    One stable sort instead of a mask per group; every group keeps its rows in
+    table order, copied out as a masked selection would be.
+    """
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(size + 1), side="left")
+    act, pred = actual[order], predicted[order]
+    for g in range(size):
+        sl = slice(bounds[g], bounds[g + 1])
+        yield act[sl].copy(), pred[sl].copy()
 
 
 def holdout_rows(
@@ -53,23 +76,68 @@ def holdout_rows(
     actual = table["actual"].to_numpy(float)
     predicted = table["predicted"].to_numpy(float)
     overall = _row("All customers", actual, predicted)
-    seg = table["segment"]
-    per_segment = []
-    for sid in sorted(segment_names):
-        mask = (seg == sid).to_numpy(dtype=bool)
-        per_segment.append(_row(segment_names[sid], actual[mask], predicted[mask], segment=int(sid)))
+    ids = sorted(segment_names)
+    seg_codes = pd.Index(ids).get_indexer(table["segment"].to_numpy()) if ids else np.full(len(table), -1)
+    per_segment = [
+        _row(segment_names[sid], act, pred, segment=int(sid))
+        for sid, (act, pred) in zip(ids, _groups(seg_codes, len(ids), actual, predicted), strict=True)
+    ]
     freq = table["frequency"].to_numpy(float)
-    by_frequency = []
-    for k in range(frequency_bins):
-        last = k == frequency_bins - 1
-        mask = freq >= k if last else freq == k
-        by_frequency.append(
-            _row(
-                f"{k}+" if last else str(k),
-                actual[mask],
-                predicted[mask],
-                frequency_min=k,
-                frequency_max=None if last else k,
-            )
+    last = frequency_bins - 1
+    with np.errstate(invalid="ignore"):
+        whole = (freq == np.floor(freq)) & (freq >= 0)
+    freq_codes = np.where(freq >= last, last, np.where(whole, freq, -1)).astype(np.int64)
+    by_frequency = [
+        _row(
+            f"{k}+" if k == last else str(k),
+            act,
+            pred,
+            frequency_min=k,
+            frequency_max=None if k == last else k,
         )
+        for k, (act, pred) in enumerate(_groups(freq_codes, frequency_bins, actual, predicted))
+    ]
     return overall, per_segment, by_frequency
+
+
+def holdout_validation(
+    table: pd.DataFrame,
+    *,
+    start: dt.date,
+    calibration_end: dt.date,
+    end: dt.date,
+    unit_days: float,
+    new_in_holdout: int,
+    segment_names: dict[int, str],
+    frequency_bins: int,
+) -> HoldoutValidation:
+    """The bundle's holdout check from a :func:`holdout_rows` table of the calibration cohort.
+
+    Parameters
+    ----------
+    table
+        As for :func:`holdout_rows`, one row per calibration-cohort customer.
+    start, calibration_end, end
+        First purchase, last calibration day and last holdout day.
+    unit_days
+        Days per model time unit.
+    new_in_holdout
+        Customers first seen after ``calibration_end``.
+    segment_names, frequency_bins
+        As for :func:`holdout_rows`.
+    """
+    overall, per_seg, by_freq = holdout_rows(table, segment_names=segment_names, frequency_bins=frequency_bins)
+    return HoldoutValidation(
+        calibration_start=start.isoformat(),
+        calibration_end=calibration_end.isoformat(),
+        holdout_start=(calibration_end + dt.timedelta(days=1)).isoformat(),
+        holdout_end=end.isoformat(),
+        calibration_length=(calibration_end - start).days / unit_days,
+        holdout_length=(end - calibration_end).days / unit_days,
+        customers=len(table),
+        new_in_holdout=new_in_holdout,
+        overall=overall,
+        segments=per_seg,
+        by_frequency=by_freq,
+        note=NOTE,
+    )

@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.clv._bgnbd import NAMES as BG_NAMES
-from analysis.clv._bgnbd import conditional_probability_purchase, conditional_purchase_moments
+from analysis.clv._bgnbd import active_purchase_moments, conditional_probability_purchase, p_alive
 from analysis.clv._gammagamma import NAMES as GG_NAMES
 from analysis.clv._gammagamma import conditional_spend_moments
+from analysis.clv._rows import distinct_rows
 from analysis.errors import DataError
 
 __all__ = ["WINDOW_COLUMNS", "window_forecast"]
@@ -29,6 +30,21 @@ WINDOW_COLUMNS = (
 )
 
 _INPUT = ("customer_id", "frequency", "recency", "T", "monetary_value")
+BLOCK = 1 << 18  # customers per block
+
+
+def _fill(out: np.ndarray, bg, gg, window, x, tx, T, m, first, second) -> None:
+    # The forecast columns of some customers, given their series sums while active
+    # (conditional_purchase_moments' arithmetic, element for element).
+    alive = p_alive(bg, x, tx, T)
+    n1, n2 = alive * first, alive * second
+    z1, z2, z12 = conditional_spend_moments(gg, x, m)
+    out[0] = conditional_probability_purchase(bg, window, x, tx, T)
+    out[1] = n1
+    np.multiply(n1, z1, out=out[2])
+    with np.errstate(invalid="ignore"):
+        second_moment = n1 * z2 + np.clip(n2 - n1, 0.0, None) * z12
+    out[3] = np.where(n1 > 0, second_moment, 0.0)
 
 
 def window_forecast(per_customer: pd.DataFrame, *, params: Mapping[str, float], window: float) -> pd.DataFrame:
@@ -75,17 +91,14 @@ def window_forecast(per_customer: pd.DataFrame, *, params: Mapping[str, float], 
     bg = np.array([params[n] for n in BG_NAMES], float)
     gg = np.array([params[n] for n in GG_NAMES], float)
     x, tx, T, m = (per_customer[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T", "monetary_value"))
-    n1, n2 = conditional_purchase_moments(bg, window, x, tx, T)
-    z1, z2, z12 = conditional_spend_moments(gg, x, m)
-    with np.errstate(invalid="ignore"):
-        second = n1 * z2 + np.clip(n2 - n1, 0.0, None) * z12
-    return pd.DataFrame(
-        {
-            "customer_id": per_customer["customer_id"].astype(str).to_numpy(),
-            "p_purchase": conditional_probability_purchase(bg, window, x, tx, T),
-            "expected_purchases": n1,
-            "expected_revenue": n1 * z1,
-            "revenue_second_moment": np.where(n1 > 0, second, 0.0),
-        },
-        columns=list(WINDOW_COLUMNS),
-    )
+    # The purchase series once per distinct (x, T); everything else customer by customer, a
+    # block at a time, into one float block (so the frame is built without copying columns).
+    pairs = distinct_rows(x, T)
+    first, second = active_purchase_moments(bg, window, *pairs.values)
+    block = np.empty((4, x.size))
+    for start in range(0, x.size, BLOCK):
+        b = slice(start, start + BLOCK)
+        _fill(block[:, b], bg, gg, window, x[b], tx[b], T[b], m[b], first[pairs.inverse[b]], second[pairs.inverse[b]])
+    frame = pd.DataFrame(block.T, columns=list(WINDOW_COLUMNS[1:]), copy=False)
+    frame.insert(0, "customer_id", per_customer["customer_id"].astype(str).array)
+    return frame
