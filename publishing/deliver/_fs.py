@@ -30,7 +30,6 @@ __all__ = [
 ]
 
 
-
 @dataclass(frozen=True)
 class Modes:
     """Permission bits of the directories and of the files of a tree."""
