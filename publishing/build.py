@@ -195,10 +195,10 @@ def _stage(plan: _Plan, *, stage_private: Path, stage_site: Path) -> tuple[Build
     bundle_path = stage_private / "bundle.json"
 
     clock = time.perf_counter()
-    # This refresh's own snapshot is the current brief, not an archived one.
-    current = snapshot_label(bundle.data.snapshot_date)
-    archive = () if plan.view is None else plan.view.archive(plan.data_sha256)
-    archive = tuple(r for r in archive if r.label != current)
+    archive = ()
+    if plan.view is not None:  # this refresh's own snapshot is the current brief, not an archived one
+        current = snapshot_label(bundle.data.snapshot_date)
+        archive = tuple(r for r in plan.view.archive(plan.data_sha256) if r.label != current)
     _render_site(bundle_path, stage_site, engine=plan.engine, archive=archive_links(archive))
     write_archive(archive, stage_site)
     seconds["site"] = time.perf_counter() - clock
@@ -332,6 +332,8 @@ def build_all(
     SegmentationError
         Whatever step failed; nothing was replaced and nothing recorded.
     """
+    if not Path(data).is_file():
+        raise PublishError(f"{data}: data file not found.")
     out, private = Path(out).absolute(), Path(private).absolute()
     root = private.parent / "history" if history is None else Path(history).absolute()
     _apart(out=out, private=private, history=root)
