@@ -197,40 +197,47 @@ def _parse_line(text: str, path: Path, number: int) -> dict[str, Any]:
     return line
 
 
-def _line_sets(path: Path) -> list[tuple[str, str]]:
-    """``(refresh, bundle sha256)`` of every complete set of lines, in file order."""
-    try:
-        raw = read_nofollow(path.parent, path.name)
-    except FileNotFoundError:
-        return []
+def _continues(group: list[dict[str, Any]], line: dict[str, Any]) -> bool:
+    first, last = group[0], group[-1]
+    same = (line["refresh"], line["bundle_sha256"], line["lines"]) == (
+        first["refresh"],
+        first["bundle_sha256"],
+        first["lines"],
+    )
+    return same and line["line"] == last["line"] + 1
+
+
+def line_sets(raw: bytes, path: Path) -> tuple[list[tuple[str, str]], int]:
+    """Parse ``refreshes.jsonl``: every complete set of lines, and where the last one ends.
+
+    Returns
+    -------
+    sets
+        ``(refresh, bundle sha256)`` of every complete set, in file order.
+    end
+        The byte offset just after the last complete set: anything beyond it is
+        what a killed append left (a torn line, a set cut short).
+    """
     sets: list[tuple[str, str]] = []
     group: list[dict[str, Any]] = []
+    end = offset = 0
     # Everything after the last newline is a torn append: no reader counts it.
     for number, chunk in enumerate(raw[: raw.rfind(b"\n") + 1].split(b"\n")[:-1], start=1):
+        offset += len(chunk) + 1
         try:
             line = _parse_line(chunk.decode("utf-8"), path, number)
         except UnicodeDecodeError:
             raise PublishError(f"{path}, line {number}: not UTF-8; restore the file from a backup.") from None
-        first = group[0] if group else None
         if line["line"] == 0:
             group = [line]
-        elif (
-            first
-            and (line["refresh"], line["bundle_sha256"], line["lines"])
-            == (
-                first["refresh"],
-                first["bundle_sha256"],
-                first["lines"],
-            )
-            and line["line"] == group[-1]["line"] + 1
-        ):
+        elif group and _continues(group, line):
             group.append(line)
         else:  # the rest of a set cut short: ignored
             group = []
         if group and len(group) == group[0]["lines"]:
             sets.append((group[0]["refresh"], group[0]["bundle_sha256"]))
-            group = []
-    return sets
+            group, end = [], offset
+    return sets, end
 
 
 def read_history(root: Path) -> HistoryView:
@@ -247,7 +254,11 @@ def read_history(root: Path) -> HistoryView:
         return HistoryView(root=root)
     found = (read_record(root / REFRESHES / n) for n in sorted(os.listdir(root / REFRESHES)) if not n.startswith("."))
     dirs = {r.name: r for r in found if r is not None}
-    sets = _line_sets(root / LINES)
+    try:
+        raw = read_nofollow(root, LINES)
+    except FileNotFoundError:
+        raw = b""
+    sets, _ = line_sets(raw, root / LINES)
     recorded = [dirs[name] for name, sha in sets if name in dirs and dirs[name].bundle_sha256 == sha]
     listed = {name for name, _ in sets}
     orphans = tuple(dirs[name] for name in sorted(dirs) if name not in listed)

@@ -24,9 +24,10 @@ A kill at any moment leaves the store consistent. A refresh directory is
 written under a staging name and renamed into place complete (so it exists
 whole or not at all); only then are all its lines appended in one write,
 flushed to disk. Every line says which of how many it is, so a set cut short
-is ignored, and a torn last line (no newline) is ignored and cut off before the
-next append. Lines whose directory is missing are ignored; a complete directory
-whose lines are missing gets them appended by the next build (:func:`repair_history`).
+(or a torn last line) is ignored, and cut off before the next append: the file
+only ever grows by whole sets. Lines whose directory is missing are ignored; a
+complete directory whose lines are missing gets them appended by the next
+build (:func:`repair_history`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from publishing._history_view import (
     HistoryView,
     Refresh,
     check_layout,
+    line_sets,
     read_history,
     read_record,
 )
@@ -65,6 +67,7 @@ from publishing.deliver._lock import hold_lock
 __all__ = [
     "FILES",
     "LINES",
+    "LOCK",
     "REFRESHES",
     "HistoryView",
     "PreparedRefresh",
@@ -92,27 +95,20 @@ def history_lock(root: Path) -> Iterator[None]:
         yield
 
 
-def _cut_torn_tail(fd: int) -> None:
-    size = os.fstat(fd).st_size
-    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
-        return
-    end = size
-    while end > 0:  # find the last newline, reading backwards in blocks
-        start = max(0, end - 65536)
-        cut = os.pread(fd, end - start, start).rfind(b"\n")
-        if cut >= 0:
-            os.ftruncate(fd, start + cut + 1)
-            return
-        end = start
-    os.ftruncate(fd, 0)
-
-
 def _append(path: Path, payload: bytes) -> None:
-    """Append ``payload`` (whole lines) in one write, flushed to disk."""
+    """Append ``payload`` (whole sets of lines) in one write, flushed to disk.
+
+    What a killed append left after the last complete set (a torn line, a set
+    cut short) is cut off first: no reader ever counted it, and the set it
+    belonged to is appended whole again by whoever records that refresh.
+    """
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE_MODES.files)
     try:
         os.fchmod(fd, PRIVATE_MODES.files)
-        _cut_torn_tail(fd)
+        size = os.fstat(fd).st_size
+        _, end = line_sets(os.pread(fd, size, 0), path)
+        if end < size:
+            os.ftruncate(fd, end)
         view = memoryview(payload)
         while view:
             view = view[os.write(fd, view) :]
