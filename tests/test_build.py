@@ -210,8 +210,19 @@ def real_build(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     ids = _write_transactions(root / "transactions.csv")
     config = load_config(None, cluster={"k": 3}, k_selection={"k_max": 4, "stability_resamples": 2})
-    result = build_all(root / "transactions.csv", config=config, out=root / "_site", private=root / "build" / "private")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("SEGMENTATION_KEY", raising=False)  # the main job on a fresh clone: no key
+        result = build_all(
+            root / "transactions.csv", config=config, out=root / "_site", private=root / "build" / "private"
+        )
     return root, result, ids
+
+
+def test_real_build_without_a_key_keeps_no_history(real_build):
+    root, result, _ = real_build
+    assert result.history is None and not (root / "build" / "history").exists()
+    assert result.note.startswith("SEGMENTATION_KEY is not set, so no refresh history is kept")
+    assert not (root / "_site" / "archive").exists()
 
 
 def test_real_build_is_complete_and_private(real_build):
