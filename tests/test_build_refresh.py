@@ -91,8 +91,9 @@ def test_the_second_refresh_counts_who_moved_since_the_first(pair):
     m = two["migration"]
     into_now = sum(t["customers"] for t in m["transitions"] if t["to"] is not None)
     assert into_now == m["in_both"] + m["new"] == two["data"]["customers"]
-    assert m["previous_customers"] == one["data"]["customers"] and m["previous_snapshot"] == one["data"]["snapshot_date"]
-    assert [p["snapshot"] for p in two["history"]["trend"]] == [one["data"]["snapshot_date"], two["data"]["snapshot_date"]]
+    snapshots = [one["data"]["snapshot_date"], two["data"]["snapshot_date"]]
+    assert m["previous_customers"] == one["data"]["customers"] and m["previous_snapshot"] == snapshots[0]
+    assert [p["snapshot"] for p in two["history"]["trend"]] == snapshots
     names = [r.name for r in read_history(root / "build" / "history").refreshes]
     assert facts["one_previous"] is None and facts["two_previous"] == names[0]
 
@@ -168,14 +169,14 @@ def test_a_changed_byte_or_force_rebuilds(pair, tmp_path, monkeypatch, how):
     monkeypatch.setattr(build_module, "_analyse", _stop_at_the_analysis)
     with pytest.raises(_AnalysisStarted) as started:
         build_all(data, config=load_config(root / "config.toml"), engine="pandoc", force=force, **_targets(root))
-    first = read_history(root / "build" / "history").refreshes[0]
+    one, two = read_history(root / "build" / "history").refreshes
     # Forced on the same data, the build compares with the refresh before, not with itself.
-    assert started.value.args[0] == (first.path if force else read_history(root / "build" / "history").refreshes[1].path)
+    assert started.value.args[0] == (one.path if force else two.path)
 
 
 def _ids() -> set[str]:
-    rows = duckdb.sql(f"SELECT DISTINCT \"Customer ID\" FROM read_parquet('{SAMPLE}') WHERE \"Customer ID\" IS NOT NULL")
-    return {str(r[0]) for r in rows.fetchall()}
+    query = f'SELECT DISTINCT "Customer ID" FROM read_parquet(\'{SAMPLE}\') WHERE "Customer ID" IS NOT NULL'
+    return {str(r[0]) for r in duckdb.sql(query).fetchall()}
 
 
 def _tokens(path: Path) -> set[str]:
