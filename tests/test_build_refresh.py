@@ -25,7 +25,7 @@ from pypdf import PdfReader
 import publishing.build as build_module
 from analysis.config import load_config
 from publishing.build import build_all
-from publishing.deliver import check_site
+from publishing.deliver import KEY_ENV, check_site, load_key
 from publishing.history import LINES, LOCK, read_history
 from tests._data import SAMPLE
 
@@ -111,7 +111,8 @@ def test_the_history_has_one_line_per_segment_per_refresh(pair):
 def test_the_first_brief_is_archived_and_signed(pair):
     root, facts = pair
     snapshot = json.loads(facts["one"]["bundle"])["data"]["snapshot_date"]
-    site = check_site(root / "_site", bundle_path=root / "build" / "private" / "bundle.json")
+    key = load_key(root / "build", create=False, env={KEY_ENV: KEY})
+    site = check_site(root / "_site", bundle_path=root / "build" / "private" / "bundle.json", key=key)
     name = f"archive/{snapshot}/brief.pdf"
     assert site.files[name] == bytes.fromhex(facts["one_brief"]) != site.files["brief.pdf"]
     assert name in site.info.files and len(PdfReader(root / "_site" / name).pages) == 2
@@ -179,13 +180,25 @@ def _ids() -> set[str]:
     return {str(r[0]) for r in duckdb.sql(query).fetchall()}
 
 
+def _strings(value) -> list[str]:
+    if isinstance(value, dict):
+        return [*value, *(s for v in value.values() for s in _strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
 def _tokens(path: Path) -> set[str]:
     if path.suffix == ".pdf":
         text = " ".join(page.extract_text() for page in PdfReader(path).pages)
+    elif path.suffix in (".json", ".jsonl"):
+        # Ids travel as text; a JSON number is a count or an amount (a sample size can equal some id).
+        lines = path.read_text(encoding="utf-8").splitlines() if path.suffix == ".jsonl" else [path.read_text()]
+        text = " ".join(s for line in lines for s in _strings(json.loads(line)))
     else:
         text = path.read_bytes().decode("utf-8", errors="replace")
-    # A raw id is a whole token: not part of a pseudonym, a hex digest, a decimal or a formatted number.
-    return set(re.findall(r"(?<![\w.,])\w+(?![\w.,])", text))
+    # A raw id is a whole token: not part of a pseudonym, a hex digest or a decimal ("12,349" splits harmlessly).
+    return set(re.findall(r"(?<![\w.])\w+(?![\w.])", text))
 
 
 def test_no_raw_customer_id_in_the_history_or_the_site(pair):
