@@ -252,3 +252,13 @@ def test_a_kept_history_never_lands_in_the_published_site(tmp_path, keyed):
     result = refresh_build(tmp_path, write_data(tmp_path / "feb.csv", "2011-02-28"))
     published = set(check_site(result.site_dir, bundle_path=result.bundle_path).files)
     assert published == {"index.html", "brief.pdf", "build-info.json", "archive/2011-01-31/brief.pdf"}
+
+
+def test_under_github_actions_the_build_tells_later_steps_what_it_did(tmp_path, keyed, monkeypatch, capsys):
+    outputs = tmp_path / "github-output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    data = write_data(tmp_path / "jan.csv", "2011-01-31")
+    assert _cli_build(tmp_path, data) == 0
+    assert _cli_build(tmp_path, data) == 0
+    assert "is up to date" in capsys.readouterr().out
+    assert outputs.read_text(encoding="utf-8") == "rebuilt=true\nrecorded=true\nrebuilt=false\nrecorded=false\n"
