@@ -1,7 +1,10 @@
 """Command line: ``python -m publishing build|publish``.
 
 ``build`` runs the analysis and renders the site and the brief into ``_site/``
-(all or nothing). ``publish`` checks that ``_site/`` is complete and current,
+(all or nothing), unless nothing that shapes them changed since the last build
+(it then prints ``... is up to date`` and exits 0; ``--force`` rebuilds). With
+``SEGMENTATION_KEY`` it keeps the refresh history (``--history``, env
+``SEGMENTATION_HISTORY``). ``publish`` checks that ``_site/`` is complete and current,
 then delivers it to any of: a directory, a git branch, email recipients.
 Targets come from options or from the environment (``PUBLISH_DIR``,
 ``PUBLISH_GIT_REPO``, ``PUBLISH_GIT_BRANCH``, ``SMTP_TO``/``SMTP_*``).
