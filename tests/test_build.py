@@ -6,6 +6,7 @@ its own tests); the site and the brief are rendered for real.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -21,6 +22,7 @@ from pypdf import PdfReader
 import publishing.build as build_module
 from analysis.config import Config, load_config
 from analysis.errors import DataError, PublishError
+from analysis.privacy import PseudonymKey, key_check, pseudonymize
 from publishing.build import build_all
 from publishing.deliver import check_site
 
@@ -29,10 +31,13 @@ RAW_IDS = ("C-90017", "C-90018", "C-90019")
 
 
 def _fake_analyse(data: Path, *, config: Config, out_dir: Path, previous: Path | None = None):
-    """Write what the pipeline writes: the bundle and the private assignments with raw IDs."""
+    """Write what the pipeline writes: the bundle, model.json and the private assignments with raw IDs."""
     path = write_sample_bundle(out_dir)
-    rows = "\n".join(f"{cid},p{n},1" for n, cid in enumerate(RAW_IDS))
+    key = PseudonymKey(os.environ.get("SEGMENTATION_KEY", "derived").encode(), "stand-in")
+    rows = "\n".join(f"{cid},{p},1" for cid, p in zip(RAW_IDS, pseudonymize(RAW_IDS, key), strict=True))
     (out_dir / "assignments.csv").write_text(f"customer_id,pseudonym,segment\n{rows}\n", encoding="utf-8")
+    model = {"kind": "stand-in model", "fingerprint": {"key_check": key_check(key)}}
+    (out_dir / "model.json").write_text(json.dumps(model), encoding="utf-8")
     from analysis.bundle import Bundle
 
     return Bundle.model_validate_json(path.read_text(encoding="utf-8"))

@@ -147,6 +147,7 @@ def test_trees_of_the_previous_version_are_recognised(tmp_path, monkeypatch):
     del receipt["signature"]
     (result.site_dir / BUILD_INFO).write_text(json.dumps(receipt), encoding="utf-8")
     (result.private_dir / ".segmentation-private.json").unlink()
+    (result.private_dir / "model.json").unlink()  # builds of that time wrote no model
     assert sorted(p.name for p in result.private_dir.iterdir()) == ["assignments.csv", "bundle.json"]
     quick_build(monkeypatch, tmp_path)
     assert (result.private_dir / ".segmentation-private.json").is_file()
