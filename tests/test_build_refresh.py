@@ -27,7 +27,7 @@ from analysis.config import load_config
 from publishing.build import build_all
 from publishing.deliver import KEY_ENV, check_site, load_key
 from publishing.history import LINES, LOCK, read_history
-from tests._data import SAMPLE
+from tests._data import SAMPLE, shared_file
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "build refresh tests key, long enough"
@@ -221,3 +221,24 @@ def test_the_history_keeps_pseudonyms_and_is_owner_only(pair):
         assert all(re.fullmatch(r"c_[0-9a-f]{16},\d+", row) for row in rows[1:])
     for path in (root / "build" / "history").rglob("*"):
         assert path.stat().st_mode & 0o077 == 0, path
+
+
+@pytest.mark.realdata
+def test_two_refreshes_of_the_full_online_retail_ii(tmp_path, monkeypatch):
+    full = shared_file("online_retail_II.csv.gz")
+    first = tmp_path / "until-2010-12-09.parquet"
+    duckdb.connect().execute(
+        f"COPY (SELECT * FROM read_csv('{full}', all_varchar=true) WHERE strptime(\"InvoiceDate\", "
+        f"'%Y-%m-%d %H:%M:%S') < TIMESTAMP '{FIRST_UNTIL}') TO '{first}' (FORMAT parquet)"
+    )
+    monkeypatch.setenv("SEGMENTATION_KEY", KEY)
+    config = load_config(None, k_selection={"k_max": 6, "stability_resamples": 4})
+    one = build_all(first, config=config, engine="pandoc", **_targets(tmp_path))
+    snapshot = json.loads(one.bundle_path.read_text(encoding="utf-8"))["data"]["snapshot_date"]
+    two = build_all(full, config=config, engine="pandoc", **_targets(tmp_path))
+    m = json.loads(two.bundle_path.read_text(encoding="utf-8"))["migration"]
+    assert sum(t["customers"] for t in m["transitions"] if t["to"] is not None) == m["in_both"] + m["new"] == 5852
+    refreshes = read_history(tmp_path / "build" / "history").refreshes
+    assert [r.snapshot for r in refreshes] == [snapshot, "2011-12-10"] and two.history.previous == refreshes[0].name
+    assert f"archive/{snapshot}/brief.pdf" in two.info.files
+    assert build_all(full, config=config, engine="pandoc", **_targets(tmp_path)).up_to_date

@@ -262,3 +262,13 @@ def test_under_github_actions_the_build_tells_later_steps_what_it_did(tmp_path, 
     assert _cli_build(tmp_path, data) == 0
     assert "is up to date" in capsys.readouterr().out
     assert outputs.read_text(encoding="utf-8") == "rebuilt=true\nrecorded=true\nrebuilt=false\nrecorded=false\n"
+
+
+def test_lines_whose_directory_is_gone_are_ignored_for_the_previous_refresh(tmp_path, keyed):
+    refresh_build(tmp_path, write_data(tmp_path / "jan.csv", "2011-01-31"))
+    refresh_build(tmp_path, write_data(tmp_path / "feb.csv", "2011-02-28"))
+    jan, feb = read_history(_history(tmp_path)).refreshes
+    feb.path.rename(tmp_path / "moved-away")  # its lines stay in refreshes.jsonl
+    assert [r.name for r in read_history(_history(tmp_path)).refreshes] == [jan.name]
+    march = refresh_build(tmp_path, write_data(tmp_path / "mar.csv", "2011-03-31"))
+    assert march.history.previous == jan.name and march.history.archive == ("2011-01-31",)
