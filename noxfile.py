@@ -1,4 +1,4 @@
-"""Sessions: ``nox -s test``, ``nox -s build``, ``nox -s publish -- --to-dir DIR``.
+"""Sessions: ``nox -s test``, ``nox -s build`` (``-- --force``), ``nox -s publish -- --to-dir DIR``.
 
 Every session installs the locked environment (``uv sync --frozen`` against the
 committed ``uv.lock``) into its own virtualenv, so what runs here is what CI runs.
@@ -67,8 +67,10 @@ def spark(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def build(session: nox.Session) -> None:
-    """Build _site/ (site + brief.pdf) from the bundled sample or -- --data PATH --config FILE."""
+    """Build _site/ and brief.pdf (-- --data PATH --config FILE --history DIR --force); skipped when up to date."""
     _sync(session)
+    # The CLI decides whether anything changed (data, config, code, keys, history) and keeps the history;
+    # SEGMENTATION_KEY and SEGMENTATION_HISTORY reach it through the environment nox passes on.
     session.run("python", "-m", "publishing", "build", *session.posargs)
 
 

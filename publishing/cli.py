@@ -1,7 +1,10 @@
 """Command line: ``python -m publishing build|publish``.
 
 ``build`` runs the analysis and renders the site and the brief into ``_site/``
-(all or nothing). ``publish`` checks that ``_site/`` is complete and current,
+(all or nothing), unless nothing that shapes them changed since the last build
+(it then prints ``... is up to date`` and exits 0; ``--force`` rebuilds). With
+``SEGMENTATION_KEY`` it keeps the refresh history (``--history``, env
+``SEGMENTATION_HISTORY``). ``publish`` checks that ``_site/`` is complete and current,
 then delivers it to any of: a directory, a git branch, email recipients.
 Targets come from options or from the environment (``PUBLISH_DIR``,
 ``PUBLISH_GIT_REPO``, ``PUBLISH_GIT_BRANCH``, ``SMTP_TO``/``SMTP_*``).
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING
 from analysis.errors import PublishError, SegmentationError
 
 if TYPE_CHECKING:
+    from publishing.build import BuildResult
     from publishing.deliver import CheckedSite, SmtpSettings
 
 __all__ = ["EXIT_NONE", "EXIT_PARTIAL", "main"]
@@ -36,6 +40,7 @@ EXIT_NONE = 2  # nothing delivered (also every refused check: SegmentationError.
 
 DEFAULT_SITE = Path("_site")
 DEFAULT_PRIVATE = Path("build/private")
+DEFAULT_HISTORY = Path("build/history")
 _PUBLISH_EPILOG = (
     "Every target is tried, even after one fails; each reports one line. Exit status: 0 every target "
     f"delivered; {EXIT_PARTIAL} some delivered and some failed (partial); {EXIT_NONE} nothing delivered, "
@@ -88,6 +93,15 @@ def _parser() -> argparse.ArgumentParser:
         choices=("auto", "pandoc", "quarto"),
         default="auto",
         help="site engine (default: auto)",
+    )
+    build.add_argument(
+        "--history",
+        type=Path,
+        default=_env_path("SEGMENTATION_HISTORY") or DEFAULT_HISTORY,
+        help="the refresh history, kept with SEGMENTATION_KEY (env SEGMENTATION_HISTORY; default: build/history)",
+    )
+    build.add_argument(
+        "--force", action="store_true", help="rebuild even when nothing that shapes the site has changed"
     )
 
     pub = sub.add_parser("publish", help="check _site/ and deliver it", epilog=_PUBLISH_EPILOG)
@@ -146,18 +160,59 @@ def _build(args: argparse.Namespace) -> int:
         raise PublishError(f"{data}: data file not found.")
     overrides = {"cluster": {"k": args.k}} if args.k is not None else {}
     config = load_config(args.config, **overrides)
-    # Imported after the cheap checks: rendering pulls in matplotlib and WeasyPrint.
+    # Imported after the cheap checks; the build imports the analysis and the renderers only when it rebuilds.
     from publishing.build import build_all
 
     result = build_all(
-        data, config=config, out=args.out, private=args.private, site_url=args.site_url, engine=args.engine
+        data,
+        config=config,
+        out=args.out,
+        private=args.private,
+        site_url=args.site_url,
+        engine=args.engine,
+        history=args.history,
+        force=args.force,
     )
+    _report_build(args, result)
+    _step_outputs(result)
+    return 0
+
+
+def _report_build(args: argparse.Namespace, result: BuildResult) -> None:
+    """What the build did, one line each: warnings on stderr, the rest on stdout."""
+    if result.note:
+        print(f"warning: {result.note}", file=sys.stderr)
+    history = result.history
+    if history is not None and history.repaired:
+        print(f"history: finished recording {', '.join(history.repaired)} (a build was interrupted)")
+    if result.up_to_date:
+        print(
+            f"{args.out} is up to date: nothing that shapes it changed since its build "
+            f"(checked in {result.seconds['check']:.2f} s); --force rebuilds"
+        )
+        return
     if result.key_created:
         print(f"created the signing key {result.key_source} (SEGMENTATION_KEY is not set); publish reads it there")
+    if result.changed:
+        print(f"rebuilt because {', '.join(result.changed)} changed")
     times = ", ".join(f"{step} {sec:.1f} s" for step, sec in result.seconds.items())
     print(f"built {args.out}/index.html and {args.out}/brief.pdf ({times})")
     print(f"private analysis output in {args.private} (do not publish)")
-    return 0
+    if history is not None:
+        compared = f"compared with {history.previous}" if history.previous else "the first refresh"
+        archived = f"; {len(history.archive)} earlier brief(s) in {args.out}/archive/" if history.archive else ""
+        what = "recorded this refresh" if history.recorded else "this refresh was already recorded"
+        print(f"history: {compared}; {what} in {history.root}{archived}")
+
+
+def _step_outputs(result: BuildResult) -> None:
+    """Under GitHub Actions, tell later steps whether anything was rebuilt or recorded (``$GITHUB_OUTPUT``)."""
+    path = os.environ.get("GITHUB_OUTPUT")
+    if not path:
+        return
+    recorded = result.history is not None and result.history.recorded
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(f"rebuilt={str(not result.up_to_date).lower()}\nrecorded={str(recorded).lower()}\n")
 
 
 def _targets(args: argparse.Namespace, site: CheckedSite, settings: SmtpSettings | None) -> list[_Target]:

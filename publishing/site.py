@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -116,6 +117,7 @@ def build_site(
     *,
     engine: Literal["auto", "pandoc", "quarto"] = "auto",
     brief_href: str | None = None,
+    archive: Sequence[tuple[str, str]] = (),
 ) -> SiteResult:
     """Render the website of one bundle into ``out_dir``.
 
@@ -132,6 +134,10 @@ def build_site(
     brief_href
         Relative link to the PDF brief, when the caller puts it beside the
         pages (``build_all`` does); the overview then links to it.
+    archive
+        ``(snapshot, href)`` of every earlier refresh's brief that the caller
+        puts in the site (``build_all`` copies them to ``archive/<snapshot>/brief.pdf``),
+        oldest first; the templates see it as ``archive`` (a list of ``{snapshot, href}``).
 
     Returns
     -------
@@ -147,7 +153,11 @@ def build_site(
     out = Path(out_dir)
     fmt = formats_for(bundle)
     charts = {c.key: c for c in site_charts(bundle, fmt=fmt)}
-    context = {**site_context(bundle), "brief_href": brief_href}
+    context = {
+        **site_context(bundle),
+        "brief_href": brief_href,
+        "archive": [{"snapshot": snapshot, "href": href} for snapshot, href in archive],
+    }
     pages = render_pages(bundle, env=make_env(formats=fmt), context=context, charts=charts)
 
     with tempfile.TemporaryDirectory(prefix="site-project-") as tmp:

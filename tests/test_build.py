@@ -6,6 +6,7 @@ its own tests); the site and the brief are rendered for real.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -21,6 +22,7 @@ from pypdf import PdfReader
 import publishing.build as build_module
 from analysis.config import Config, load_config
 from analysis.errors import DataError, PublishError
+from analysis.privacy import PseudonymKey, key_check, pseudonymize
 from publishing.build import build_all
 from publishing.deliver import check_site
 
@@ -28,17 +30,20 @@ ROOT = Path(__file__).resolve().parent.parent
 RAW_IDS = ("C-90017", "C-90018", "C-90019")
 
 
-def _fake_analyse(data: Path, *, config: Config, out_dir: Path):
-    """Write what the pipeline writes: the bundle and the private assignments with raw IDs."""
+def _fake_analyse(data: Path, *, config: Config, out_dir: Path, previous: Path | None = None):
+    """Write what the pipeline writes: the bundle, model.json and the private assignments with raw IDs."""
     path = write_sample_bundle(out_dir)
-    rows = "\n".join(f"{cid},p{n},1" for n, cid in enumerate(RAW_IDS))
+    key = PseudonymKey(os.environ.get("SEGMENTATION_KEY", "derived").encode(), "stand-in")
+    rows = "\n".join(f"{cid},{p},1" for cid, p in zip(RAW_IDS, pseudonymize(RAW_IDS, key), strict=True))
     (out_dir / "assignments.csv").write_text(f"customer_id,pseudonym,segment\n{rows}\n", encoding="utf-8")
+    model = {"kind": "stand-in model", "fingerprint": {"key_check": key_check(key)}}
+    (out_dir / "model.json").write_text(json.dumps(model), encoding="utf-8")
     from analysis.bundle import Bundle
 
     return Bundle.model_validate_json(path.read_text(encoding="utf-8"))
 
 
-def _quick_site(bundle_path: Path, out_dir: Path, *, engine: str) -> None:
+def _quick_site(bundle_path: Path, out_dir: Path, *, engine: str, archive=()) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "index.html").write_text("<!doctype html><title>new</title>", encoding="utf-8")
 
@@ -53,6 +58,8 @@ def quick_build(monkeypatch, root: Path, **kwargs):
     monkeypatch.setattr(build_module, "_render_site", kwargs.pop("render_site", _quick_site))
     monkeypatch.setattr(build_module, "_render_brief", kwargs.pop("render_brief", _quick_brief))
     targets = {"out": root / "_site", "private": root / "build" / "private", **kwargs}
+    if not (root / "data.csv").exists():
+        (root / "data.csv").write_text("stand-in data: the analysis is replaced\n", encoding="utf-8")
     return build_all(root / "data.csv", config=Config(), **targets)
 
 
@@ -63,6 +70,7 @@ def _leftovers(*dirs: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("build")
+    (root / "data.csv").write_text("stand-in data\n", encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(build_module, "_analyse", _fake_analyse)
         result = build_all(
@@ -103,11 +111,11 @@ def test_no_temporary_directories_left(built):
     assert _leftovers(root / "build") == [".build.lock", ".signing-key"]
 
 
-def _fail_analysis(data, *, config, out_dir):
+def _fail_analysis(data, *, config, out_dir, previous=None):
     raise DataError("no usable rows", path=data)
 
 
-def _fail_site(bundle_path, out_dir, *, engine):
+def _fail_site(bundle_path, out_dir, *, engine, archive=()):
     _quick_site(bundle_path, out_dir, engine=engine)
     raise PublishError("pandoc failed")
 
@@ -130,8 +138,8 @@ def test_failed_build_leaves_previous_site_untouched(tmp_path, monkeypatch, step
     quick_build(monkeypatch, tmp_path)
     before = {p: p.read_bytes() for p in sorted((*site.rglob("*"), *private.rglob("*"))) if p.is_file()}
     monkeypatch.setattr(build_module, step, failure)
-    with pytest.raises(error):
-        build_all(tmp_path / "data.csv", config=Config(), out=site, private=private)
+    with pytest.raises(error):  # forced: the same inputs would otherwise be found up to date
+        build_all(tmp_path / "data.csv", config=Config(), out=site, private=private, force=True)
     after = {p: p.read_bytes() for p in sorted((*site.rglob("*"), *private.rglob("*"))) if p.is_file()}
     assert after == before
     assert check_site(site, bundle_path=private / "bundle.json")
@@ -140,18 +148,18 @@ def test_failed_build_leaves_previous_site_untouched(tmp_path, monkeypatch, step
 
 
 def test_rebuild_replaces_the_whole_site(tmp_path, monkeypatch):
-    def site_with_extra_page(bundle_path, out_dir, *, engine):
+    def site_with_extra_page(bundle_path, out_dir, *, engine, archive=()):
         _quick_site(bundle_path, out_dir, engine=engine)
         (out_dir / "old-page.html").write_text("from an earlier build", encoding="utf-8")
 
     site = tmp_path / "_site"
     quick_build(monkeypatch, tmp_path, render_site=site_with_extra_page)
     assert (site / "old-page.html").is_file()
-    quick_build(monkeypatch, tmp_path)
+    quick_build(monkeypatch, tmp_path, force=True)
     assert sorted(p.name for p in site.iterdir()) == ["brief.pdf", "build-info.json", "index.html"]
 
 
-def _site_with_folders(bundle_path, out_dir, *, engine):
+def _site_with_folders(bundle_path, out_dir, *, engine, archive=()):
     _quick_site(bundle_path, out_dir, engine=engine)
     (out_dir / "figures" / "segments").mkdir(parents=True)
     (out_dir / "figures" / "segments" / "one.svg").write_text("<svg/>", encoding="utf-8")
@@ -177,6 +185,7 @@ def test_site_is_world_readable_and_private_output_owner_only(tmp_path, monkeypa
 
 
 def test_private_dir_inside_site_is_refused(tmp_path):
+    (tmp_path / "d.csv").write_text("x\n", encoding="utf-8")
     with pytest.raises(PublishError, match="must lie outside each other"):
         build_all(tmp_path / "d.csv", config=Config(), out=tmp_path / "_site", private=tmp_path / "_site" / "private")
 
@@ -206,8 +215,19 @@ def real_build(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     ids = _write_transactions(root / "transactions.csv")
     config = load_config(None, cluster={"k": 3}, k_selection={"k_max": 4, "stability_resamples": 2})
-    result = build_all(root / "transactions.csv", config=config, out=root / "_site", private=root / "build" / "private")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("SEGMENTATION_KEY", raising=False)  # the main job on a fresh clone: no key
+        result = build_all(
+            root / "transactions.csv", config=config, out=root / "_site", private=root / "build" / "private"
+        )
     return root, result, ids
+
+
+def test_real_build_without_a_key_keeps_no_history(real_build):
+    root, result, _ = real_build
+    assert result.history is None and not (root / "build" / "history").exists()
+    assert result.note.startswith("SEGMENTATION_KEY is not set, so no refresh history is kept")
+    assert not (root / "_site" / "archive").exists()
 
 
 def test_real_build_is_complete_and_private(real_build):

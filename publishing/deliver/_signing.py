@@ -52,6 +52,10 @@ class SigningKey:
         """Whether ``signature`` was made by this key over ``payload`` (constant-time comparison)."""
         return hmac.compare_digest(self.sign(payload), signature)
 
+    def check(self) -> str:
+        """A short check value of the key (HMAC of a fixed text): equal checks mean the same key, never the key."""
+        return hmac.new(self.secret, b"segmentation signing key check v1", hashlib.sha256).hexdigest()[:16]
+
 
 def _derive(material: bytes) -> bytes:
     return hmac.new(material, _DOMAIN, hashlib.sha256).digest()

@@ -48,11 +48,22 @@ class BuildInfo(BaseModel):
     source_name: str
     source_sha256: str
     files: dict[str, str]
+    fingerprint: str | None = None
+    inputs: dict[str, str] | None = None
     signature: str
 
     def payload(self) -> dict[str, Any]:
-        """Everything the signature covers (all but the signature)."""
-        return self.model_dump(exclude={"signature"})
+        """Everything the signature covers (all but the signature).
+
+        ``fingerprint`` and ``inputs`` (what the build was made from, see
+        :mod:`publishing._fingerprint`) are left out when absent, so receipts
+        written before they existed still verify.
+        """
+        payload = self.model_dump(exclude={"signature"})
+        for name in ("fingerprint", "inputs"):
+            if payload[name] is None:
+                del payload[name]
+        return payload
 
 
 @dataclass(frozen=True)
@@ -87,19 +98,34 @@ def sha256_file(path: Path) -> str:
 
 
 def write_build_info(
-    site_dir: Path, *, bundle_path: Path, source_name: str, source_sha256: str, key: SigningKey
+    site_dir: Path,
+    *,
+    bundle_path: Path,
+    source_name: str,
+    source_sha256: str,
+    key: SigningKey,
+    inputs: Mapping[str, str] | None = None,
+    fingerprint: str | None = None,
 ) -> BuildInfo:
-    """Write ``site_dir/build-info.json``: the bundle's checksum and every site file's, signed with ``key``."""
+    """Write ``site_dir/build-info.json``: the bundle's checksum and every site file's, signed with ``key``.
+
+    ``inputs`` (name -> digest of everything that shaped the build) and their
+    one-digest ``fingerprint`` are signed with the rest, so the next build can
+    trust them to decide that nothing changed.
+    """
     site_dir = Path(site_dir)
     names = [n for n in walk_files(site_dir, what="site") if n != BUILD_INFO]
-    payload = {
-        "bundle_sha256": sha256_file(bundle_path),
-        "source_name": source_name,
-        "source_sha256": source_sha256,
-        "files": {name: hashlib.sha256(read_nofollow(site_dir, name)).hexdigest() for name in names},
-    }
-    info = BuildInfo(**payload, signature=key.sign(payload))
-    text = json.dumps(info.model_dump(), indent=2, sort_keys=True) + "\n"
+    info = BuildInfo(
+        bundle_sha256=sha256_file(bundle_path),
+        source_name=source_name,
+        source_sha256=source_sha256,
+        files={name: hashlib.sha256(read_nofollow(site_dir, name)).hexdigest() for name in names},
+        fingerprint=fingerprint,
+        inputs=None if inputs is None else dict(inputs),
+        signature="",
+    )
+    info = info.model_copy(update={"signature": key.sign(info.payload())})
+    text = json.dumps(info.model_dump(exclude_none=True), indent=2, sort_keys=True) + "\n"
     write_atomic(site_dir / BUILD_INFO, text.encode("utf-8"), mode=PUBLIC_MODES.files)
     return info
 
