@@ -8,6 +8,7 @@ differently (recency, tenure) is done here, in pandas.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from importlib import resources
 
@@ -71,16 +72,34 @@ class CustomerTable:
     last_date: dt.date | None
 
 
-def read_sql(name: str) -> str:
-    """Return the text of ``analysis/sql/<name>.sql``."""
-    return resources.files("analysis").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+_SOURCE = re.compile(r"\bFROM clean\b")
 
 
-def _from_transactions(data: CleanedData, config: CustomersConfig) -> CustomerTable:
+def read_sql(name: str, *, source: str = "clean") -> str:
+    """Return the text of ``analysis/sql/<name>.sql``, reading the relation ``source`` instead of ``clean``.
+
+    The queries read one relation named ``clean``; another name lets the same
+    text run over a filtered view (the calibration period of the lifetime-value
+    check, say).
+    """
+    text = resources.files("analysis").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+    if source == "clean":
+        return text
+    if not source.isidentifier():
+        raise ValueError(f"The 'source' parameter must be an SQL identifier. Got {source!r} instead.")
+    return _SOURCE.sub(f"FROM {source}", text)
+
+
+def _from_transactions(data: CleanedData, config: CustomersConfig, until: dt.date | None) -> CustomerTable:
     con = data.loaded.con
+    source = "clean"
+    if until is not None:
+        source = "clean_until"
+        stop = (until + dt.timedelta(days=1)).isoformat()
+        con.execute(f"CREATE OR REPLACE TEMP VIEW clean_until AS SELECT * FROM clean WHERE ts < TIMESTAMP '{stop}'")
     return table_from_frames(
-        con.execute(read_sql("customers")).fetch_df(),
-        con.execute(read_sql("orders")).fetch_df(),
+        con.execute(read_sql("customers", source=source)).fetch_df(),
+        con.execute(read_sql("orders", source=source)).fetch_df(),
         config=config,
         has_quantity="quantity" in data.loaded.roles,
         has_product="product" in data.loaded.roles,
@@ -171,7 +190,7 @@ def _from_customer_level(data: CleanedData) -> CustomerTable:
     )
 
 
-def customer_table(data: CleanedData, *, config: CustomersConfig) -> CustomerTable:
+def customer_table(data: CleanedData, *, config: CustomersConfig, until: dt.date | None = None) -> CustomerTable:
     """Build the per-customer table from cleaned rows.
 
     Parameters
@@ -180,6 +199,10 @@ def customer_table(data: CleanedData, *, config: CustomersConfig) -> CustomerTab
         Cleaned rows (table ``clean``).
     config
         Optional fixed snapshot date.
+    until
+        Use only the rows dated on or before this day (transactions only): the
+        table as it was at the end of a calibration period. The snapshot is
+        then the day after ``until`` unless ``config`` fixes one.
 
     Returns
     -------
@@ -194,5 +217,9 @@ def customer_table(data: CleanedData, *, config: CustomersConfig) -> CustomerTab
         never today's date.
     """
     if data.loaded.level == "customers":
+        if until is not None:
+            raise DataError("a customer-level input has no dates, so it cannot be cut at a date.")
         return _from_customer_level(data)
-    return _from_transactions(data, config)
+    if until is not None and config.snapshot_date is None:
+        config = config.model_copy(update={"snapshot_date": until + dt.timedelta(days=1)})
+    return _from_transactions(data, config, until)

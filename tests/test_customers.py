@@ -86,3 +86,20 @@ def test_row_order_does_not_change_the_table(tmp_path_factory, order):
     pd.testing.assert_frame_equal(got, want)
     assert got["customer_id"].is_unique
     assert np.all(got["frequency"] >= 1)
+
+
+def test_a_table_cut_at_a_date_is_the_table_of_the_rows_up_to_that_day():
+
+    cleaned = clean_transactions(
+        load_transactions(DATA / "tiny_retail.csv", columns=ColumnsConfig()),
+        config=CleaningConfig(max_unparseable_share=0.2),
+    )
+    full = customer_table(cleaned, config=CustomersConfig())
+    day = full.first_date + (full.last_date - full.first_date) / 2
+    cut = customer_table(cleaned, config=CustomersConfig(), until=day)
+    assert cut.snapshot_date == day + dt.timedelta(days=1)
+    assert cut.orders["timestamp"].max() < pd.Timestamp(day + dt.timedelta(days=1))
+    kept = full.orders[full.orders["timestamp"] < pd.Timestamp(day + dt.timedelta(days=1))]
+    assert set(cut.customers["customer_id"]) == set(kept["customer_id"])
+    spend = kept.groupby("customer_id")["amount"].sum()
+    assert cut.customers.set_index("customer_id")["monetary"].to_dict() == pytest.approx(spend.to_dict())
