@@ -238,7 +238,7 @@ def _clv_summary(bundle: Bundle) -> ClvSummary | None:
         top = max(clv.segments, key=lambda r: (r.share_of_value, -(r.segment or 0)))
     return ClvSummary(
         reliable=bool(clv.reliable and total is not None),
-        reason=_first_clause(clv.reason),
+        reason=clv.headline,
         total=None if total is None else total.clv,
         low=None if total is None else total.clv_low,
         high=None if total is None else total.clv_high,
@@ -246,7 +246,7 @@ def _clv_summary(bundle: Bundle) -> ClvSummary | None:
         horizon=clv.horizon,
         time_unit=clv.time_unit,
         annual_discount_rate=clv.annual_discount_rate,
-        top_segment=None if top is None else top.name,
+        top_segment=None if top is None else {s.id: s.name for s in bundle.segments}.get(top.segment),
         top_share=None if top is None else top.share_of_value,
     )
 

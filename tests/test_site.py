@@ -228,7 +228,9 @@ def test_unreliable_clv_shows_the_reason_and_no_model_numbers(tmp_path):
     result = build_site(bundle_path, tmp_path / "site", engine="pandoc")
     page = (tmp_path / "site" / "clv.html").read_text(encoding="utf-8")
     clv = load_bundle(bundle_path).clv
-    assert "callout-warning" in page and clv.reason in page
+    assert clv.headline == "too_few_repeat_buyers"
+    assert "callout-warning" in page and "too few customers have bought more than once" in page
+    assert "Only 40 customers bought again in the calibration period; at least 100 are needed." in page
     assert "clv-segments.svg" not in result.figures and "fig-clv-segments" not in page
     assert "Parameter estimates" not in page
 
