@@ -202,16 +202,23 @@ class FeatureProfile(_Model):
 
 
 class Recommendation(_Model):
-    action: str
-    why: str = Field(description="the reason, citing the segment's own numbers")
-    kpi: str
+    """One playbook action, as templates over the segment's ``values`` (filled by the renderer)."""
+
+    action: str = Field(description="what to do (playbook template)")
+    why: str = Field(description="the reason, citing the segment's own numbers (playbook template)")
+    kpi: str = Field(description="what to watch (playbook template)")
 
 
 class Segment(_Model):
     id: int = Field(description="1-based, ordered by descending mean spend; stable across runs")
     persona: str = Field(description="playbook persona key the name and actions come from")
     name: str
-    description: str
+    description: str = Field(description="playbook template over 'values' (filled by the renderer)")
+    values: dict[str, float] = Field(
+        default_factory=dict,
+        description="what the playbook templates may cite: size, share_customers, revenue, share_revenue and "
+        "mean_/median_/z_/pct_<feature>",
+    )
     size: int
     share_customers: float
     revenue: float

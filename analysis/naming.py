@@ -307,43 +307,42 @@ def _qualifiers(group: list[SegmentProfile]) -> dict[int, str]:
     return {p.id: f"group {chr(ord('A') + i)}" for i, p in enumerate(sorted(group, key=lambda p: p.id))}
 
 
-def _fill(template: str, values: dict[str, float | str], persona: Persona) -> str:
-    try:
-        return template.format(**values)
-    except KeyError as exc:
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name and name != "cur"}
+
+
+def _check(template: str, values: dict[str, float], persona: Persona) -> str:
+    missing = sorted(_fields(template) - set(values))
+    if missing:
         raise DataError(
-            f"persona {persona.key!r} cites {exc.args[0]!r}, which this segment profile lacks; "
+            f"persona {persona.key!r} cites {missing[0]!r}, which this segment profile lacks; "
             f"profiled values: {sorted(values)!r}."
-        ) from None
+        )
+    return template
 
 
-def _recommendations(persona: Persona, values: dict[str, float | str]) -> list[Recommendation]:
-    """Fill the persona's actions; an action citing a value this data lacks (tenure without
-    dates, say, for a customer-level input) is left out, as long as one action remains."""
-    out = []
-    missing: KeyError | None = None
-    for a in persona.actions:
-        try:
-            out.append(
-                Recommendation(action=a.action.format(**values), why=a.why.format(**values), kpi=a.kpi.format(**values))
-            )
-        except KeyError as exc:
-            missing = exc
-    if not out and missing is not None:
-        _fill("{" + str(missing.args[0]) + "}", values, persona)  # raises the DataError naming it
-    return out
+def _recommendations(persona: Persona, values: dict[str, float]) -> list[Recommendation]:
+    """The persona's actions whose templates cite only values this segment has (the renderer fills them).
+
+    An action citing a value this data lacks (tenure without dates, say, for a
+    customer-level input) is left out, as long as one action remains.
+    """
+    usable = [a for a in persona.actions if all(_fields(x) <= set(values) for x in (a.action, a.why, a.kpi))]
+    if not usable:
+        first = persona.actions[0]
+        _check(first.action + first.why + first.kpi, values, persona)  # raises the DataError naming the value
+    return [Recommendation(action=a.action, why=a.why, kpi=a.kpi) for a in usable]
 
 
-def _values(profile: SegmentProfile, currency_symbol: str) -> dict[str, float | str]:
-    values: dict[str, float | str] = {
-        "cur": currency_symbol,
-        "size": profile.size,
+def _values(profile: SegmentProfile) -> dict[str, float]:
+    values: dict[str, float] = {
+        "size": float(profile.size),
         "share_customers": profile.share_customers,
         "revenue": profile.revenue,
         "share_revenue": profile.share_revenue,
     }
     for f, fp in profile.features.items():
-        values |= {f"mean_{f}": fp.mean, f"median_{f}": fp.median, f"z_{f}": fp.z, f"pct_{f}": profile.pct(f)}
+        values |= {f"mean_{f}": fp.mean, f"median_{f}": fp.median, f"z_{f}": fp.z, f"pct_{f}": round(profile.pct(f), 6)}
     return values
 
 
@@ -367,7 +366,6 @@ def name_segments(
     profiles: list[SegmentProfile],
     *,
     playbook_path: Path | None = None,
-    currency_symbol: str = "",
     keep: Mapping[int, tuple[str, str]] | None = None,
 ) -> list[Segment]:
     """Give each segment a unique name, a persona and recommendations.
@@ -378,8 +376,6 @@ def name_segments(
         One profile per segment (see :func:`analysis.profiles.profile_segments`).
     playbook_path
         TOML playbook; ``None`` uses the packaged ``analysis/data/playbook.toml``.
-    currency_symbol
-        Put before amounts where templates write ``{cur}`` ("£", "$", or "" when unknown).
     keep
         ``{segment id: (persona key, name)}`` of segments that continue a previous
         refresh's segment: they keep that persona (while the playbook still has it)
@@ -388,7 +384,11 @@ def name_segments(
     Returns
     -------
     list[Segment]
-        Bundle segments in the order of ``profiles`` (``rfm_mix`` left empty).
+        Bundle segments in the order of ``profiles`` (``rfm_mix`` left empty). The
+        description and recommendations are the playbook's templates, unfilled:
+        the site and the brief fill them from ``values`` with the report's number
+        formats (``publishing._playbook.fill``), so no sentence with a number is
+        written here.
 
     Raises
     ------
@@ -414,13 +414,14 @@ def name_segments(
     segments = []
     for p in profiles:
         persona = chosen[p.id]
-        values = _values(p, currency_symbol)
+        values = _values(p)
         segments.append(
             Segment(
                 id=p.id,
                 persona=persona.key,
                 name=names[p.id],
-                description=_fill(persona.description, values, persona),
+                description=_check(persona.description, values, persona),
+                values=values,
                 size=p.size,
                 share_customers=p.share_customers,
                 revenue=p.revenue,

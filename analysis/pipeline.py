@@ -23,7 +23,6 @@ from analysis.clean import clean_transactions
 from analysis.clv import ClvResult, fit_clv
 from analysis.clv._fit import calibration_end_for
 from analysis.config import Config
-from analysis.currency import currency_symbol
 from analysis.customers import customer_table
 from analysis.errors import ConfigError
 from analysis.experiments import design_experiments, read_results
@@ -238,7 +237,6 @@ def run_stages(
         segments = name_segments(
             profiles,
             playbook_path=config.naming.playbook,
-            currency_symbol=currency_symbol(currency),
             keep=None if continuity is None else continuity.kept,
         )
         progress.stage("rfm")
