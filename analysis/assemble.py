@@ -61,7 +61,6 @@ def _data_section(s: RunStages) -> DataSection:
         rows_in=cleaned.rows_in,
         rows_kept=cleaned.rows_kept,
         dropped=cleaned.dropped,
-        reasons=cleaned.reasons,
         customers=len(customers),
         orders=None if table.orders is None else int(len(table.orders)),
         revenue=round(float(customers["monetary"].sum()), 2),

@@ -89,8 +89,10 @@ class DataSection(_Model):
     source: Source
     rows_in: int
     rows_kept: int
-    dropped: dict[str, int] = Field(description="rows dropped, by reason; every reason listed, zeros included")
-    reasons: dict[str, str] = Field(description="plain-language meaning of each drop reason")
+    dropped: dict[str, int] = Field(
+        description="rows dropped, by reason code in evaluation order; every reason listed, zeros included "
+        "(the pages word each code)"
+    )
     customers: int
     orders: int | None
     revenue: float

@@ -70,7 +70,6 @@ class DropRow:
     """One line of the row-accounting table."""
 
     reason: str
-    meaning: str
     rows: int
     share: float
 
@@ -125,7 +124,7 @@ def _drops(bundle: Bundle) -> list[DropRow]:
     data = bundle.data
     return [
         DropRow(
-            reason=reason, meaning=data.reasons.get(reason, ""), rows=n, share=n / data.rows_in if data.rows_in else 0.0
+            reason=reason, rows=n, share=n / data.rows_in if data.rows_in else 0.0
         )
         for reason, n in data.dropped.items()
     ]

@@ -144,7 +144,6 @@ def make_bundle(
             rows_in=250_000,
             rows_kept=231_442,
             dropped={"no_customer": 15_000, "cancelled": 3_558},
-            reasons={"no_customer": "no customer ID", "cancelled": "cancelled invoice"},
             customers=customers,
             orders=17_820,
             revenue=revenue,

@@ -253,13 +253,6 @@ def make_bundle(
             rows_in=rows_in,
             rows_kept=rows_in - sum(dropped.values()),
             dropped=dropped,
-            reasons={
-                "missing_customer": "No customer ID, so the line cannot be tied to anyone" + tag,
-                "cancelled": "Cancelled invoice (number starts with C)",
-                "non_product": "Postage, fees and other non-product codes",
-                "duplicate": "Exact copy of another line",
-                "bad_price": "Zero or negative unit price",
-            },
             customers=customers,
             orders=17_820,
             revenue=revenue,
