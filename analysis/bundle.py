@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from analysis.clv import ClvSection
 from analysis.experiments import ExperimentResults, ExperimentsSection
 from analysis.history_schema import HistorySection, MigrationSection
+from analysis.impact import ImpactSection
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -304,6 +305,9 @@ class Bundle(_Model):
     )
     experiment_results: ExperimentResults | None = Field(
         default=None, description="lift per segment read from a results file, when one is given"
+    )
+    impact: ImpactSection | None = Field(
+        default=None, description="predicted value, value at risk and value an action could move, per segment"
     )
     history: HistorySection | None = Field(
         default=None, description="refit decision, segment continuity and the trend; present after a previous refresh"
