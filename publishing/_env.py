@@ -5,8 +5,10 @@ Public signature (used by the site and the PDF brief)::
     make_env(template_dirs: Path | str | Sequence[Path | str] | None = None, *,
              formats: Formats | None = None) -> jinja2.Environment
 
-- ``template_dirs`` defaults to the repository's ``templates/`` directory, so
-  templates are named relative to it (``"site/index.qmd.j2"``, ``"brief/brief.html.j2"``).
+- ``template_dirs`` defaults to the two template roots, each under its own prefix:
+  ``report/`` (the Quarto project: ``"report/index.qmd.j2"``, ``"report/_partials/macros.j2"``)
+  and ``brief/`` (``"brief/brief.html.j2"``). The brief imports the site's word macros
+  (``"report/_partials/words_clv.j2"``), so both outputs word a code the same way.
 - Autoescape is ON for every template (HTML escaping of every ``{{ value }}``),
   and plain strings additionally have backticks escaped (``&#96;``) so that data
   can never close a ```` ```{=html} ```` raw block in a Markdown page.
@@ -14,7 +16,8 @@ Public signature (used by the site and the PDF brief)::
 - Formatting filters, bound to one :class:`publishing._format.Formats` (the
   report's locale and the data's currency): ``money(digits=0, compact=False)``,
   ``number(digits=0, compact=False)``, ``percent(digits=1)``, ``signed(digits=2)``,
-  ``points(digits=1)``, ``signed_percent(digits=1)``, ``days``, ``date(style="long")``.
+  ``points(digits=1)``, ``signed_percent(digits=1)``, ``days``, ``date(style="long")``,
+  ``short_money`` (compact money: ``"£392k"``, the figures the overview and the brief share).
   ``format_number``, ``format_percent``, ``format_signed``, ``format_points``,
   ``format_signed_percent`` and ``format_date`` are the same filters under their
   former names, so a template written before the formatter still renders.
@@ -41,7 +44,8 @@ from publishing._format import Formats
 from publishing._playbook import fill
 
 __all__ = [
-    "TEMPLATES_DIR",
+    "REPORT_DIR",
+    "BRIEF_DIR",
     "make_env",
     "md_escape",
     "md_attr",
@@ -49,7 +53,11 @@ __all__ = [
     "yaml_str",
 ]
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+ROOT = Path(__file__).resolve().parent.parent
+#: The Quarto project: _quarto.yml, static and bundle-filled pages, partials, the Lua filter, assets.
+REPORT_DIR = ROOT / "report"
+#: The executive brief: its HTML template and print CSS (rendered by WeasyPrint, not Quarto).
+BRIEF_DIR = ROOT / "brief"
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~^$@&:;\"'=/%])")
 
@@ -112,8 +120,8 @@ def make_env(
     Parameters
     ----------
     template_dirs
-        Directory or directories to load templates from; default: ``templates/``
-        at the repository root.
+        Directory or directories to load templates from; default: ``report/`` and
+        ``brief/`` under the prefixes ``report/`` and ``brief/``.
     formats
         How numbers, money and dates read (:func:`publishing._format.formats_for`
         of the bundle); default ``Formats()``: en_GB, currency unknown.
@@ -125,14 +133,17 @@ def make_env(
         bound to ``formats`` and the text filters registered.
     """
     fmt = formats if formats is not None else Formats()
+    loader: jinja2.BaseLoader
     if template_dirs is None:
-        dirs: list[str] = [str(TEMPLATES_DIR)]
+        loader = jinja2.PrefixLoader(
+            {"report": jinja2.FileSystemLoader(str(REPORT_DIR)), "brief": jinja2.FileSystemLoader(str(BRIEF_DIR))}
+        )
     elif isinstance(template_dirs, (str, Path)):
-        dirs = [str(template_dirs)]
+        loader = jinja2.FileSystemLoader([str(template_dirs)])
     else:
-        dirs = [str(d) for d in template_dirs]
+        loader = jinja2.FileSystemLoader([str(d) for d in template_dirs])
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(dirs),
+        loader=loader,
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         finalize=_finalize,
@@ -150,6 +161,7 @@ def make_env(
         times=fmt.times,
         days=fmt.days,
         date=fmt.date,
+        short_money=lambda value: fmt.money(value, compact=True),
         md=md_escape,
         md_attr=md_attr,
         yaml_str=yaml_str,

@@ -15,7 +15,7 @@ What goes in (each as a digest, so the receipt never holds a key or a path):
 ``rfm_rules``           the classic RFM rules table
 ``results``             the experiment results file, when one is configured
 ``code``                every file of ``analysis/`` and ``publishing/``
-``templates``           ``templates/``, ``report/``, ``_quarto.yml``
+``templates``           ``report/`` (the Quarto project) and ``brief/`` (the brief's template and CSS)
 ``lock``                ``uv.lock`` (the locked dependencies)
 ``options``             site URL, the engine actually used, the Python version
 ``pseudonym_key``       check value of the pseudonym key (``derived`` without one)
@@ -48,7 +48,7 @@ __all__ = ["BuildInputs", "build_inputs", "pseudonym_secret"]
 ROOT = Path(__file__).resolve().parent.parent
 #: What the code and template digests cover, relative to the repository (or installed package) root.
 CODE_TREES = ("analysis", "publishing")
-TEMPLATE_TREES = ("templates", "report", "_quarto.yml")
+TEMPLATE_TREES = ("report", "brief")
 NO_HISTORY = "none"
 # analysis.naming.DEFAULT_PLAYBOOK, without importing analysis.naming (numpy, scipy, pandas); a test keeps them equal.
 DEFAULT_PLAYBOOK = ROOT / "analysis" / "data" / "playbook.toml"

@@ -1,30 +1,29 @@
-"""The page registry: which data-carrying pages exist, and when each is rendered.
+"""The page registry: which bundle-filled pages exist, and when each is rendered.
 
-A page is rendered only when the bundle has what it needs, so optional
-sections (``clv``, ``experiments``) slot in by adding one :class:`PageSpec`
-line and one template, without touching the rest of the site layer. The site's
-navbar (``_quarto.yml``) may list a page the registry does not produce for a
-given bundle: the builder drops that entry.
+A page is rendered only when the view has what it needs, so optional parts
+(``clv``, ``experiments``, the comparison with the previous refresh) slot in by
+adding one :class:`PageSpec` line and one ``report/<stem>.qmd.j2`` template. The
+navbar (``report/_quarto.yml``) may list a page the registry does not produce
+for a given bundle: the builder drops that entry, so no link leads to an empty page.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import jinja2
 
-from analysis.bundle import Bundle
 from analysis.errors import PublishError
-from analysis.profiles import FEATURE_LABELS as FEATURE_WORDS
-from publishing.charts import FEATURE_LABELS, Chart
+from publishing.view import ReportView
 
-__all__ = ["PageSpec", "PAGES", "RenderedPage", "section_present", "render_pages"]
+__all__ = ["PageSpec", "PAGES", "RenderedPage", "render_pages"]
 
 
 @dataclass(frozen=True)
 class PageSpec:
-    """One kind of data-carrying page.
+    """One kind of bundle-filled page.
 
     Attributes
     ----------
@@ -32,30 +31,30 @@ class PageSpec:
         Output name without extension (``"methodology"`` -> ``methodology.qmd`` / ``.html``);
         per-segment pages are named ``<stem>-<segment id>``.
     template
-        Jinja template under ``templates/``.
-    requires
-        Name of an optional bundle section that must be present (not None), or None.
+        Jinja template name (``"report/methodology.qmd.j2"``).
+    when
+        Renders the page only when it returns True for the view (None: always).
     per_segment
-        Render once per segment, with ``view``, ``prev`` and ``next`` in the context.
+        Render once per segment, with ``s`` (its :class:`~publishing.view.SegmentView`) in the context.
     """
 
     stem: str
     template: str
-    requires: str | None = None
+    when: Callable[[ReportView], bool] | None = None
     per_segment: bool = False
 
 
-#: Data-carrying pages, in no particular order (the navbar in _quarto.yml orders them).
-#: A new optional section slots in as one line here plus its template.
+#: Bundle-filled pages, in no particular order (the navbar in report/_quarto.yml orders them).
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("index", "site/index.qmd.j2"),
-    PageSpec("segment", "site/segment.qmd.j2", per_segment=True),
-    PageSpec("methodology", "site/methodology.qmd.j2"),
-    PageSpec("data-quality", "site/data-quality.qmd.j2"),
-    PageSpec("rfm", "site/rfm.qmd.j2"),
-    PageSpec("clv", "site/clv.qmd.j2", requires="clv"),
-    PageSpec("experiments", "site/experiments.qmd.j2", requires="experiments"),
-    PageSpec("about", "site/about.qmd.j2"),
+    PageSpec("index", "report/index.qmd.j2"),
+    PageSpec("segment", "report/segment.qmd.j2", per_segment=True),
+    PageSpec("changes", "report/changes.qmd.j2", when=lambda v: v.has_changes_page),
+    PageSpec("methodology", "report/methodology.qmd.j2"),
+    PageSpec("data-quality", "report/data-quality.qmd.j2"),
+    PageSpec("rfm", "report/rfm.qmd.j2"),
+    PageSpec("clv", "report/clv.qmd.j2", when=lambda v: v.value.clv is not None),
+    PageSpec("experiments", "report/experiments.qmd.j2", when=lambda v: v.tests is not None),
+    PageSpec("about", "report/about.qmd.j2"),
 )
 
 
@@ -67,57 +66,39 @@ class RenderedPage:
     text: str
 
 
-def section_present(bundle: Bundle, name: str | None) -> bool:
-    """True when ``name`` is None or the bundle has that section and it is not None."""
-    return name is None or getattr(bundle, name, None) is not None
-
-
 def render_pages(
-    bundle: Bundle,
+    view: ReportView,
     *,
     env: jinja2.Environment,
-    context: dict[str, Any],
-    charts: dict[str, Chart],
+    charts: dict[str, Any],
     pages: tuple[PageSpec, ...] = PAGES,
 ) -> list[RenderedPage]:
-    """Render every registered page the bundle supports into Quarto markdown.
+    """Render every registered page the view supports into Quarto markdown.
 
     Parameters
     ----------
-    bundle
-        The bundle (only used to decide which pages apply).
+    view
+        The report's view (:func:`publishing.view.build_view`); templates see it as ``v``.
     env
         The environment from :func:`publishing._env.make_env`.
-    context
-        The shared context from :func:`publishing._insights.site_context`.
     charts
-        Charts by key (the templates refer to them by key).
+        Charts by key (the templates refer to them by key), each a :class:`Chart` or a pair of them.
     pages
         The registry; default :data:`PAGES`.
     """
-    base = {**context, "charts": charts, "feature_labels": FEATURE_LABELS, "feature_words": FEATURE_WORDS}
+    base = {"v": view, "charts": charts}
     out: list[RenderedPage] = []
-    stems: set[str] = set()
     for spec in pages:
-        if not section_present(bundle, spec.requires):
+        if spec.when is not None and not spec.when(view):
             continue
         template = env.get_template(spec.template)
         if spec.per_segment:
-            views = context["segments"]
-            for i, view in enumerate(views):
-                sid = view.segment.id
-                page = {
-                    **base,
-                    "view": view,
-                    "prev": views[i - 1] if i > 0 else None,
-                    "next": views[i + 1] if i + 1 < len(views) else None,
-                    "view_chart_keys": {"profile": f"segment-{sid}-profile", "box": f"segment-{sid}-box"},
-                }
-                out.append(RenderedPage(f"{spec.stem}-{sid}.qmd", template.render(page)))
+            for seg in view.segments:
+                out.append(RenderedPage(f"{spec.stem}-{seg.id}.qmd", template.render({**base, "s": seg})))
         else:
             out.append(RenderedPage(f"{spec.stem}.qmd", template.render(base)))
-    for page in out:
-        if page.filename in stems:
-            raise PublishError(f"Two registered pages render to {page.filename!r}; page names must be unique.")
-        stems.add(page.filename)
+    names = [p.filename for p in out]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise PublishError(f"Two registered pages render to {twice[0]!r}; page names must be unique.")
     return out

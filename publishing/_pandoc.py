@@ -2,7 +2,7 @@
 
 It reads the same ``_quarto.yml`` (site title, navbar, page order, CSS,
 resources) and the same ``.qmd`` pages Quarto would, through the project's own
-HTML template (``templates/site/page.html``) and a Lua filter for the Quarto
+HTML template (``report/_partials/page.html``) and a Lua filter (``report/_filters/quarto-compat.lua``) for the Quarto
 features pandoc lacks (``fig-alt``, callouts).
 """
 
@@ -18,13 +18,13 @@ from typing import Any
 import yaml
 
 from analysis.errors import PublishError
-from publishing._env import TEMPLATES_DIR, make_env
+from publishing._env import REPORT_DIR, make_env
 from publishing._format import Formats
 
 __all__ = ["pandoc_path", "render_with_pandoc"]
 
-_TEMPLATE = TEMPLATES_DIR / "site" / "page.html"
-_FILTER = TEMPLATES_DIR / "site" / "quarto-compat.lua"
+_TEMPLATE = REPORT_DIR / "_partials" / "page.html"
+_FILTER = REPORT_DIR / "_filters" / "quarto-compat.lua"
 
 
 def pandoc_path() -> str:
@@ -111,8 +111,8 @@ def render_with_pandoc(project: Path, out_dir: Path, *, jobs: int = 2) -> list[s
 
     info = _site_info(project)
     env = make_env(formats=Formats(info["locale"]))
-    navbar_tpl = env.get_template("site/navbar.html.j2")
-    footer_tpl = env.get_template("site/footer.html.j2")
+    navbar_tpl = env.get_template("report/_partials/navbar.html.j2")
+    footer_tpl = env.get_template("report/_partials/footer.html.j2")
     binary = pandoc_path()
 
     with tempfile.TemporaryDirectory(prefix="site-pandoc-") as tmp:

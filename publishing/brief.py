@@ -1,8 +1,17 @@
-"""The two-page PDF executive brief: bundle -> Jinja HTML + print CSS -> WeasyPrint.
+"""The two-page PDF executive brief: bundle -> view -> Jinja HTML + print CSS -> WeasyPrint.
 
-Pagination (margins, running header, "Page N of M", a different first page)
-lives in ``templates/brief/brief.css``; this module only computes the context
-(:mod:`publishing._brief_context`), draws the charts and renders.
+Pagination (margins, running header, "Page N of M", the site's address on every
+page, a different first page) lives in ``brief/brief.css``. The brief reads the
+same view of the bundle as the site (:func:`publishing.view.build_view`), through
+the same Jinja environment and its filters.
+
+The brief never fails because it is full. Each page is laid out on its own
+with the :data:`LAYOUTS` in turn, each denser than the last (smaller type,
+then fewer rows, shorter texts, fewer actions, the rest left to the site):
+page 1 first, until page 2 starts on the second sheet, then page 2, until the
+brief has two pages. So a crowded page 1 does not thin out page 2. The last
+layout gives a page a fixed height and clips what does not fit, so the brief
+always has two pages.
 """
 
 from __future__ import annotations
@@ -10,19 +19,20 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.bundle import Bundle
 from analysis.errors import PublishError
-from publishing._brief_context import brief_context
-from publishing._env import TEMPLATES_DIR, make_env
-from publishing._format import formats_for
-from publishing.charts import Chart, brief_charts, bundle_colors
+from publishing._env import BRIEF_DIR, make_env
+from publishing.charts import Chart, brief_charts
 from publishing.site import load_bundle
+from publishing.view import ReportView, build_view
 
 __all__ = [
     "DEFAULT_SITE_URL",
-    "DENSITIES",
+    "LAYOUTS",
+    "Layout",
     "build_brief",
     "render_brief_html",
     "render_brief_pdf",
@@ -30,6 +40,43 @@ __all__ = [
 
 DEFAULT_SITE_URL = "_site/index.html"
 _TEMPLATE = "brief/brief.html.j2"
+PAGES = 2
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One way to lay the brief out.
+
+    Attributes
+    ----------
+    classes
+        CSS classes on ``<body>`` (see ``brief/brief.css``).
+    rows
+        Ranked segments listed on page 1 (None: all; the rest are counted and left to the site).
+    tests
+        Test-plan rows on page 2 (None: all).
+    actions
+        Actions spelled out on page 2.
+    chars
+        Longest name or playbook text printed, in characters (None: whole texts).
+    """
+
+    classes: str
+    rows: int | None = None
+    tests: int | None = None
+    actions: int = 3
+    chars: int | None = None
+
+
+#: Tried in order until the brief fits on two pages; the last one always does (it clips).
+LAYOUTS: tuple[Layout, ...] = (
+    Layout(""),
+    Layout("dense"),
+    Layout("dense tight"),
+    Layout("dense tight minimal", rows=8, tests=6, chars=140),
+    Layout("dense tight minimal", rows=6, tests=4, actions=2, chars=90),
+    Layout("dense tight minimal clip", rows=5, tests=3, actions=2, chars=60),
+)
 
 
 def _write_figure(figures_dir: Path | None, name: str, chart: Chart) -> None:
@@ -38,37 +85,65 @@ def _write_figure(figures_dir: Path | None, name: str, chart: Chart) -> None:
         (figures_dir / name).write_text(chart.svg, encoding="utf-8")
 
 
-#: Layout densities tried in order until the brief fits on two pages (CSS classes, see brief.css).
-DENSITIES = ("", "dense", "dense tight", "dense tight minimal")
-PAGES = 2
+def _chart_heights(view: ReportView) -> tuple[float, float]:
+    """Chart heights in inches: fewer segments get taller bars, so the pages stay full."""
+    # Capped at the heights brief.css shows them at (95 mm and 60 mm), so text is never shrunk.
+    n = len(view.segments)
+    return min(3.7, max(2.4, 0.42 * n + 1.0)), min(2.35, max(1.9, 0.3 * min(n, 8) + 0.3))
 
 
-def _render_html(bundle: Bundle, *, site_url: str, figures_dir: Path | None) -> list[str]:
-    """The brief's HTML at every density, the context and charts computed once."""
-    fmt = formats_for(bundle)
-    ctx = brief_context(bundle, colors=bundle_colors(bundle), site_url=site_url)
-    # The site's charts and colours, drawn for print, so the brief and the site show the same picture.
-    drawn = brief_charts(bundle, fmt=fmt)
-    share, value = drawn["share"], drawn["value"]
-    _write_figure(figures_dir, "brief-share.svg", share)
-    _write_figure(figures_dir, "brief-value.svg", value)
-    charts = {
-        "share": share.data_uri(),
-        "share_alt": share.alt,
-        "share_caption": share.caption,
-        "value": value.data_uri(),
-        "value_alt": value.alt,
-        "value_caption": value.caption,
-    }
-    template = make_env(formats=fmt).get_template(_TEMPLATE)
-    return [template.render(b=ctx, density=d, charts=charts) for d in DENSITIES]
+def _charts(view: ReportView, figures_dir: Path | None) -> dict[str, Chart]:
+    share_h, impact_h = _chart_heights(view)
+    charts = brief_charts(view, share_height=share_h, impact_height=impact_h)
+    _write_figure(figures_dir, "brief-share.svg", charts["share"])
+    _write_figure(figures_dir, "brief-impact.svg", charts["impact"])
+    return charts
 
 
-def render_brief_html(bundle: Bundle, *, site_url: str = DEFAULT_SITE_URL, density: str = "") -> str:
-    """Return the brief's HTML at one density (charts embedded as ``data:`` URIs)."""
-    if density not in DENSITIES:
-        raise ValueError(f"The 'density' parameter must be one of {DENSITIES!r}. Got {density!r} instead.")
-    return _render_html(bundle, site_url=site_url, figures_dir=None)[DENSITIES.index(density)]
+def _renderer(view: ReportView, *, site_url: str, figures_dir: Path | None):
+    """A function of (page-1 layout, page-2 layout) indices giving the brief's HTML; charts drawn once."""
+    charts = _charts(view, figures_dir)
+    template = make_env(formats=view.fmt).get_template(_TEMPLATE)
+
+    def render(first: int, second: int) -> str:
+        return template.render(v=view, p1=LAYOUTS[first], p2=LAYOUTS[second], charts=charts, site_url=site_url)
+
+    return render
+
+
+def render_brief_html(
+    bundle: Bundle, *, site_url: str = DEFAULT_SITE_URL, layout: int = 0, second: int | None = None
+) -> str:
+    """The brief's HTML, page 1 in ``LAYOUTS[layout]`` and page 2 in ``LAYOUTS[second]`` (default: the same)."""
+    for name, value in (("layout", layout), ("second", layout if second is None else second)):
+        if not isinstance(value, int) or not 0 <= value < len(LAYOUTS):
+            last = len(LAYOUTS) - 1
+            raise ValueError(f"The '{name}' parameter must be an int in the range [0, {last}]. Got {value!r} instead.")
+    render = _renderer(build_view(bundle, site_url=site_url), site_url=site_url, figures_dir=None)
+    return render(layout, layout if second is None else second)
+
+
+def _second_page_at(document) -> int | None:
+    """The page (0-based) page 2's section starts on, from its bookmark (see brief.css)."""
+    for label, (page, _x, _y), _children, _state in document.make_bookmark_tree():
+        if label == "page two":
+            return page
+    return None
+
+
+def _fit(render) -> object:
+    """The first layout of page 1, then of page 2, that gives two pages (the last one always does)."""
+    import weasyprint
+
+    first = second = 0
+    while True:
+        document = weasyprint.HTML(string=render(first, second), base_url=str(BRIEF_DIR)).render()
+        if _second_page_at(document) != 1 and first < len(LAYOUTS) - 1:
+            first += 1
+        elif len(document.pages) > PAGES and second < len(LAYOUTS) - 1:
+            second += 1
+        else:
+            return document
 
 
 def render_brief_pdf(
@@ -80,25 +155,18 @@ def render_brief_pdf(
 ) -> Path:
     """Render an in-memory bundle to a two-page PDF (what :func:`build_brief` does after loading).
 
-    The layout is laid out at increasing densities (smaller cards, then no second
-    chart, then no "why" lines) until it fits on two pages.
+    The :data:`LAYOUTS` are tried in order, page 1 first; the first pair that gives two pages is written.
     """
     # Imported here: WeasyPrint loads Pango at import, which the CLI's --help need not pay for.
-    import weasyprint
 
     # WeasyPrint logs every unsupported CSS property as a warning; keep real errors only.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    pages = []
-    document = None
-    for html in _render_html(bundle, site_url=site_url, figures_dir=figures_dir):
-        document = weasyprint.HTML(string=html, base_url=str(TEMPLATES_DIR / "brief")).render()
-        pages.append(len(document.pages))
-        if pages[-1] <= PAGES:
-            break
-    else:
+    view = build_view(bundle, site_url=site_url)
+    document = _fit(_renderer(view, site_url=site_url, figures_dir=figures_dir))
+    if len(document.pages) != PAGES:
+        got = len(document.pages)
         raise PublishError(
-            f"the brief must fit on {PAGES} pages; it needs {min(pages)} even at its densest layout "
-            f"({len(bundle.segments)} segments). Shorten the playbook texts or lower k."
+            f"the brief must have {PAGES} pages; its densest layout gave {got}. This is a bug in brief.css."
         )
     out_pdf = Path(out_pdf)
     out_pdf.parent.mkdir(parents=True, exist_ok=True)

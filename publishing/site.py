@@ -1,10 +1,11 @@
 """Build the website from a bundle: ``build_site(bundle_path, out_dir, *, engine="auto")``.
 
-Steps: read and validate the bundle; draw the charts; render the registered
-data-carrying pages from Jinja templates; assemble a Quarto website project in
-a staging directory (``_quarto.yml`` from the repository root with its navbar
-fitted to this bundle, the static pages and assets of ``report/``, the pages,
-the figures); render it with pandoc (default) or Quarto into ``out_dir``.
+Steps: read and validate the bundle; build its view once (:mod:`publishing.view`);
+draw the charts from the view; render the registered bundle-filled pages
+(``report/*.qmd.j2``); assemble the Quarto project ``report/`` in a staging
+directory (its ``_quarto.yml`` with the navbar fitted to this bundle, its static
+pages and assets, the rendered pages, the figures; templates and partials are
+not copied); render it with pandoc (default) or Quarto into ``out_dir``.
 """
 
 from __future__ import annotations
@@ -21,19 +22,18 @@ from pydantic import ValidationError
 
 from analysis.bundle import Bundle
 from analysis.errors import PublishError
-from publishing._env import make_env
-from publishing._format import formats_for
-from publishing._insights import site_context
+from publishing._env import REPORT_DIR, make_env
 from publishing._pages import render_pages
 from publishing._pandoc import render_with_pandoc
 from publishing._quarto import quarto_path, render_with_quarto
 from publishing.charts import site_charts
+from publishing.view import ReportView, build_view
 
 __all__ = ["SiteResult", "build_site", "load_bundle"]
 
-ROOT = Path(__file__).resolve().parent.parent
-QUARTO_YML = ROOT / "_quarto.yml"
-REPORT_DIR = ROOT / "report"
+QUARTO_YML = REPORT_DIR / "_quarto.yml"
+#: What of report/ the rendered project does not need: templates (rendered into .qmd first) and partials.
+_NOT_STAGED = ("*.j2", "_partials", "_filters")
 SEGMENTS_MENU_ID = "segments-menu"
 _ENGINES = ("auto", "pandoc", "quarto")
 
@@ -89,7 +89,7 @@ def _resolve_engine(engine: str) -> str:
     return engine
 
 
-def _site_yaml(bundle: Bundle, produced: set[str], colors: dict[int, str]) -> tuple[dict[str, Any], dict]:
+def _site_yaml(view: ReportView, produced: set[str]) -> tuple[dict[str, Any], dict]:
     spec = yaml.safe_load(QUARTO_YML.read_text(encoding="utf-8"))
     navbar = spec["website"]["navbar"]["left"]
     kept: list[dict[str, Any]] = []
@@ -97,10 +97,10 @@ def _site_yaml(bundle: Bundle, produced: set[str], colors: dict[int, str]) -> tu
     for item in navbar:
         if item.get("id") == SEGMENTS_MENU_ID:
             menu = []
-            for seg in sorted(bundle.segments, key=lambda s: s.id):
+            for seg in view.segments:
                 href = f"segment-{seg.id}.qmd"
                 menu.append({"text": seg.name, "href": href})
-                menu_colors[href] = colors[seg.id]
+                menu_colors[href] = seg.ref.color
             kept.append({**item, "menu": menu})
         elif "href" in item:
             if item["href"] in produced:
@@ -137,7 +137,7 @@ def build_site(
     archive
         ``(snapshot, href)`` of every earlier refresh's brief that the caller
         puts in the site (``build_all`` copies them to ``archive/<snapshot>/brief.pdf``),
-        oldest first; the templates see it as ``archive`` (a list of ``{snapshot, href}``).
+        oldest first; the Changes page links to them (``v.archive``).
 
     Returns
     -------
@@ -151,24 +151,19 @@ def build_site(
     used = _resolve_engine(engine)
     bundle = load_bundle(bundle_path)
     out = Path(out_dir)
-    fmt = formats_for(bundle)
-    charts = {c.key: c for c in site_charts(bundle, fmt=fmt)}
-    context = {
-        **site_context(bundle),
-        "brief_href": brief_href,
-        "archive": [{"snapshot": snapshot, "href": href} for snapshot, href in archive],
-    }
-    pages = render_pages(bundle, env=make_env(formats=fmt), context=context, charts=charts)
+    view = build_view(bundle, archive=archive, brief_href=brief_href)
+    charts = {c.key: c for c in site_charts(view)}
+    pages = render_pages(view, env=make_env(formats=view.fmt), charts=charts)
 
     with tempfile.TemporaryDirectory(prefix="site-project-") as tmp:
         project = Path(tmp)
-        shutil.copytree(REPORT_DIR, project, dirs_exist_ok=True)
+        shutil.copytree(REPORT_DIR, project, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_NOT_STAGED))
         for page in pages:
             (project / page.filename).write_text(page.text, encoding="utf-8")
         for chart in charts.values():
             chart.write(project / "figures")
         produced = {p.name for p in project.glob("*.qmd")}
-        spec, menu_colors = _site_yaml(bundle, produced, {v.segment.id: v.color for v in context["segments"]})
+        spec, menu_colors = _site_yaml(view, produced)
         (project / "_quarto.yml").write_text(
             yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8"
         )
@@ -176,7 +171,7 @@ def build_site(
             "source_name": bundle.data.source.name,
             "snapshot_date": bundle.data.snapshot_date,
             "schema_version": bundle.schema_version,
-            "locale": fmt.locale,
+            "locale": view.fmt.locale,
             "colors": menu_colors,
         }
         (project / "_site-info.yml").write_text(yaml.safe_dump(info, allow_unicode=True), encoding="utf-8")

@@ -30,6 +30,16 @@ from analysis.bundle import (
 )
 from analysis.clv import ClvSection
 from analysis.experiments import ExperimentResults, ExperimentsSection
+from analysis.history_schema import (
+    HistorySection,
+    MigrationSection,
+    RefitDecision,
+    SegmentMatch,
+    Transition,
+    TrendPoint,
+    TrendSegment,
+)
+from analysis.impact import ImpactSection, SegmentImpact
 
 __all__ = ["INJECTION", "make_bundle", "write_factory_bundle"]
 
@@ -232,8 +242,10 @@ def make_bundle(
         "duplicate": 1_734,
         "bad_price": 12,
     }
+    clv_section = None if clv is None else _clv(segments, reliable=clv == "reliable", tag=tag)
     optional = {
-        "clv": None if clv is None else _clv(segments, reliable=clv == "reliable", tag=tag),
+        "clv": clv_section,
+        "impact": impact_for(segments, clv_section),
         "experiments": _experiments(segments, tag) if experiments else None,
         "experiment_results": _results(segments, tag) if results else None,
     }
@@ -540,6 +552,163 @@ def _results(segments: list[Segment], tag: str) -> ExperimentResults:
         primary=table,
         secondary={**table, "metric": "revenue"},
     )
+
+
+def impact_for(segments: list[Segment], clv: ClvSection | None, mde: float = 0.1) -> ImpactSection:
+    """The impact section :func:`analysis.impact.business_impact` would give, from segment-level figures.
+
+    Value at risk per segment is its CLV times (1 - P(alive)) / P(alive), the module's per-customer
+    definition applied to the segment's mean P(alive); a third of the members count as at risk.
+    """
+    rows = {} if clv is None or not clv.reliable else {r.segment: r for r in clv.segments}
+    out = []
+    for s in segments:
+        row = rows.get(s.id)
+        if row is None:
+            out.append(
+                SegmentImpact(
+                    segment=s.id,
+                    customers=s.size,
+                    predicted_value=None,
+                    at_risk_value=None,
+                    at_risk_customers=None,
+                    revenue=s.revenue,
+                    movable_value=round(mde * s.revenue, 2),
+                )
+            )
+            continue
+        risk = round(row.clv * (1 - row.p_alive) / row.p_alive, 2)
+        out.append(
+            SegmentImpact(
+                segment=s.id,
+                customers=s.size,
+                predicted_value=row.clv,
+                at_risk_value=risk,
+                at_risk_customers=s.size // 3,
+                revenue=s.revenue,
+                movable_value=round(mde * (row.clv + risk), 2),
+            )
+        )
+    ranking = [r.segment for r in sorted(out, key=lambda r: (-r.movable_value, r.segment))]
+    model = bool(rows)
+    return ImpactSection(
+        basis="clv" if model else "revenue",
+        mde=mde,
+        horizon_days=365.0 if model else None,
+        segments=out,
+        ranking=ranking,
+        total_predicted_value=sum(r.predicted_value for r in out) if model else None,
+        total_at_risk_value=sum(r.at_risk_value for r in out) if model else None,
+    )
+
+
+def with_history(bundle: Bundle, *, previous_snapshot: str = "2011-09-10", migration: bool = True) -> Bundle:
+    """``bundle`` as a second refresh: a history (the previous refresh had 10% more customers
+    in each segment) and, with ``migration``, the customers who moved between segments.
+
+    In every segment four fifths of its previous customers stayed, a tenth moved to the next
+    segment, the rest left the data; the new customers fill each segment up to its size now.
+    """
+    segs = sorted(bundle.segments, key=lambda s: s.id)
+    ids = [s.id for s in segs]
+    before = {s.id: round(s.size * 1.1) for s in segs}
+    stay = {i: before[i] * 8 // 10 for i in ids}
+    move = {i: before[i] // 10 for i in ids}
+    target = {i: ids[(k + 1) % len(ids)] for k, i in enumerate(ids)}
+    arrived = {i: sum(move[j] for j in ids if target[j] == i) for i in ids}
+    transitions = []
+    for i in ids:
+        transitions.append(
+            Transition(
+                **{
+                    "from": i,
+                    "to": i,
+                    "customers": stay[i],
+                    "revenue": 10.0 * stay[i],
+                    "predicted_value": 20.0 * stay[i],
+                }
+            )
+        )
+        transitions.append(
+            Transition(
+                **{
+                    "from": i,
+                    "to": target[i],
+                    "customers": move[i],
+                    "revenue": 5.0 * move[i],
+                    "predicted_value": 9.0 * move[i],
+                }
+            )
+        )
+        transitions.append(
+            Transition(
+                **{
+                    "from": i,
+                    "to": None,
+                    "customers": before[i] - stay[i] - move[i],
+                    "revenue": 0.0,
+                    "predicted_value": None,
+                }
+            )
+        )
+    new = {s.id: max(0, s.size - stay[s.id] - arrived[s.id]) for s in segs}
+    transitions += [
+        Transition(**{"from": None, "to": i, "customers": n, "revenue": 7.0 * n, "predicted_value": 11.0 * n})
+        for i, n in new.items()
+        if n
+    ]
+    transitions.sort(key=lambda t: (t.from_ is None, t.from_ or 0, t.to is None, t.to or 0))
+
+    def point(snapshot: str, sizes: dict[int, int]) -> TrendPoint:
+        total = sum(sizes.values())
+        return TrendPoint(
+            snapshot=snapshot,
+            data_sha256="cd" * 32,
+            customers=total,
+            revenue=float(sum(s.revenue for s in segs)),
+            segments=[
+                TrendSegment(
+                    segment=s.id,
+                    name=s.name,
+                    customers=sizes[s.id],
+                    share_customers=sizes[s.id] / total,
+                    revenue=s.revenue,
+                    predicted_value=None,
+                )
+                for s in segs
+            ],
+        )
+
+    history = HistorySection(
+        previous_snapshot=previous_snapshot,
+        decision=RefitDecision(
+            policy="auto",
+            refitted=False,
+            reason="previous_fits",
+            previous_k=len(segs),
+            chosen_k=len(segs),
+            agreement=0.91,
+            min_agreement=0.7,
+            smallest_previous_share=0.08,
+        ),
+        matches=[SegmentMatch(segment=i, previous=i, distance=0.1) for i in ids],
+        retired=[],
+        max_match_distance=1.0,
+        trend=[point(previous_snapshot, before), point(bundle.data.snapshot_date, {s.id: s.size for s in segs})],
+    )
+    in_both = sum(stay.values()) + sum(move.values())
+    section = MigrationSection(
+        previous_snapshot=previous_snapshot,
+        current_snapshot=bundle.data.snapshot_date,
+        previous_customers=sum(before.values()),
+        current_customers=bundle.data.customers,
+        in_both=in_both,
+        new=sum(new.values()),
+        gone=sum(before.values()) - in_both,
+        moved=sum(move.values()),
+        transitions=transitions,
+    )
+    return bundle.model_copy(update={"history": history, "migration": section if migration else None})
 
 
 def write_factory_bundle(out_dir: Path, **kwargs) -> Path:

@@ -78,6 +78,18 @@ def factory_site(tmp_path_factory) -> BuiltSite:
 
 
 @pytest.fixture(scope="session")
+def history_site(tmp_path_factory) -> BuiltSite:
+    """The site of a second refresh: the hand-made bundle with a history and a migration section."""
+    from _factory import make_bundle, with_history
+
+    from analysis.bundle import write_bundle
+
+    root = tmp_path_factory.mktemp("history")
+    bundle = write_bundle(with_history(make_bundle(experiments=False, results=False)), root / "bundle")
+    return _build("history", bundle, root / "site")
+
+
+@pytest.fixture(scope="session")
 def hostile_site(tmp_path_factory) -> BuiltSite:
     """The site of a bundle whose every free text (and source file name) carries :data:`INJECTION`."""
     root = tmp_path_factory.mktemp("hostile")

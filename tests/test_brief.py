@@ -12,13 +12,14 @@ from _brief_factory import (
     make_experiments_section,
     write_sample_bundle,
 )
+from _factory import impact_for, with_history
 from pypdf import PdfReader
 
 from analysis.bundle import Bundle, write_bundle
 from analysis.errors import PublishError
-from publishing._brief_context import brief_context
 from publishing._format import Formats
-from publishing.brief import build_brief, render_brief_html, render_brief_pdf
+from publishing.brief import LAYOUTS, build_brief, render_brief_html, render_brief_pdf
+from publishing.view import build_view
 
 # The brief factory's bundle: amounts in GBP, no [report] locale (so en_GB).
 FMT = Formats("en_GB", "GBP")
@@ -67,9 +68,8 @@ def test_text_has_every_segment_and_the_kpis(built):
     for seg in bundle.segments:
         assert seg.name in first
         assert FMT.number(seg.size) in first
-        assert FMT.percent(seg.share_revenue) in first
     assert FMT.number(bundle.data.customers) in first
-    assert FMT.money(bundle.data.revenue) in first
+    assert FMT.money(bundle.data.revenue, compact=True) in first
     assert FMT.date(bundle.data.snapshot_date) in first
     assert f"Segments {len(bundle.segments)}" in first.replace("SEGMENTS", "Segments")
 
@@ -84,24 +84,37 @@ def test_page_numbers_and_running_header(built):
     assert "executive brief" in second.lower()
 
 
-def test_three_actions_are_the_highest_revenue_segments(built):
-    bundle = make_bundle()
+def test_page_one_leads_with_the_ranking_the_overview_shows(built):
+    view = build_view(make_bundle())
+    first = _text(built[1])[0]
+    names = [r.segment.name for r in view.value.ranking]
+    assert [first.index(n, first.index("Where to act first")) for n in names] == sorted(
+        first.index(n, first.index("Where to act first")) for n in names
+    )
+    for r in view.value.ranking:
+        assert FMT.money(r.movable_value, compact=True) in first
+    assert first.index("Act first on") < first.index("Where to act first")
+
+
+def test_three_actions_follow_the_ranking(built):
+    view = build_view(make_bundle())
     second = _text(built[1])[1]
-    ranked = sorted(bundle.segments, key=lambda s: -s.revenue)
-    for seg in ranked[:3]:
-        assert seg.recommendations[0].action in second
-        assert FMT.money(seg.revenue) in second
-    for seg in ranked[3:]:
-        assert seg.recommendations[0].action not in second
+    picks = view.value.picks(3)
+    assert len(picks) == 3
+    for p in picks:
+        assert p.action.action in second
+    for r in view.value.ranking[3:]:
+        assert r.recommendations[0].action not in second
 
 
-def test_site_url_printed(built):
-    assert "https://example.org/segments/" in _text(built[1])[1]
+def test_site_url_printed_on_every_page(built):
+    for page in _text(built[1]):
+        assert "Full report: https://example.org/segments/" in page
 
 
 def test_figures_written_as_svg_with_title(built):
     figures = sorted((built[0].parent / "figures").glob("*.svg"))
-    assert [f.name for f in figures] == ["brief-share.svg", "brief-value.svg"]
+    assert [f.name for f in figures] == ["brief-impact.svg", "brief-share.svg"]
     for f in figures:
         assert re.search(r"<title[^>]*>[^<]+</title>", f.read_text(encoding="utf-8"))
 
@@ -136,39 +149,21 @@ def test_invalid_bundle_names_the_field(tmp_path):
         build_brief(tmp_path / "bundle.json", tmp_path / "b.pdf")
 
 
-def test_many_segments_still_two_pages(tmp_path):
-    base = make_bundle()
-    segs = [
-        s.model_copy(
-            update={
-                "id": i + 1,
-                "name": f"Segment {i + 1}",
-                "size": 100,
-                "share_customers": 1 / 12,
-                "share_revenue": 1 / 12,
-            }
-        )
-        for i, s in enumerate(base.segments * 3)
-    ]
-    bundle = base.model_copy(update={"segments": segs})
-    pdf = build_brief(write_bundle(bundle, tmp_path), tmp_path / "b.pdf")
-    assert len(PdfReader(pdf).pages) == 2
+def _picks(bundle: Bundle) -> list[int]:
+    return [p.row.segment.id for p in build_view(bundle).value.picks(3)]
 
 
 def test_action_ties_break_by_segment_id():
     base = make_bundle()
     segs = [s.model_copy(update={"revenue": 100.0}) for s in base.segments]
-    ctx = brief_context(base.model_copy(update={"segments": segs}), colors={}, site_url="x")
-    assert [a.segment_id for a in ctx.actions] == [1, 2, 3]
+    assert _picks(base.model_copy(update={"segments": segs})) == [1, 2, 3]
 
 
 def _with_sections(*, reliable: bool = True) -> Bundle:
     base = make_bundle()
+    clv = make_clv_section(base, reliable=reliable)
     return base.model_copy(
-        update={
-            "clv": make_clv_section(base, reliable=reliable),
-            "experiments": make_experiments_section(base),
-        }
+        update={"clv": clv, "experiments": make_experiments_section(base), "impact": impact_for(base.segments, clv)}
     )
 
 
@@ -178,92 +173,124 @@ def test_clv_and_test_plan_shown_when_present(tmp_path):
     pdf = build_brief(write_bundle(bundle, tmp_path), tmp_path / "b.pdf")
     assert len(PdfReader(pdf).pages) == 2
     first, second = _text(pdf)
-    assert FMT.money(bundle.clv.total.clv) in first
-    assert FMT.money(bundle.clv.total.clv_low) in first
-    assert "Test plan: repurchase within 90 days" in second
-    too_small = [d for d in bundle.experiments.designs if not d.testable]
-    assert too_small and f"too small, min. lift {FMT.percent(too_small[0].min_detectable_effect, 0)}" in second
+    assert FMT.money(bundle.impact.total_predicted_value, compact=True) in first
+    assert FMT.money(bundle.impact.total_at_risk_value, compact=True) in first
+    assert FMT.money(bundle.clv.total.clv) in second
+    assert "How to test them: repurchase within 90 days" in second
+    assert "Too small to test as designed" in second
 
 
-def test_actions_ranked_by_clv_when_reliable():
-    base = make_bundle()
-    clv = make_clv_section(base)
-    # Reverse the value order: the smallest-revenue segment now holds the most future value.
-    rows = [r.model_copy(update={"clv": 1000.0 * r.segment}) for r in clv.segments]
-    bundle = base.model_copy(update={"clv": clv.model_copy(update={"segments": rows})})
-    ctx = brief_context(bundle, colors={}, site_url="x")
-    assert [a.segment_id for a in ctx.actions] == [4, 3, 2]
-    assert ctx.actions[0].value_label == "predicted value"
+def test_actions_follow_the_impact_ranking_not_revenue():
+    base = _with_sections()
+    # Reverse the ranking: the smallest-revenue segment now has the most value an action could move.
+    bundle = base.model_copy(update={"impact": base.impact.model_copy(update={"ranking": [4, 3, 2, 1]})})
+    assert _picks(bundle) == [4, 3, 2]
 
 
 def test_unreliable_clv_shows_the_reason_and_no_numbers(tmp_path):
     bundle = _with_sections(reliable=False)
-    ctx = brief_context(bundle, colors={}, site_url="x")
-    assert ctx.clv is not None and not ctx.clv.reliable and ctx.clv.total is None
-    assert [a.segment_id for a in ctx.actions] == [1, 2, 3]  # back to revenue
-    first = _text(render_brief_pdf(bundle, tmp_path / "b.pdf"))[0]
-    assert "Not estimated: too few customers have bought more than once" in first
+    view = build_view(bundle)
+    assert view.value.basis == "revenue" and not view.value.clv.reliable
+    second = _text(render_brief_pdf(bundle, tmp_path / "b.pdf"))[1]
+    assert "Not estimated: too few customers have bought more than once" in second
 
 
 def test_two_segments_still_give_three_actions():
     base = make_bundle()
     two = base.model_copy(update={"segments": base.segments[:2]})
-    ctx = brief_context(two, colors={}, site_url="x")
-    # Both first actions by revenue, then the richer segment's second action.
+    picks = build_view(two).value.picks(3)
+    # Both first actions by ranking, then the richer segment's second action.
     expected = [
         base.segments[0].recommendations[0].action,
         base.segments[1].recommendations[0].action,
         base.segments[0].recommendations[1].action,
     ]
-    assert [a.action for a in ctx.actions] == expected
-    assert ctx.actions_title == "Three highest-value actions"
+    assert [p.action.action for p in picks] == expected
 
 
-def test_long_texts_fall_back_to_a_denser_layout(tmp_path):
+def _bottom_of_text(page) -> float:
+    """How far down the page its body text reaches, as a share of the page height (margin boxes left out)."""
+    ys: list[float] = []
+    height = float(page.mediabox.height)
+
+    def visit(text, cm, tm, font, size):
+        y = tm[5] * cm[3] + cm[5]
+        if text.strip() and 60 < y < height - 50:  # the footer and header margin boxes sit outside this band
+            ys.append(y)
+
+    page.extract_text(visitor_text=visit)
+    return 1 - min(ys) / height
+
+
+def _long(text: str, n: int) -> str:
+    return (text + " ") * n
+
+
+def _extreme(kind: str) -> Bundle:
     base = _with_sections()
-    wordy = "a long explanation that keeps going with numbers 12.5% and £1,234 " * 6
-    segs = [
-        s.model_copy(update={"recommendations": [r.model_copy(update={"why": wordy}) for r in s.recommendations]})
-        for s in base.segments
-    ]
-    bundle = base.model_copy(update={"segments": segs})
-    pdf = render_brief_pdf(bundle, tmp_path / "b.pdf")
-    assert len(PdfReader(pdf).pages) == 2
-    # The densest layouts drop the "why" lines, never the action or its numbers.
-    second = _text(pdf)[1]
-    for seg in sorted(segs, key=lambda s: -s.revenue)[:3]:
-        assert seg.recommendations[0].action in second
-        assert FMT.money(seg.revenue) in second
+    if kind == "two-segments-bare":
+        two = make_bundle()
+        return two.model_copy(update={"segments": two.segments[:2]})
+    if kind == "withheld-clv":
+        return _with_sections(reliable=False)
+    if kind == "long-texts":
+        segs = [
+            s.model_copy(
+                update={
+                    "name": _long("Exceptionally long segment name", 3),
+                    "recommendations": [
+                        r.model_copy(
+                            update={"action": _long(r.action, 4), "why": _long(r.why, 8), "kpi": _long(r.kpi, 5)}
+                        )
+                        for r in s.recommendations
+                    ],
+                }
+            )
+            for s in base.segments
+        ]
+        return base.model_copy(update={"segments": segs})
+    if kind == "huge-amounts":
+        segs = [s.model_copy(update={"revenue": s.revenue * 1e6}) for s in base.segments]
+        data = base.data.model_copy(update={"revenue": base.data.revenue * 1e6})
+        return base.model_copy(update={"segments": segs, "data": data})
+    if kind == "twelve-segments":
+        segs = [
+            s.model_copy(update={"id": i + 1, "name": f"Segment number {i + 1} with a name", "size": 100})
+            for i, s in enumerate(base.segments * 3)
+        ]
+        twelve = base.model_copy(update={"segments": segs, "clv": None, "experiments": None})
+        return twelve.model_copy(update={"impact": impact_for(segs, None)})
+    if kind == "history":
+        return with_history(base)
+    raise AssertionError(kind)
 
 
-def test_unknown_density_is_refused():
-    with pytest.raises(ValueError, match="'density' parameter must be one of"):
-        render_brief_html(make_bundle(), density="tiny")
+@pytest.mark.parametrize(
+    "kind", ["two-segments-bare", "withheld-clv", "long-texts", "huge-amounts", "twelve-segments", "history"]
+)
+def test_the_brief_is_always_two_full_pages(kind, tmp_path):
+    bundle = _extreme(kind)
+    pdf = render_brief_pdf(bundle, tmp_path / "b.pdf", site_url="https://example.org/segments/")
+    reader = PdfReader(pdf)
+    assert len(reader.pages) == 2
+    pages = _text(pdf)
+    assert all("Full report: https://example.org/segments/" in p for p in pages)
+    # Both pages are used: the body text reaches at least the lower half of each.
+    assert [_bottom_of_text(p) > 0.55 for p in reader.pages] == [True, True], [_bottom_of_text(p) for p in reader.pages]
+    if kind == "history":
+        assert f"Since the last report ({FMT.date(bundle.history.previous_snapshot)})" in pages[0]
 
 
-def test_test_plan_names_the_baseline_source_and_degenerate_verdicts():
+def test_unknown_layout_is_refused():
+    with pytest.raises(ValueError, match=r"'layout' parameter must be an int in the range \[0, 5\]"):
+        render_brief_html(make_bundle(), layout=len(LAYOUTS))
+
+
+def test_test_plan_words_the_verdicts_and_metric_switches():
     base = make_bundle()
     exp = make_experiments_section(base)
-    first, second = exp.designs[0], exp.designs[1]
-    # One segment switched to revenue (near-100% repurchase), one with a 0% baseline given in points.
-    switched = first.model_copy(update={"metric": "revenue", "metric_note": "Sized on revenue per customer."})
-    points = second.model_copy(
-        update={
-            "testable": False,
-            "min_detectable_effect": None,
-            "min_detectable_difference": 0.0196,
-            "required_total": None,
-            "baseline": 0.0,
-        }
-    )
-    designs = [switched, points, *exp.designs[2:]]
-    bundle = base.model_copy(
-        update={"experiments": exp.model_copy(update={"designs": designs, "baseline_source": "bgnbd"})}
-    )
-    plan = brief_context(bundle, colors={}, site_url="x").tests
-    assert plan.baseline_source == "bgnbd"
-    assert plan.lines[0].on_revenue and not plan.lines[1].on_revenue
-    assert plan.lines[1].min_detectable_points == pytest.approx(1.96)
+    first = exp.designs[0]
+    switched = first.model_copy(update={"metric": "revenue"})
+    bundle = base.model_copy(update={"experiments": exp.model_copy(update={"designs": [switched, *exp.designs[1:]]})})
     html = " ".join(render_brief_html(bundle).split())
-    assert "lifetime-value model's forecast" in html
-    assert "(on revenue)" in html and "min. rise 2.0 pts" in html
+    assert "(on revenue)" in html and "Too small to test as designed" in html

@@ -23,7 +23,7 @@ def _visit(page, url: str) -> dict[str, list[str]]:
     return seen
 
 
-@pytest.fixture(scope="module", params=["factory", "pipeline"])
+@pytest.fixture(scope="module", params=["factory", "pipeline", "history"])
 def server(request, serve):
     return serve(request.getfixturevalue(f"{request.param}_site"))
 
@@ -72,13 +72,41 @@ def test_navbar_and_cards_reach_every_segment_page(factory_site, serve, context)
     page.close()
 
 
-def test_mobile_viewport_has_no_horizontal_overflow(server, browser):
-    context = browser.new_context(viewport={"width": 375, "height": 740}, device_scale_factor=1)
+# Every element that holds a key number; on a phone each must lie inside the screen, not in a
+# table that scrolls sideways (a figure's own SVG is drawn for the phone and checked as an image).
+KEY_NUMBERS = ".kpi-value, .rank-figures dd, .card-stats dd, table.stack td, .design-stats dd"
+
+_OFF_SCREEN = """(sel) => [...document.querySelectorAll(sel)]
+  .filter(e => e.getClientRects().length)
+  .filter(e => { const r = e.getBoundingClientRect(); return r.left < -0.5 || r.right > window.innerWidth + 0.5; })
+  .map(e => e.textContent.trim().slice(0, 40))"""
+
+_SCROLLERS = """() => [...document.querySelectorAll('.table-wrap')]
+  .filter(w => w.scrollWidth > w.clientWidth + 1 && w.querySelector('table.stack'))
+  .map(w => w.querySelector('caption')?.textContent ?? '?')"""
+
+
+@pytest.mark.parametrize("width", [390, 375])
+def test_phone_shows_every_key_number_without_sideways_scrolling(server, browser, width):
+    context = browser.new_context(viewport={"width": width, "height": 800}, device_scale_factor=1)
     page = context.new_page()
     for name in server.site.pages:
         page.goto(f"{server.url}/{name}", wait_until="load")
         widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert widths[0] <= widths[1], f"{name}: content {widths[0]}px wider than viewport {widths[1]}px"
+        assert page.evaluate(_OFF_SCREEN, KEY_NUMBERS) == [], name
+        assert page.evaluate(_SCROLLERS) == [], name
+        # Charts show their phone drawing, at its drawn size (not shrunk past reading).
+        shrunk = page.evaluate(
+            "[...document.querySelectorAll('figure img')].filter(i => i.naturalWidth > i.clientWidth + 1).length"
+        )
+        assert shrunk == 0, name
+    context.close()
+
+
+def test_segment_menu_works_on_a_phone(server, browser):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, device_scale_factor=1)
+    page = context.new_page()
     # the segment menu opens inside the small screen and its links work
     page.goto(f"{server.url}/index.html")
     page.locator(".nav-menu summary").click()
@@ -106,3 +134,23 @@ def test_hostile_text_fires_no_dialog_and_shows_as_text(hostile_site, serve, con
     page.goto(f"{server.url}/segment-1.html")
     assert re.search(r"<script>alert\(1\)</script>", page.locator("h1.title").inner_text())
     page.close()
+
+
+WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_every_page_passes_axe_core_at_wcag_21_aa(server, browser, width):
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    context = browser.new_context(viewport={"width": width, "height": 900}, device_scale_factor=1)
+    page = context.new_page()
+    found = {}
+    for name in server.site.pages:
+        page.goto(f"{server.url}/{name}", wait_until="load")
+        results = axe.run(page, options=WCAG_AA)
+        if results.violations_count:
+            found[name] = results.generate_report()
+    context.close()
+    assert found == {}, "\n".join(f"{name}:\n{report}" for name, report in found.items())

@@ -155,9 +155,10 @@ def _tiny_project(root: Path) -> None:
     for name, text in {
         "analysis/a.py": "A = 1\n",
         "publishing/b.py": "B = 1\n",
-        "templates/site/page.qmd.j2": "{{ x }}\n",
+        "report/index.qmd.j2": "{{ x }}\n",
         "report/glossary.qmd": "# Glossary\n",
-        "_quarto.yml": "project: {}\n",
+        "report/_quarto.yml": "project: {}\n",
+        "brief/brief.css": "p {}\n",
         "uv.lock": "version = 1\n",
     }.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -169,9 +170,10 @@ def _tiny_project(root: Path) -> None:
     [
         pytest.param("analysis/a.py", "code", id="analysis"),
         pytest.param("publishing/b.py", "code", id="publishing"),
-        pytest.param("templates/site/page.qmd.j2", "templates", id="templates"),
+        pytest.param("report/index.qmd.j2", "templates", id="page-template"),
         pytest.param("report/glossary.qmd", "templates", id="report"),
-        pytest.param("_quarto.yml", "templates", id="quarto-yml"),
+        pytest.param("report/_quarto.yml", "templates", id="quarto-yml"),
+        pytest.param("brief/brief.css", "templates", id="brief"),
         pytest.param("uv.lock", "lock", id="uv-lock"),
     ],
 )

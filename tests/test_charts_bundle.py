@@ -1,4 +1,4 @@
-"""The bundle adapters: every chart of the site and the brief from the hand-made bundle (charts/_bundle.py)."""
+"""The view adapters: every chart of the site and the brief from the hand-made bundle's view (charts/_adapters*.py)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,16 @@ from publishing.charts import (
     PALETTE,
     box_chart,
     brief_charts,
-    bundle_colors,
     clv_chart,
     holdout_chart,
+    impact_chart,
     lift_chart,
     profile_chart,
     rfm_crosstab_chart,
     site_charts,
     size_revenue_chart,
 )
+from publishing.view import build_view
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -46,13 +47,26 @@ def fmt(bundle):
 
 
 @pytest.fixture(scope="module")
-def charts(bundle):
-    return site_charts(bundle)
+def view(bundle):
+    return build_view(bundle)
 
 
-def test_bundle_colors_follow_id_order(bundle):
+@pytest.fixture(scope="module")
+def charts(view):
+    return site_charts(view)
+
+
+def test_segment_colors_follow_id_order(bundle, view):
     ids = sorted(s.id for s in bundle.segments)
-    assert bundle_colors(bundle) == dict(zip(ids, PALETTE, strict=False))
+    assert view.refs.colors == dict(zip(ids, PALETTE, strict=False))
+
+
+def test_every_site_chart_has_a_phone_drawing_of_the_same_numbers(charts):
+    by_key = {c.key: c for c in charts}
+    screen = [k for k in by_key if not k.endswith("-phone")]
+    assert screen and all(f"{k}-phone" in by_key for k in screen)
+    for k in screen:
+        assert by_key[f"{k}-phone"].alt == by_key[k].alt
 
 
 def test_every_chart_is_svg_with_title_desc_and_live_text(charts):
@@ -69,26 +83,26 @@ def test_every_chart_is_svg_with_title_desc_and_live_text(charts):
 
 
 def test_charts_are_byte_for_byte_reproducible(bundle, charts):
-    assert [c.svg for c in site_charts(bundle)] == [c.svg for c in charts]
+    assert [c.svg for c in site_charts(build_view(bundle))] == [c.svg for c in charts]
 
 
-def test_alt_text_cites_every_segment_and_its_shares(bundle, fmt):
-    alt = size_revenue_chart(bundle).alt
+def test_alt_text_cites_every_segment_and_its_shares(bundle, view, fmt):
+    alt = size_revenue_chart(view).alt
     for seg in bundle.segments:
         assert f"{seg.name}: {fmt.percent(seg.share_customers)} of customers, {fmt.percent(seg.share_revenue)}" in alt
 
 
-def test_a_segment_chart_is_drawn_in_that_segment_colour(bundle):
-    colors = bundle_colors(bundle)
+def test_a_segment_chart_is_drawn_in_that_segment_colour(bundle, view):
+    colors = view.refs.colors
     for seg in bundle.segments:
-        svg = profile_chart(bundle, seg.id).svg.lower()
+        svg = profile_chart(view, seg.id).svg.lower()
         assert f"fill: {colors[seg.id].lower()}" in svg
         assert not any(f"fill: {c.lower()}" in svg for sid, c in colors.items() if sid != seg.id)
 
 
-def test_box_chart_draws_every_segment_whole_and_cites_the_quantiles(bundle, fmt):
+def test_box_chart_draws_every_segment_whole_and_cites_the_quantiles(bundle, view, fmt):
     seg = bundle.segments[1]
-    chart = box_chart(bundle, seg.id)
+    chart = box_chart(view, seg.id)
     b = seg.profile["monetary"].box
     assert f"median {fmt.money(b.median)}, middle half {fmt.money(b.q1)} to {fmt.money(b.q3)}" in chart.alt
     shown = " ".join(_svg_texts(chart.svg))
@@ -97,9 +111,9 @@ def test_box_chart_draws_every_segment_whole_and_cites_the_quantiles(bundle, fmt
     assert re.search(r"£\d", shown) and "10^" not in shown
 
 
-def test_clv_chart_cites_every_segment_value_in_its_colour(bundle, fmt):
-    chart = clv_chart(bundle)
-    colors = bundle_colors(bundle)
+def test_clv_chart_cites_every_segment_value_in_its_colour(bundle, view, fmt):
+    chart = clv_chart(view)
+    colors = view.refs.colors
     names = {s.id: s.name for s in bundle.segments}
     for row in bundle.clv.segments:
         assert f"{names[row.segment]}: {fmt.money(row.clv)}" in chart.alt
@@ -109,63 +123,64 @@ def test_clv_chart_cites_every_segment_value_in_its_colour(bundle, fmt):
 
 def test_charts_follow_the_bundle_locale(bundle):
     swiss = Formats("de_CH", "CHF")
-    chart = clv_chart(bundle, fmt=swiss)
+    chart = clv_chart(build_view(bundle, fmt=swiss))
     top = bundle.clv.segments[0]
     name = next(s.name for s in bundle.segments if s.id == top.segment)
     assert f"{name}: {swiss.money(top.clv)}" in chart.alt and "CHF" in " ".join(_svg_texts(chart.svg))
 
 
-def test_holdout_and_lift_charts_cite_their_numbers(bundle, fmt):
-    holdout = holdout_chart(bundle)
+def test_holdout_and_lift_charts_cite_their_numbers(bundle, view, fmt):
+    holdout = holdout_chart(view)
     for row in bundle.clv.validation.by_frequency:
         assert fmt.number(row.predicted_per_customer, 2) in holdout.alt
-    lift = lift_chart(bundle)
+    lift = lift_chart(view)
     names = {s.id: s.name for s in bundle.segments}
     for row in bundle.experiment_results.primary.segments:
         assert f"{names[row.segment]}: {fmt.percent(row.lift)}" in lift.alt
 
 
-def test_rfm_crosstab_chart_is_ready_for_the_rfm_page(bundle):
-    chart = rfm_crosstab_chart(bundle)
+def test_rfm_crosstab_chart_is_ready_for_the_rfm_page(bundle, view):
+    chart = rfm_crosstab_chart(view)
     assert chart.key == "rfm-crosstab"
     for name in bundle.rfm.crosstab:
-        assert name in _svg_texts(chart.svg)
+        assert f"RFM: {name}" in " ".join(_svg_texts(chart.svg)).replace("\n", " ")
     assert "mostly" in chart.alt
 
 
-def test_brief_charts_are_drawn_for_print(bundle, fmt):
-    charts = brief_charts(bundle)
-    assert set(charts) == {"share", "value"}
-    site = size_revenue_chart(bundle)
+def test_brief_charts_are_drawn_for_print(bundle, view, fmt):
+    charts = brief_charts(view)
+    assert set(charts) == {"share", "impact"}
+    site = size_revenue_chart(view)
     width = float(re.search(r'width="([\d.]+)pt"', charts["share"].svg).group(1))
     assert width > float(re.search(r'width="([\d.]+)pt"', site.svg).group(1))  # the print column is wider
-    seg = bundle.segments[0]
-    assert f"{seg.name}: {fmt.money(seg.revenue / seg.size)}" in charts["value"].alt
+    top = view.value.ranking[0]
+    assert f"{top.segment.name}: {fmt.money(top.movable_value)}" in charts["impact"].alt
+    assert charts["impact"].alt == impact_chart(view, medium="print").alt
     assert charts["share"].data_uri().startswith("data:image/svg+xml;base64,")
 
 
-def test_unknown_segment_is_refused_with_the_allowed_ids(bundle):
+def test_unknown_segment_is_refused_with_the_allowed_ids(view):
     with pytest.raises(PublishError, match=r"must be one of the bundle's segment ids \[1, 2, 3, 4\]. Got 9"):
-        profile_chart(bundle, 9)
+        profile_chart(view, 9)
 
 
 def test_hostile_names_are_xml_escaped_in_the_svg():
-    for chart in site_charts(make_bundle(text=INJECTION)):
+    for chart in site_charts(build_view(make_bundle(text=INJECTION))):
         assert "<script" not in chart.svg and "<img" not in chart.svg
         _root(chart.svg)  # still well-formed XML
 
 
-def test_chart_write(tmp_path, bundle):
-    chart = size_revenue_chart(bundle)
+def test_chart_write(tmp_path, view):
+    chart = size_revenue_chart(view)
     path = chart.write(tmp_path / "figs")
     assert path.name == "size-revenue.svg" and path.read_text(encoding="utf-8") == chart.svg
 
 
 def test_optional_charts_are_refused_without_their_section():
-    bundle = make_bundle(clv="unreliable", results=False)
+    view = build_view(make_bundle(clv="unreliable", results=False))
     with pytest.raises(PublishError, match="needs a reliable clv section.*unreliable"):
-        clv_chart(bundle)
+        clv_chart(view)
     with pytest.raises(PublishError, match="needs an experiment_results section"):
-        lift_chart(bundle)
-    keys = {c.key for c in site_charts(bundle)}
+        lift_chart(view)
+    keys = {c.key for c in site_charts(view)}
     assert not keys & {"clv-segments", "clv-holdout", "experiment-lift"}

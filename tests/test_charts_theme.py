@@ -41,7 +41,7 @@ def test_one_theme_two_media_differ_only_in_scale():
     assert {k: screen[k] for k in same} == {k: paper[k] for k in same}
     assert screen["text.parse_math"] is False and screen["svg.fonttype"] == "none"
     assert WIDTH["print"] > WIDTH["screen"]
-    with pytest.raises(ValueError, match=r"'medium' parameter must be one of \['print', 'screen'\]. Got 'tv'"):
+    with pytest.raises(ValueError, match=r"'medium' parameter must be one of \['phone', 'print', 'screen'\]. Got 'tv'"):
         theme("tv")
 
 

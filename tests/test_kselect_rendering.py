@@ -13,10 +13,10 @@ from _kselection import hand_made_selection
 from analysis._kcriteria import tally
 from analysis.bundle import Vote
 from publishing._env import make_env
-from publishing._insights import site_context
 from publishing._pages import PAGES, render_pages
 from publishing.brief import render_brief_html
 from publishing.charts import elbow_chart, k_metrics_chart
+from publishing.view import build_view
 
 METHODOLOGY = tuple(p for p in PAGES if p.stem == "methodology")
 
@@ -51,9 +51,10 @@ def _tie():
 
 def _methodology_text(selection) -> str:
     bundle = make_site_bundle().model_copy(update={"k_selection": selection})
-    charts = {c.key: c for c in (elbow_chart(bundle), k_metrics_chart(bundle))}
+    view = build_view(bundle)
+    charts = {c.key: c for c in (elbow_chart(view), k_metrics_chart(view))}
     charts["projection"] = charts["elbow"]  # any chart: this test reads section 4 only
-    page = render_pages(bundle, env=make_env(), context=site_context(bundle), charts=charts, pages=METHODOLOGY)[0]
+    page = render_pages(view, env=make_env(), charts=charts, pages=METHODOLOGY)[0]
     section = page.text[page.text.index("## 4.") : page.text.index("## 5.")]
     text = html.unescape(" ".join(re.sub(r"<[^>]+>", " ", section).split()))
     return re.sub(r" ([:,.])", r"\1", text)  # the space a removed tag left before punctuation
@@ -90,11 +91,11 @@ def test_methodology_warns_when_nothing_was_admissible():
 @pytest.mark.parametrize(
     ("selection", "sentence"),
     [
-        (hand_made_selection(4, k_max=8), "Four groups: all five independent checks agree"),
-        (_split_vote(), "Four groups: three of five independent checks agree"),
+        (hand_made_selection(4, k_max=8), "Four segments: all five independent checks agree on that number"),
+        (_split_vote(), "Four segments: three of five independent checks agree on that number"),
         (
             hand_made_selection(4, k_max=8, fixed_k=6),
-            "Six groups, a number set by hand",
+            "Six segments, a number set by hand",
         ),
     ],
     ids=["unanimous", "split", "fixed"],
@@ -114,4 +115,4 @@ def test_the_brief_warns_when_no_grouping_was_stable_enough():
     assert selection.fallback == "no_admissible_k" and not selection.overridden
     bundle = make_brief_bundle().model_copy(update={"k_selection": selection})
     text = " ".join(re.sub(r"<[^>]+>", " ", render_brief_html(bundle)).split())
-    assert "None of the groupings tried was fully stable, so treat the groups as a first indication." in text
+    assert "None of the groupings tried was fully stable, so treat the segments as a first indication." in text

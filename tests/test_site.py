@@ -8,15 +8,16 @@ from html.parser import HTMLParser
 
 import pytest
 import yaml
-from _factory import make_bundle, write_factory_bundle
+from _factory import make_bundle, with_history, write_factory_bundle
 
+from analysis.bundle import write_bundle
 from analysis.errors import PublishError
 from publishing import _quarto
 from publishing._env import make_env
 from publishing._format import formats_for
-from publishing._insights import biggest_opportunity, site_context
 from publishing._pages import PAGES, PageSpec, render_pages
 from publishing.site import QUARTO_YML, build_site, load_bundle
+from publishing.view import build_view
 
 TAG = re.compile(r"<\s*(script|img|iframe)\b", re.IGNORECASE)
 
@@ -49,32 +50,33 @@ def test_site_has_every_page_and_figure(factory_site):
         "k-metrics",
         "projection",
         "rfm-grid",
+        "rfm-crosstab",
+        "impact",
         "clv-segments",
         "clv-holdout",
         "experiment-lift",
     }
     figures |= {f"segment-{i}-{kind}" for i in ids for kind in ("profile", "box")}
+    figures |= {f"{f}-phone" for f in figures}
     assert {p.stem for p in (factory_site.out_dir / "figures").glob("*.svg")} == figures
     assert (factory_site.out_dir / "assets" / "site.css").is_file()
 
 
-def test_registry_renders_a_page_only_when_its_section_exists():
-    bundle = make_bundle(clv=None)
-    env, context = make_env(), site_context(bundle)
+def test_registry_renders_a_page_only_when_the_view_has_it():
+    view = build_view(make_bundle(clv=None))
     charts = {}  # neither page shows a chart
     registry = (
-        PageSpec("about", "site/about.qmd.j2", requires="rfm"),
-        PageSpec("data-quality", "site/data-quality.qmd.j2", requires="clv"),
+        PageSpec("about", "report/about.qmd.j2", when=lambda v: v.rfm is not None),
+        PageSpec("clv", "report/clv.qmd.j2", when=lambda v: v.value.clv is not None),
     )
-    pages = render_pages(bundle, env=env, context=context, charts=charts, pages=registry)
+    pages = render_pages(view, env=make_env(), charts=charts, pages=registry)
     assert [p.filename for p in pages] == ["about.qmd"]
 
 
 def test_registry_refuses_two_pages_with_one_name():
-    bundle = make_bundle()
-    charts = {}  # the About page shows no chart
+    view = build_view(make_bundle())
     with pytest.raises(PublishError, match="'about.qmd'"):
-        render_pages(bundle, env=make_env(), context=site_context(bundle), charts=charts, pages=(PAGES[-1], PAGES[-1]))
+        render_pages(view, env=make_env(), charts={}, pages=(PAGES[-1], PAGES[-1]))
 
 
 def test_navbar_lists_every_segment_by_name_and_marks_the_current_page(factory_site):
@@ -88,7 +90,7 @@ def test_navbar_lists_every_segment_by_name_and_marks_the_current_page(factory_s
             assert other.name in page
 
 
-def test_overview_shows_kpis_cards_and_the_opportunity(factory_site):
+def test_overview_leads_with_the_business_impact_ranking(factory_site):
     bundle = load_bundle(factory_site.bundle_path)
     index = _html(factory_site)["index.html"]
     fmt = formats_for(bundle)
@@ -97,20 +99,14 @@ def test_overview_shows_kpis_cards_and_the_opportunity(factory_site):
     for seg in bundle.segments:
         assert seg.name in index and seg.description in index
         assert seg.recommendations[0].action in index
-    opp = biggest_opportunity(bundle, site_context(bundle)["segments"])
-    assert opp is not None
-    assert fmt.money(opp.uplift) in index
-    assert fmt.percent(opp.segment.segment.share_revenue) in index
-
-
-def test_opportunity_is_the_segment_whose_revenue_lags_its_headcount_most():
-    bundle = make_bundle()
-    opp = biggest_opportunity(bundle, site_context(bundle)["segments"])
-    gaps = {s.id: s.share_customers - s.share_revenue for s in bundle.segments}
-    assert opp.segment.segment.id == max(gaps, key=gaps.get)
-    base = bundle.data.revenue / bundle.data.customers
-    seg = opp.segment.segment
-    assert opp.uplift == pytest.approx(0.1 * seg.size * (base - seg.profile["monetary"].mean))
+    # The ranking is the bundle's, in its order, each with the value an action could move.
+    ranking = bundle.impact.ranking
+    positions = [index.index(f'<a class="seg" href="segment-{sid}.html">') for sid in ranking]
+    assert positions == sorted(positions)
+    impact = {r.segment: r for r in bundle.impact.segments}
+    for sid in ranking:
+        assert fmt.money(impact[sid].movable_value, compact=True) in index
+    assert index.index("Where to act first") < index.index("Where the revenue comes from")
 
 
 def test_data_quality_accounts_for_every_row(factory_site):
@@ -144,7 +140,7 @@ def test_data_quality_accounts_for_every_row(factory_site):
 def test_figures_carry_ids_and_alt_text(factory_site):
     methodology = _html(factory_site)["methodology.html"]
     for fig_id in ("fig-elbow", "fig-k-metrics", "fig-projection"):
-        block = re.search(rf'<figure id="{fig_id}">(.*?)</figure>', methodology, re.S)
+        block = re.search(rf'<figure id="{fig_id}"[^>]*>(.*?)</figure>', methodology, re.S)
         assert block is not None
         alt = re.search(r'alt="([^"]+)"', block.group(1))
         assert alt is not None and len(alt.group(1)) > 40
@@ -261,7 +257,7 @@ def test_pages_show_the_optional_sections(factory_site):
     for design in bundle.experiments.designs:
         assert f"Giving {names[design.segment]} the action “{design.action}” raises" in page
         if design.verdict == "too_small":
-            needs = f"Needs {fmt.number(design.required_treatment)} treatment and"
+            needs = f"Needs {fmt.number(design.required_treatment)} customers given the action and"
             assert needs in page and "What would make it testable" in page
     for option in bundle.experiments.control_options:
         assert fmt.number(option.held_back) in page
@@ -285,3 +281,41 @@ def test_no_raw_customer_id_reaches_the_site(pipeline_site):
         leaked = [cid for cid in pipeline_site.raw_ids if cid.encode() in data]
         assert leaked == [], f"{path.name} contains raw customer IDs {leaked[:3]}"
     assert len(pipeline_site.pages) >= 7
+
+
+def test_segment_pages_show_value_and_test_plan_and_say_there_is_no_history(factory_site):
+    bundle = load_bundle(factory_site.bundle_path)
+    fmt = formats_for(bundle)
+    html = _html(factory_site)
+    clv = {r.segment: r for r in bundle.clv.segments}
+    designs = {d.segment: d for d in bundle.experiments.designs}
+    for seg in bundle.segments:
+        page = html[f"segment-{seg.id}.html"]
+        assert "What it is worth" in page and fmt.money(clv[seg.id].clv) in page
+        assert "Its test" in page and fmt.number(designs[seg.id].assigned_control) in page
+        assert "Across refreshes" not in page
+    assert "changes.html" not in html["index.html"] and "The first report" in html["index.html"]
+
+
+def test_a_second_refresh_has_a_changes_page_and_segment_trends(tmp_path):
+    bundle = with_history(make_bundle(clv=None, experiments=False, results=False))
+    result = build_site(write_bundle(bundle, tmp_path), tmp_path / "site", engine="pandoc")
+    html = {p.name: htmllib.unescape(p.read_text(encoding="utf-8")) for p in result.out_dir.glob("*.html")}
+    fmt = formats_for(bundle)
+    mig = bundle.migration
+    changes = html["changes.html"]
+    assert {"transitions", "trend"} <= {p.stem for p in (result.out_dir / "figures").glob("*.svg")}
+    for n in (mig.moved, mig.new, mig.in_both):
+        assert fmt.number(n) in changes
+    # The matrix as a table: every transition's count is in it.
+    table = changes[changes.index("<caption>Customers by segment at the last report") :]
+    for tr in mig.transitions:
+        assert fmt.number(tr.customers) in table
+    biggest = max(
+        (t for t in mig.transitions if None not in (t.from_, t.to) and t.from_ != t.to), key=lambda t: t.customers
+    )
+    assert f"{fmt.number(biggest.customers)} customers moved from" in changes
+    assert "Since the last report" in html["index.html"] and 'href="changes.html"' in html["index.html"]
+    for seg in bundle.segments:
+        page = html[f"segment-{seg.id}.html"]
+        assert "Across refreshes" in page and fmt.date(bundle.history.previous_snapshot) in page

@@ -10,32 +10,37 @@ Layout
 ``projection``    customers on two components
 ``rfm``           recency x frequency heatmap, RFM x cluster cross-tab heatmap
 ``transitions``   migration matrix (segment before x segment now)
+``history``       segment sizes across refreshes
 ``clv``           value by segment with intervals, holdout check
 ``experiments``   lift with confidence intervals
-``_bundle``       thin adapters from the bundle to :class:`Chart` (``site_charts``, ``brief_charts``)
+``_adapters``     thin adapters from the report's view (:mod:`publishing.view`) to :class:`Chart`
+``_adapters_value``  the same for value, tests and history, and ``site_charts`` / ``brief_charts``
 
 Every chart function takes plain data, keyword-only ``ax=None`` (pyplot's
 current Axes) and ``fmt`` (a :class:`publishing._format.Formats`), draws, and
-returns the Axes; it never reads the bundle or writes a file. Each has an
+returns the Axes; it never reads the bundle or the view, and never writes a file. Each has an
 ``*_alt`` companion that says what the chart shows, with its numbers.
 """
 
-from publishing.charts._bundle import (
+from publishing.charts._adapters import (
     box_chart,
-    brief_charts,
-    bundle_colors,
-    clv_chart,
     elbow_chart,
-    holdout_chart,
     k_metrics_chart,
-    lift_chart,
     profile_chart,
     projection_chart,
     rfm_crosstab_chart,
     rfm_grid_chart,
-    site_charts,
     size_revenue_chart,
-    value_chart,
+)
+from publishing.charts._adapters_value import (
+    brief_charts,
+    clv_chart,
+    holdout_chart,
+    impact_chart,
+    lift_chart,
+    site_charts,
+    transition_chart,
+    trend_chart,
 )
 from publishing.charts._common import FEATURE_LABELS, feature_label, wrap_label
 from publishing.charts._heatmap import contrast_ratio, relative_luminance, text_color_for
@@ -53,6 +58,7 @@ from publishing.charts._theme import (
 )
 from publishing.charts.clv import clv_alt, clv_bars, holdout_alt, holdout_bars
 from publishing.charts.experiments import lift_alt, lift_intervals
+from publishing.charts.history import trend_alt, trend_lines
 from publishing.charts.kselect import elbow, elbow_alt, k_metrics, k_metrics_alt
 from publishing.charts.projection import projection_alt, projection_scatter
 from publishing.charts.rfm import rfm_crosstab, rfm_crosstab_alt, rfm_grid, rfm_grid_alt
@@ -109,14 +115,15 @@ __all__ = [
     "rfm_crosstab_alt",
     "transition_heatmap",
     "transition_alt",
+    "trend_lines",
+    "trend_alt",
     "clv_bars",
     "clv_alt",
     "holdout_bars",
     "holdout_alt",
     "lift_intervals",
     "lift_alt",
-    # bundle adapters
-    "bundle_colors",
+    # view adapters
     "size_revenue_chart",
     "profile_chart",
     "box_chart",
@@ -128,7 +135,9 @@ __all__ = [
     "clv_chart",
     "holdout_chart",
     "lift_chart",
-    "value_chart",
+    "impact_chart",
+    "transition_chart",
+    "trend_chart",
     "site_charts",
     "brief_charts",
 ]

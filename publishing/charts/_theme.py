@@ -58,15 +58,16 @@ GRID = "#e3e8ee"
 FALLBACK_COLOR = MUTED
 FONT = ["Inter", "DejaVu Sans", "sans-serif"]
 
-Medium = Literal["screen", "print"]
+Medium = Literal["screen", "phone", "print"]
 
-#: Drawn width in inches. The site shows a chart at its drawn size at most (442 px for 4.6 in)
-#: and shrinks it to ~346 px on a 390 px phone, where 12 pt text still reads as ~12 px and the
-#: smallest labels (10 pt) as ~10 px. The brief's text column is 178 mm (7 in) wide.
-WIDTH: dict[str, float] = {"screen": 4.6, "print": 6.9}
+#: Drawn width in inches. The site shows a chart at its drawn size at most (442 px for 4.6 in);
+#: under 640 px it shows the "phone" drawing instead (3.5 in, 336 px), which fits a 390 px
+#: screen without shrinking, so 12 pt text reads as 12 px and the smallest labels as 10 px.
+#: The brief's text column is 178 mm (7 in) wide.
+WIDTH: dict[str, float] = {"screen": 4.6, "phone": 3.5, "print": 6.9}
 
-# seaborn context and font scale per medium: 12 pt text on screen, about 8.6 pt on paper.
-_CONTEXT = {"screen": ("notebook", 1.0), "print": ("paper", 0.9)}
+# seaborn context and font scale per medium: 12 pt text on screen and phone, about 8.6 pt on paper.
+_CONTEXT = {"screen": ("notebook", 1.0), "phone": ("notebook", 1.0), "print": ("paper", 0.9)}
 
 
 def theme(medium: Medium = "screen") -> dict[str, object]:
