@@ -123,9 +123,7 @@ def biggest_opportunity(bundle: Bundle, views: list[SegmentView]) -> Opportunity
 def _drops(bundle: Bundle) -> list[DropRow]:
     data = bundle.data
     return [
-        DropRow(
-            reason=reason, rows=n, share=n / data.rows_in if data.rows_in else 0.0
-        )
+        DropRow(reason=reason, rows=n, share=n / data.rows_in if data.rows_in else 0.0)
         for reason, n in data.dropped.items()
     ]
 
