@@ -64,6 +64,21 @@ class Chart:
 
 _SVG_OPEN = re.compile(r"<svg\b[^>]*>")
 
+#: The widest a phone drawing may be, labels included, in inches: a 390 px screen's figure box
+#: (about 347 px) then shrinks it by a quarter at most, so 10 pt labels still read as 10 px.
+PHONE_MAX_WIDTH = 4.6
+
+
+def _fit_phone(fig: Figure) -> None:
+    """Narrow the axes of a phone drawing until the whole of it (labels too) fits :data:`PHONE_MAX_WIDTH`."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    for _ in range(4):
+        excess = fig.get_tightbbox(FigureCanvasAgg(fig).get_renderer()).width - PHONE_MAX_WIDTH
+        if excess <= 0:
+            return
+        fig.set_figwidth(max(1.5, fig.get_figwidth() - excess - 0.05))
+
 
 def to_chart(fig: Figure, *, key: str, alt: str, caption: str, medium: Medium = "screen") -> Chart:
     """Save ``fig`` as SVG text and name it for assistive technology.
@@ -79,6 +94,8 @@ def to_chart(fig: Figure, *, key: str, alt: str, caption: str, medium: Medium = 
     """
     buf = io.StringIO()
     with matplotlib.rc_context(theme(medium)):  # fonttype and hashsalt are read at save time
+        if medium == "phone":
+            _fit_phone(fig)
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     if fig.canvas.manager is not None:  # made by pyplot (an ax=None call): release it
         import matplotlib.pyplot as plt

@@ -60,11 +60,12 @@ FONT = ["Inter", "DejaVu Sans", "sans-serif"]
 
 Medium = Literal["screen", "phone", "print"]
 
-#: Drawn width in inches. The site shows a chart at its drawn size at most (442 px for 4.6 in);
-#: under 640 px it shows the "phone" drawing instead (3.5 in, 336 px), which fits a 390 px
-#: screen without shrinking, so 12 pt text reads as 12 px and the smallest labels as 10 px.
+#: Drawn width in inches (of the axes area; labels add to it). The site shows a chart at its
+#: drawn size at most; under 640 px it shows the "phone" drawing instead, narrow enough that a
+#: 390 px screen shrinks it by a quarter at most, so 12 pt text still reads as 12 px and the
+#: smallest labels (10 pt) as 10 px (the browser tests check the scale).
 #: The brief's text column is 178 mm (7 in) wide.
-WIDTH: dict[str, float] = {"screen": 4.6, "phone": 3.5, "print": 6.9}
+WIDTH: dict[str, float] = {"screen": 4.6, "phone": 3.1, "print": 6.9}
 
 # seaborn context and font scale per medium: 12 pt text on screen and phone, about 8.6 pt on paper.
 _CONTEXT = {"screen": ("notebook", 1.0), "phone": ("notebook", 1.0), "print": ("paper", 0.9)}

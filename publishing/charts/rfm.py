@@ -68,10 +68,10 @@ def rfm_crosstab(
     ax: Axes | None = None,
     fmt: Formats | None = None,
 ) -> Axes:
-    """Customers by classic RFM segment (rows) and cluster segment (columns).
+    """Customers by classic RFM segment (rows) and segment (columns).
 
     Each cell shows its count; its shade is the share of the column's (the
-    cluster segment's) customers, so a segment made mostly of one RFM segment
+    segment's) customers, so a segment made mostly of one RFM segment
     shows one dark cell in its column.
     """
     ax, fmt = axes_or_current(ax), formats_or_default(fmt)
@@ -86,7 +86,7 @@ def rfm_crosstab(
     text = [[fmt.number(v) for v in row] for row in data]
     annotated_heatmap(
         shares,
-        list(rfm_names),
+        [wrap_label(n, 18) for n in rfm_names],
         [wrap_label(n, 12) for n in segment_names],
         ax=ax,
         primary=text,
@@ -94,7 +94,7 @@ def rfm_crosstab(
         colorbar="share of the segment's customers",
         colorbar_format=FuncFormatter(lambda v, _pos: fmt.percent(round(v, 9), 0)),
     )
-    ax.set_xlabel("cluster segment")
+    ax.set_xlabel("segment")
     ax.set_ylabel("RFM segment")
     return ax
 

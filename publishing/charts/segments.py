@@ -78,7 +78,11 @@ def size_revenue(
     ax.set_xlim(0, min(1.0, top * 1.15 + 0.03))
     value_grid(ax)
     handles = [Patch(color=MUTED, alpha=0.35, label="share of customers"), Patch(color=MUTED, label="share of revenue")]
-    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), ncols=2, fontsize="small", borderaxespad=0.2)
+    # Side by side above the bars, or stacked when the axes are too narrow (a phone drawing).
+    cols = 2 if ax.get_position().width * ax.figure.get_figwidth() >= 3.0 else 1
+    ax.legend(
+        handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), ncols=cols, fontsize="small", borderaxespad=0.2
+    )
     return ax
 
 
