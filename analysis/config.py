@@ -341,6 +341,11 @@ class ReportConfig(_Section):
         default="en_GB",
         description="a locale Babel (CLDR) knows, e.g. 'en_GB', 'en_US', 'de_CH', 'zh_TW'; sets separators and dates",
     )
+    site_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        description="the website's public address, printed in the brief ('--site-url' overrides it)",
+    )
 
     @field_validator("locale")
     @classmethod

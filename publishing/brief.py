@@ -38,7 +38,9 @@ __all__ = [
     "render_brief_pdf",
 ]
 
-DEFAULT_SITE_URL = "_site/index.html"
+#: No public address configured: the brief then names the website it was published with (its
+#: ``index.html`` sits beside ``brief.pdf``), never a path on the machine that built it.
+DEFAULT_SITE_URL: str | None = None
 _TEMPLATE = "brief/brief.html.j2"
 PAGES = 2
 
@@ -89,7 +91,7 @@ def _chart_heights(view: ReportView) -> tuple[float, float]:
     """Chart heights in inches: fewer segments get taller bars, so the pages stay full."""
     # Capped at the heights brief.css shows them at (95 mm and 60 mm), so text is never shrunk.
     n = len(view.segments)
-    return min(3.7, max(2.4, 0.42 * n + 1.0)), min(2.35, max(1.9, 0.3 * min(n, 8) + 0.3))
+    return min(3.7, max(3.0, 0.42 * n + 1.0)), min(2.35, max(1.9, 0.3 * min(n, 8) + 0.3))
 
 
 def _charts(view: ReportView, figures_dir: Path | None) -> dict[str, Chart]:
@@ -100,7 +102,7 @@ def _charts(view: ReportView, figures_dir: Path | None) -> dict[str, Chart]:
     return charts
 
 
-def _renderer(view: ReportView, *, site_url: str, figures_dir: Path | None):
+def _renderer(view: ReportView, *, site_url: str | None, figures_dir: Path | None):
     """A function of (page-1 layout, page-2 layout) indices giving the brief's HTML; charts drawn once."""
     charts = _charts(view, figures_dir)
     template = make_env(formats=view.fmt).get_template(_TEMPLATE)
@@ -112,7 +114,7 @@ def _renderer(view: ReportView, *, site_url: str, figures_dir: Path | None):
 
 
 def render_brief_html(
-    bundle: Bundle, *, site_url: str = DEFAULT_SITE_URL, layout: int = 0, second: int | None = None
+    bundle: Bundle, *, site_url: str | None = DEFAULT_SITE_URL, layout: int = 0, second: int | None = None
 ) -> str:
     """The brief's HTML, page 1 in ``LAYOUTS[layout]`` and page 2 in ``LAYOUTS[second]`` (default: the same)."""
     for name, value in (("layout", layout), ("second", layout if second is None else second)):
@@ -151,7 +153,7 @@ def render_brief_pdf(
     out_pdf: Path,
     *,
     figures_dir: Path | None = None,
-    site_url: str = DEFAULT_SITE_URL,
+    site_url: str | None = DEFAULT_SITE_URL,
 ) -> Path:
     """Render an in-memory bundle to a two-page PDF (what :func:`build_brief` does after loading).
 
@@ -189,7 +191,7 @@ def build_brief(
     out_pdf: Path,
     *,
     figures_dir: Path | None = None,
-    site_url: str = DEFAULT_SITE_URL,
+    site_url: str | None = DEFAULT_SITE_URL,
 ) -> Path:
     """Render the two-page executive brief of a bundle to PDF.
 
@@ -203,7 +205,8 @@ def build_brief(
     figures_dir
         When given, the charts are also written there as SVG files.
     site_url
-        Where the full website lives, printed on page 2.
+        The website's public address (``--site-url`` or ``[report] site_url``), printed in every
+        page's footer; None: the brief points to the website it was published with.
 
     Returns
     -------

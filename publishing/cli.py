@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--data",
         dest="data_opt",
+        metavar="DATA",
         type=Path,
         default=None,
         help=f"transactions file (default: {DEFAULT_DATA.name}, the bundled sample)",
@@ -170,7 +171,7 @@ def _build(args: argparse.Namespace) -> int:
         config=config,
         out=args.out,
         private=args.private,
-        site_url=args.site_url,
+        site_url=args.site_url or config.report.site_url,
         engine=args.engine,
         history=args.history,
         force=args.force,

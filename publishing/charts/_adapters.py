@@ -196,7 +196,10 @@ def rfm_crosstab_chart(view: ReportView, *, medium: Medium = "screen") -> Chart:
     counts = [list(row.counts) for row in cross]
     with themed(medium):
         fig = new_figure(WIDTH[medium] + (0.6 if medium == "screen" else 0.0), _rows_height(len(cross), 0.36, 1.5))
-        rfm.rfm_crosstab(rfm_names, names, counts, ax=fig.subplots(), fmt=view.fmt)
+        ax = fig.subplots()
+        rfm.rfm_crosstab(rfm_names, names, counts, ax=ax, fmt=view.fmt)
+        if medium == "phone":  # column names side by side would collide on a narrow drawing
+            ax.tick_params(axis="x", labelrotation=90)
         alt = rfm.rfm_crosstab_alt(rfm_names, names, counts, view.fmt)
         caption = "Classic RFM segments against the segments"
         return to_chart(fig, key="rfm-crosstab" + suffix(medium), alt=alt, caption=caption, medium=medium)

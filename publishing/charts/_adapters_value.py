@@ -147,9 +147,10 @@ def transition_chart(view: ReportView, *, medium: Medium = "screen") -> Chart:
     counts = [list(r) for r in changes.counts]
     with themed(medium):
         fig = new_figure(WIDTH[medium] + (0.4 if medium == "screen" else 0.0), _rows_height(len(rows), 0.62, 1.6))
-        transitions.transition_heatmap(
-            rows, cols, counts, ax=fig.subplots(), fmt=view.fmt, from_title="segment at the last report"
-        )
+        ax = fig.subplots()
+        transitions.transition_heatmap(rows, cols, counts, ax=ax, fmt=view.fmt, from_title="segment at the last report")
+        if medium == "phone":  # column names side by side would collide on a narrow drawing
+            ax.tick_params(axis="x", labelrotation=90)
         alt = transitions.transition_alt(rows, cols, counts, view.fmt)
         caption = "Where the customers of the last report are now"
         return to_chart(fig, key="transitions" + suffix(medium), alt=alt, caption=caption, medium=medium)

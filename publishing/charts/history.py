@@ -28,28 +28,49 @@ def trend_lines(
     """
     ax, fmt = axes_or_current(ax), formats_or_default(fmt)
     xs = list(range(len(snapshots)))
+    ends = []
     for name, counts, color in zip(names, customers, colors, strict=True):
         pts = [(x, c) for x, c in zip(xs, counts, strict=True) if c is not None]
-        if not pts:
-            continue
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", color=color, linewidth=2)
-        x, y = pts[-1]
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", color=color, linewidth=2)
+            ends.append((pts[-1], name))
+    top = max((c for row in customers for c in row if c is not None), default=1)
+    placed = _spread(ends, line=0.08 * top)
+    for (x, y), label_y, name in placed:
         ax.annotate(
             f"{wrap_label(name, 16)}\n{fmt.number(y)}",
             (x, y),
-            xytext=(8, 0),
-            textcoords="offset points",
+            xytext=(x + 0.08, label_y),
+            textcoords="data",
             va="center",
             fontsize="small",
             color=INK,  # segment colours are too light for text on white; the line carries the colour
         )
     ax.set_xticks(xs, [fmt.date(s) for s in snapshots])
     ax.set_xlim(-0.25, max(0, len(xs) - 1) + 0.9)  # room for the end labels
-    ax.set_ylim(bottom=0)
+    highest = max((label_y for _, label_y, _ in placed), default=top)
+    ax.set_ylim(0, max(top, highest) * 1.08)
     ax.set_ylabel("customers")
     number_axis(ax.yaxis, fmt)
     value_grid(ax, "y")
     return ax
+
+
+def _lines(name: str) -> int:
+    return wrap_label(name, 16).count("\n") + 2  # the wrapped name and the count under it
+
+
+def _spread(ends, *, line: float):
+    """End labels ``((x, y), label_y, name)``, each moved up clear of the one below.
+
+    ``line`` is the height of one line of text in data units.
+    """
+    placed, last = [], None
+    for (x, y), name in sorted(ends, key=lambda e: e[0][1]):
+        label_y = y if last is None else max(y, last[0] + line * (last[1] + _lines(name)) / 2)
+        placed.append(((x, y), label_y, name))
+        last = (label_y, _lines(name))
+    return placed
 
 
 def trend_alt(
