@@ -80,7 +80,8 @@ def factory_site(tmp_path_factory) -> BuiltSite:
 @pytest.fixture(scope="session")
 def history_site(tmp_path_factory) -> BuiltSite:
     """The site of a second refresh: the hand-made bundle with a history and a migration section."""
-    from _factory import make_bundle, with_history
+    from _factory import make_bundle
+    from _history_factory import with_history
 
     from analysis.bundle import write_bundle
 

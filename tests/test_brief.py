@@ -12,7 +12,8 @@ from _brief_factory import (
     make_experiments_section,
     write_sample_bundle,
 )
-from _factory import impact_for, with_history
+from _factory import impact_for
+from _history_factory import with_history
 from pypdf import PdfReader
 
 from analysis.bundle import Bundle, write_bundle
@@ -282,7 +283,7 @@ def test_the_brief_is_always_two_full_pages(kind, tmp_path):
 
 
 def test_unknown_layout_is_refused():
-    with pytest.raises(ValueError, match=r"'layout' parameter must be an int in the range \[0, 5\]"):
+    with pytest.raises(ValueError, match=r"'layout' parameter must be an int in the range \[0, 6\]"):
         render_brief_html(make_bundle(), layout=len(LAYOUTS))
 
 

@@ -181,3 +181,13 @@ def test_unknown_locale_in_the_config_is_one_line(tmp_path):
     message = str(info.value)
     assert "setting 'report.locale'" in message and "unknown locale 'xx_QQ'" in message and str(path) in message
     assert "\n" not in message.strip()
+
+
+def test_the_site_url_is_a_web_address_or_nothing(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[report]\nsite_url = "https://example.org/segments/"\n', encoding="utf-8")
+    assert load_config(path).report.site_url == "https://example.org/segments/"
+    assert load_config().report.site_url is None
+    path.write_text('[report]\nsite_url = "_site/index.html"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="setting 'report.site_url'"):
+        load_config(path)

@@ -8,7 +8,8 @@ from html.parser import HTMLParser
 
 import pytest
 import yaml
-from _factory import make_bundle, with_history, write_factory_bundle
+from _factory import make_bundle, write_factory_bundle
+from _history_factory import with_history
 
 from analysis.bundle import write_bundle
 from analysis.errors import PublishError
