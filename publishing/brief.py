@@ -92,7 +92,7 @@ def _chart_heights(view: ReportView) -> tuple[float, float]:
     """Chart heights in inches: fewer segments get taller bars, so the pages stay full."""
     # Capped at the heights brief.css shows them at (95 mm and 60 mm), so text is never shrunk.
     n = len(view.segments)
-    return min(3.7, max(3.0, 0.42 * n + 1.0)), min(2.35, max(1.2, 0.3 * min(n, 8) + 0.5))
+    return min(3.7, max(3.0, 0.42 * min(n, 8) + 1.0)), min(2.35, max(1.2, 0.3 * min(n, 8) + 0.5))
 
 
 def _charts(view: ReportView, figures_dir: Path | None) -> dict[str, Chart]:

@@ -278,6 +278,8 @@ def test_the_brief_is_always_two_full_pages(kind, tmp_path):
     assert all("Full report: https://example.org/segments/" in p for p in pages)
     # Both pages are used: the body text reaches at least the lower half of each.
     assert [_bottom_of_text(p) > 0.55 for p in reader.pages] == [True, True], [_bottom_of_text(p) for p in reader.pages]
+    if kind == "twelve-segments":  # the charts draw the first eight of the ranking; the table says the rest are online
+        assert "the first 8 segments by value an action could move" in pages[0]
     if kind == "history":
         assert f"Since the last report ({FMT.date(bundle.history.previous_snapshot)})" in pages[0]
 

@@ -51,9 +51,18 @@ def _segment(view: ReportView, segment_id: int) -> SegmentView:
         ) from None
 
 
-def size_revenue_chart(view: ReportView, *, medium: Medium = "screen", height: float | None = None) -> Chart:
-    """Segment size against revenue share (the overview and the brief's first page); ``height`` in inches."""
+def size_revenue_chart(
+    view: ReportView, *, medium: Medium = "screen", height: float | None = None, top: int | None = None
+) -> Chart:
+    """Segment size against revenue share (the overview and the brief's first page); ``height`` in inches.
+
+    ``top`` draws only the first ``top`` segments of the business-impact ranking (the brief, where
+    many pairs of bars would not fit legibly), still in id order; the caption then says so.
+    """
     segs, fmt = view.segments, view.fmt
+    if top and len(segs) > top:
+        keep = {r.segment.id for r in view.value.ranking[:top]}
+        segs = tuple(s for s in segs if s.id in keep)
     names = [s.name for s in segs]
     shares = [s.segment.share_customers for s in segs], [s.segment.share_revenue for s in segs]
     per_row = 0.42 if medium == "print" else 0.62
@@ -62,7 +71,10 @@ def size_revenue_chart(view: ReportView, *, medium: Medium = "screen", height: f
         segments.size_revenue(names, *shares, [s.ref.color for s in segs], ax=fig.subplots(), fmt=fmt)
         alt = segments.size_revenue_alt(names, *shares, fmt)
         key = "size-revenue" + suffix(medium)
-        return to_chart(fig, key=key, alt=alt, caption="Segment size against revenue share", medium=medium)
+        caption = "Segment size against revenue share"
+        if len(segs) < len(view.segments):
+            caption += f": the first {len(segs)} segments by value an action could move"
+        return to_chart(fig, key=key, alt=alt, caption=caption, medium=medium)
 
 
 def profile_chart(view: ReportView, segment_id: int, *, medium: Medium = "screen") -> Chart:

@@ -203,7 +203,7 @@ def site_charts(view: ReportView) -> list[Chart]:
     return _charts_for(view, "screen") + _charts_for(view, "phone")
 
 
-#: The most segments the brief's impact chart draws (the page-1 table lists more).
+#: The most segments the brief's charts draw (the page-1 table lists more).
 BRIEF_BARS = 8
 
 
@@ -215,6 +215,6 @@ def brief_charts(
     ``"share"``: size against revenue (page 1); ``"impact"``: the value an action could move (page 2).
     """
     return {
-        "share": size_revenue_chart(view, medium="print", height=share_height),
+        "share": size_revenue_chart(view, medium="print", height=share_height, top=BRIEF_BARS),
         "impact": impact_chart(view, medium="print", height=impact_height, top=BRIEF_BARS),
     }
