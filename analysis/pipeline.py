@@ -32,7 +32,7 @@ from analysis.fingerprint import sha256_file
 from analysis.history_schema import MigrationSection
 from analysis.identity import continue_segments
 from analysis.kselect import choose_k, choose_k_steps
-from analysis.load import KNOWN_CURRENCIES, load_transactions
+from analysis.load import load_transactions
 from analysis.migration import migrate
 from analysis.model import SegmentModel, dump_model
 from analysis.naming import name_segments
@@ -93,7 +93,7 @@ def _rfm(customers: pd.DataFrame, labels: np.ndarray, pseudonyms: np.ndarray, co
 
 def _value_and_tests(table, customers, pseudonyms, segmentation, segments, config: Config, progress: Progress):
     """CLV, test plans and the optional results read-out (transactions only)."""
-    if table.orders is None:
+    if table.occasions is None:
         return None, None, None
     labels = segmentation.labels
     observation_end = table.snapshot_date - dt.timedelta(days=1)
@@ -103,14 +103,18 @@ def _value_and_tests(table, customers, pseudonyms, segmentation, segments, confi
     if config.clv.enabled:
         progress.stage("clv")
         clv = fit_clv(
-            table.orders, config=config.clv, segment_of=segment_of, segment_names=names, observation_end=observation_end
+            table.occasions,
+            config=config.clv,
+            segment_of=segment_of,
+            segment_names=names,
+            observation_end=observation_end,
         )
     progress.stage("experiments")
     members = pd.DataFrame({"customer_id": customers["customer_id"], "pseudonym": pseudonyms, "segment": labels})
     designed = design_experiments(
         members,
         segments=segments,
-        orders=table.orders,
+        orders=table.occasions,
         config=config.experiments,
         observation_end=observation_end,
         clv=clv,
@@ -211,7 +215,7 @@ def run_stages(
         labels = segmentation.labels
         progress.stage("name")
         profiles = profile_segments(customers, labels, features=features.columns, config=config.cluster)
-        currency = config.customers.currency or KNOWN_CURRENCIES.get(loaded.source.shape)
+        currency = table.currency
         segments = name_segments(
             profiles,
             playbook_path=config.naming.playbook,
