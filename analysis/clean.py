@@ -52,8 +52,10 @@ from analysis._checks import (
     check_currency,
     check_values,
     column,
+    currency_sql,
     date_check,
     date_format,
+    parse_once,
     profile,
     transaction_values,
     warn_implausible,
@@ -137,25 +139,33 @@ def _duplicate_flag(data: LoadedData, config: CleaningConfig) -> tuple[str, str]
             f"AS copy FROM raw WHERE {hashed} IN (SELECT h FROM _dup_hashes)) candidates WHERE copy > 1",
         )
     )
-    return " LEFT JOIN _dups ON raw._row = _dups._row", "_dups._row IS NOT NULL"
+    return " LEFT JOIN _dups ON _parsed._row = _dups._row", "_dups._row IS NOT NULL"
 
 
-def _parsed_sql(data: LoadedData, config: CleaningConfig, values: Values, join: str, dup: str) -> str:
-    """Every row of ``raw`` with its parsed values and the flags of the first two rules and of duplicates."""
-    d, roles, parsed, limit = data.engine.dialect, data.roles, values.parsed, config.max_abs_number
-    amount = parsed["amount"] if "amount" in roles else f"({parsed['quantity']} * {parsed['unit_price']})"
+def _parsed_select(data: LoadedData, values: Values) -> str:
+    """The SELECT list of ``_parsed`` for transactions: the row, the identifiers and texts, the values."""
+    d, roles = data.engine.dialect, data.roles
     text = {
         r: rules.text_value(d, *column(data, r)) if r in roles else "NULL" for r in ("invoice", "product", "country")
     }
+    currency = currency_sql(data)
+    return (
+        f"_row, {rules.identifier(d, *column(data, 'customer'))} AS customer_id, "
+        f"CAST({text['invoice']} AS STRING) AS invoice, CAST({text['product']} AS STRING) AS product, "
+        f"CAST({text['country']} AS STRING) AS country, {values.layer()}"
+        + ("" if currency is None else f", {currency} AS _cur")
+    )
+
+
+def _flagged_sql(data: LoadedData, config: CleaningConfig, values: Values, join: str, dup: str) -> str:
+    """``_parsed`` with the line amount, the duplicate flag and the flags of the first two rules."""
+    d, limit = data.engine.dialect, config.max_abs_number
+    missing = [f"CAST(NULL AS DOUBLE) AS {c}" for c in ("quantity", "unit_price") if c not in values.columns.values()]
+    amount = "amount_in" if "amount" in data.roles else "(quantity * unit_price)"
+    parsed = f"SELECT _parsed.*{''.join(', ' + m for m in missing)}, {dup} AS dup FROM _parsed{join}"
     return f"""
-        SELECT raw._row AS _row, {rules.identifier(d, *column(data, "customer"))} AS customer_id,
-               CAST({text["invoice"]} AS STRING) AS invoice, {parsed["timestamp"]} AS ts,
-               {parsed.get("quantity", "CAST(NULL AS DOUBLE)")} AS quantity,
-               {parsed.get("unit_price", "CAST(NULL AS DOUBLE)")} AS unit_price, {amount} AS amt,
-               CAST({text["product"]} AS STRING) AS product, CAST({text["country"]} AS STRING) AS country,
-               {values.unparseable()} AS bad_parse, {values.out_of_range(d, limit, amount)} AS bad_range,
-               {dup} AS dup
-        FROM raw{join}"""
+        SELECT *, {values.unparseable()} AS bad_parse, {values.out_of_range(d, limit, "amt")} AS bad_range
+        FROM (SELECT *, {amount} AS amt FROM ({parsed}) parsed) with_amount"""
 
 
 def _lines_sql(data: LoadedData, config: CleaningConfig, parsed: str, implausible: str) -> str:
@@ -187,7 +197,7 @@ def _lines_sql(data: LoadedData, config: CleaningConfig, parsed: str, implausibl
                  WHEN quantity <= 0 THEN 'non_positive_quantity'
                  WHEN {price_check} THEN 'non_positive_price'
                END AS reason
-        FROM ({parsed}) parsed"""
+        FROM ({parsed}) flagged"""
 
 
 def _materialize_parts(data: LoadedData) -> None:
@@ -220,13 +230,14 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
     engine = data.engine
     fmt = date_format(data)
     values = transaction_values(data, fmt)
+    parse_once(data, _parsed_select(data, values))
     fence = config.date_fence > 0 and (config.min_date is None or config.max_date is None)
     found = profile(data, values, config.max_abs_number, quartiles=fence)
     check_values(data, found, config.max_abs_number, config.max_unparseable_share)
     currency = check_currency(data, found)
     implausible, bounds = date_check(found, "ts", config)
     join, dup = _duplicate_flag(data, config)
-    lines = _lines_sql(data, config, _parsed_sql(data, config, values, join, dup), implausible)
+    lines = _lines_sql(data, config, _flagged_sql(data, config, values, join, dup), implausible)
     engine.execute(f"CREATE OR REPLACE TEMP VIEW lines AS {lines}")
     engine.execute(
         "CREATE OR REPLACE TEMP VIEW clean AS SELECT _row, customer_id, order_id, ts, quantity, unit_price, "
@@ -260,10 +271,10 @@ def _clean_customers(data: LoadedData, config: CleaningConfig) -> CleanedData:
     numbers = ("monetary", "frequency", "recency", "avg_unit_cost")
     parsed = {role: rules.number(d, *column(data, role)) for role in numbers}
     present = {role: rules.present(d, *column(data, role)) for role in numbers}
-    values = Values(parsed, present, numbers)
+    values = Values(parsed, present, numbers, {role: role for role in numbers})
     limit = config.max_abs_number
+    parse_once(data, f"_row, {rules.identifier(d, *column(data, 'customer'))} AS customer_id, {values.layer()}")
     check_values(data, profile(data, values, limit, quartiles=False), limit, config.max_unparseable_share)
-    customer = rules.identifier(d, *column(data, "customer"))
     missing = " OR ".join(f"{role} IS NULL" for role in numbers)
     data.engine.execute(
         f"""
@@ -279,12 +290,9 @@ def _clean_customers(data: LoadedData, config: CleaningConfig) -> CleanedData:
                  WHEN monetary <= 0 OR avg_unit_cost <= 0 THEN 'non_positive_price'
                END AS reason
         FROM (
-          SELECT _row, {customer} AS customer_id,
-                 {parsed["recency"]} AS recency, {parsed["frequency"]} AS frequency,
-                 {parsed["monetary"]} AS monetary, {parsed["avg_unit_cost"]} AS avg_unit_cost,
-                 {values.unparseable()} AS bad_parse, {values.out_of_range(d, limit)} AS bad_range,
-                 row_number() OVER (PARTITION BY {customer} ORDER BY _row) AS copy
-          FROM raw) parsed
+          SELECT *, {values.unparseable()} AS bad_parse, {values.out_of_range(d, limit)} AS bad_range,
+                 row_number() OVER (PARTITION BY customer_id ORDER BY _row) AS copy
+          FROM _parsed) parsed
         """
     )
     data.engine.execute(
