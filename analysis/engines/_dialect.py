@@ -52,8 +52,9 @@ def _spark_pattern(fmt: str) -> str:
                     f"the date format {fmt!r} uses {code!r}, which the Spark engine cannot read; allowed codes: "
                     f"{', '.join(_SPARK_CODES)} (or use the DuckDB engine)."
                 )
-            followed = bool(_NUMERIC_START.match(fmt, i + 2))
-            out.append(_SPARK_CODES[code][followed])
+            # A number run straight against another ('%Y%m%d') is read at fixed widths on both sides.
+            adjacent = bool(_NUMERIC_START.match(fmt, i + 2)) or (i >= 2 and bool(_NUMERIC_START.match(fmt, i - 2)))
+            out.append(_SPARK_CODES[code][adjacent])
             i += 2
             continue
         char = fmt[i]
