@@ -94,7 +94,7 @@ CUSTOMER_REASONS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class CleanedData:
-    """The row accounting, with views ``lines`` and ``clean`` (and table ``_parts``) on ``loaded.engine``.
+    """The row accounting, with views ``lines``, ``clean`` and tables ``_parts``, ``_products`` on ``loaded.engine``.
 
     ``clean`` columns (transactions): _row, customer_id, order_id, ts (TIMESTAMP),
     quantity (DOUBLE or NULL), unit_price (DOUBLE or NULL), amount
@@ -217,6 +217,23 @@ def _materialize_parts(data: LoadedData) -> None:
     )
 
 
+def _materialize_products(data: LoadedData) -> None:
+    """Table ``_products``: each customer's distinct products among the kept lines, with the first day bought.
+
+    The one per-customer count that cannot be read from ``_parts``; kept as a
+    table so that the customer table, and the one cut at a calibration date,
+    do not each read every line again.
+    """
+    d = data.engine.dialect
+    data.engine.run(
+        d.materialize(
+            "_products",
+            f"SELECT customer_id, product, min({d.epoch_day('ts')}) AS day FROM clean "
+            "WHERE product IS NOT NULL GROUP BY customer_id, product",
+        )
+    )
+
+
 def _accounting(data: LoadedData, reasons: dict[str, str], query: str) -> tuple[dict[str, int], int, dict]:
     """(rows dropped by reason with every reason listed, rows kept, {reason: first row}) from ``query``'s
     rows of (reason, rows, first row)."""
@@ -244,6 +261,7 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
         "amount, product, country FROM lines WHERE reason IS NULL"
     )
     _materialize_parts(data)
+    _materialize_products(data)
     dropped, kept, first = _accounting(
         data, REASONS, "SELECT reason, sum(lines), min(first_row) FROM _parts GROUP BY reason"
     )

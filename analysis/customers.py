@@ -96,22 +96,25 @@ class CustomerTable:
         return None if self.read_orders is None else self.read_orders()
 
 
-_SOURCE = re.compile(r"\bFROM (clean|kept_parts)\b")
+_SOURCE = re.compile(r"\bFROM (clean|kept_parts|kept_products)\b")
+_RELATIONS = {"clean", "kept_parts", "kept_products"}
 
 
 def read_sql(name: str, *, relations: dict[str, str] | None = None) -> str:
-    """Return the text of ``analysis/sql/<name>.sql``, reading other relations than ``clean`` and ``kept_parts``.
+    """Return the text of ``analysis/sql/<name>.sql``, reading other relations than the default ones.
 
-    The queries read a view named ``clean`` and one named ``kept_parts``;
-    ``relations`` (``{"clean": "clean_until", ...}``) lets the same text run
-    over filtered views (the table as it was at a date, say).
+    The queries read relations named ``clean``, ``kept_parts`` and
+    ``kept_products``; ``relations`` (``{"kept_parts": "kept_parts_until",
+    ...}``) lets the same text run over filtered views (the table as it was at
+    a date, say).
     """
     text = resources.files("analysis").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
     relations = relations or {}
     bad = [v for v in relations.values() if not v.isidentifier()]
-    if bad or set(relations) - {"clean", "kept_parts"}:
+    if bad or set(relations) - _RELATIONS:
         raise ValueError(
-            f"The 'relations' parameter must map clean / kept_parts to SQL identifiers. Got {relations!r} instead."
+            f"The 'relations' parameter must map {' / '.join(sorted(_RELATIONS))} to SQL identifiers. "
+            f"Got {relations!r} instead."
         )
     return _SOURCE.sub(lambda m: f"FROM {relations.get(m.group(1), m.group(1))}", text)
 
@@ -124,6 +127,7 @@ def _views(data: CleanedData, until: dt.date | None) -> dict[str, str]:
     """Create the relations the queries read (``kept_parts``, and both cut at ``until`` when given)."""
     engine = data.loaded.engine
     engine.execute("CREATE OR REPLACE TEMP VIEW kept_parts AS SELECT * FROM _parts WHERE reason IS NULL")
+    engine.execute("CREATE OR REPLACE TEMP VIEW kept_products AS SELECT * FROM _products")
     if until is None:
         return {}
     # A part holds the lines of one calendar day, so cutting parts by day is cutting lines by date.
@@ -131,7 +135,10 @@ def _views(data: CleanedData, until: dt.date | None) -> dict[str, str]:
     stop = (until + dt.timedelta(days=1)).isoformat()
     engine.execute(f"CREATE OR REPLACE TEMP VIEW kept_parts_until AS SELECT * FROM kept_parts WHERE day <= {last_day}")
     engine.execute(f"CREATE OR REPLACE TEMP VIEW clean_until AS SELECT * FROM clean WHERE ts < TIMESTAMP '{stop}'")
-    return {"clean": "clean_until", "kept_parts": "kept_parts_until"}
+    engine.execute(
+        f"CREATE OR REPLACE TEMP VIEW kept_products_until AS SELECT * FROM _products WHERE day <= {last_day}"
+    )
+    return {"clean": "clean_until", "kept_parts": "kept_parts_until", "kept_products": "kept_products_until"}
 
 
 def _days_sql(data: CleanedData, relations: dict[str, str]) -> str:

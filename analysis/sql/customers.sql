@@ -2,8 +2,8 @@
 -- Plain SQL on purpose: the same text runs in DuckDB and in Spark SQL over
 -- `kept_parts` (the kept rows of table `_parts`, one row per customer, order,
 -- country and calendar day: lines, amount, quantity, first_us / last_us in
--- microseconds since 1970) and view `clean` (the kept lines, for the distinct
--- products, the one count that cannot be read from the parts).
+-- microseconds since 1970) and `kept_products` (each customer's distinct
+-- products among the kept lines: the one count that cannot be read from the parts).
 WITH per_customer AS (
     SELECT
         customer_id,
@@ -16,8 +16,8 @@ WITH per_customer AS (
     GROUP BY customer_id
 ),
 products AS (
-    SELECT customer_id, COUNT(DISTINCT product) AS distinct_products
-    FROM clean
+    SELECT customer_id, COUNT(*) AS distinct_products
+    FROM kept_products
     GROUP BY customer_id
 ),
 country_counts AS (
@@ -38,8 +38,8 @@ main_country AS (
 SELECT p.customer_id, p.frequency, p.monetary,
        p.monetary / NULLIF(p.total_quantity, 0) AS avg_unit_cost,
        p.monetary / p.frequency                 AS avg_order_value,
-       d.distinct_products, p.total_quantity, p.first_us, p.last_us, m.country
+       COALESCE(d.distinct_products, 0) AS distinct_products, p.total_quantity, p.first_us, p.last_us, m.country
 FROM per_customer p
-JOIN products d ON p.customer_id = d.customer_id
+LEFT JOIN products d ON p.customer_id = d.customer_id
 LEFT JOIN main_country m ON p.customer_id = m.customer_id
 ORDER BY p.customer_id
