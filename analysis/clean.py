@@ -60,6 +60,7 @@ from analysis._checks import (
     transaction_values,
     warn_implausible,
 )
+from analysis._parts import materialize_parts, materialize_products
 from analysis.config import CleaningConfig
 from analysis.errors import EmptyDataError
 from analysis.load import LoadedData
@@ -200,40 +201,6 @@ def _lines_sql(data: LoadedData, config: CleaningConfig, parsed: str, implausibl
         FROM ({parsed}) flagged"""
 
 
-def _materialize_parts(data: LoadedData) -> None:
-    """Table ``_parts``: ``lines`` grouped by reason, customer, order, country and calendar day."""
-    d = data.engine.dialect
-    day = d.epoch_day("ts")
-    data.engine.run(
-        d.materialize(
-            "_parts",
-            f"""SELECT reason, customer_id, order_id, country, {day} AS day, count(*) AS lines,
-                       min(_row) AS first_row, sum(amount) AS amount, sum(quantity) AS quantity,
-                       min({d.epoch_us("ts")}) AS first_us, max({d.epoch_us("ts")}) AS last_us,
-                       count(CASE WHEN quantity < 0 THEN 1 END) AS return_lines,
-                       sum(CASE WHEN quantity < 0 THEN abs(amount) END) AS return_value
-                FROM lines GROUP BY reason, customer_id, order_id, country, {day}""",
-        )
-    )
-
-
-def _materialize_products(data: LoadedData) -> None:
-    """Table ``_products``: each customer's distinct products among the kept lines, with the first day bought.
-
-    The one per-customer count that cannot be read from ``_parts``; kept as a
-    table so that the customer table, and the one cut at a calibration date,
-    do not each read every line again.
-    """
-    d = data.engine.dialect
-    data.engine.run(
-        d.materialize(
-            "_products",
-            f"SELECT customer_id, product, min({d.epoch_day('ts')}) AS day FROM clean "
-            "WHERE product IS NOT NULL GROUP BY customer_id, product",
-        )
-    )
-
-
 def _accounting(data: LoadedData, reasons: dict[str, str], query: str) -> tuple[dict[str, int], int, dict]:
     """(rows dropped by reason with every reason listed, rows kept, {reason: first row}) from ``query``'s
     rows of (reason, rows, first row)."""
@@ -260,8 +227,8 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
         "CREATE OR REPLACE TEMP VIEW clean AS SELECT _row, customer_id, order_id, ts, quantity, unit_price, "
         "amount, product, country FROM lines WHERE reason IS NULL"
     )
-    _materialize_parts(data)
-    _materialize_products(data)
+    materialize_parts(data)
+    materialize_products(data)
     dropped, kept, first = _accounting(
         data, REASONS, "SELECT reason, sum(lines), min(first_row) FROM _parts GROUP BY reason"
     )
