@@ -144,7 +144,14 @@ def _run(args: argparse.Namespace) -> int:
     enabled = {"auto": sys.stderr.isatty(), "always": True, "never": False}[args.progress]
     with _RichProgress(enabled) as progress:
         previous = None if args.previous is None else read_previous(args.previous)
-        result = run_pipeline(args.data, config=config, out_dir=args.out, progress=progress, previous=previous)
+        try:
+            result = run_pipeline(args.data, config=config, out_dir=args.out, progress=progress, previous=previous)
+        except ImportError as exc:
+            if config.engine.name != "spark" or args.debug:
+                raise
+            # The optional extra is missing: the message says how to install it.
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     for message in result.warnings:
         print(f"warning: {message}", file=sys.stderr)
     bundle = result.bundle
