@@ -27,6 +27,7 @@ shared file system on a cluster); its SHA-256 is read by the driver, as on DuckD
 
 from __future__ import annotations
 
+import os
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -158,9 +159,12 @@ def spark_session(config: EngineConfig, *, app_name: str = "segmentation") -> Sp
     }
     if config.master.startswith("local"):
         defaults |= {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
-        cores = config.master.removeprefix("local[").removesuffix("]")
-        if cores.isdigit():
-            defaults["spark.sql.shuffle.partitions"] = str(2 * int(cores))
+        cores = config.master.removeprefix("local").removeprefix("[").removesuffix("]")
+        # Spark's default of 200 shuffle partitions is for clusters; on one machine each costs a task.
+        # 'local' is one thread, 'local[*]' one per core, 'local[N]' N.
+        count = 1 if cores == "" else (os.cpu_count() or 1) if cores == "*" else int(cores) if cores.isdigit() else None
+        if count is not None:
+            defaults["spark.sql.shuffle.partitions"] = str(2 * count)
     builder = sql.SparkSession.builder.master(config.master).appName(app_name)
     for key, value in (defaults | dict(config.spark)).items():
         builder = builder.config(key, value)
