@@ -33,7 +33,16 @@ import duckdb
 from analysis._rules import quote_ident, quote_literal
 from analysis.errors import DataError, EmptyDataError
 
-__all__ = ["CsvFile", "load_csv", "csv_error", "MAX_LINE_BYTES"]
+__all__ = [
+    "CsvFile",
+    "load_csv",
+    "csv_error",
+    "MAX_LINE_BYTES",
+    "read_head",
+    "check_head",
+    "text_encoding",
+    "delimiter",
+]
 
 # Python codec name -> DuckDB's name, for the encodings DuckDB decodes itself.
 _NATIVE = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "iso8859-1": "latin-1", "utf-16": "utf-16", "utf-16-le": "utf-16"}
@@ -56,7 +65,8 @@ def _open_bytes(path: Path):
     return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")
 
 
-def _head(path: Path) -> bytes:
+def read_head(path: Path) -> bytes:
+    """The first bytes of the (decompressed) file, to sniff its encoding and delimiter."""
     try:
         with _open_bytes(path) as fh:
             return fh.read(_HEAD_BYTES)
@@ -64,7 +74,7 @@ def _head(path: Path) -> bytes:
         raise DataError(f"cannot be read: {exc}.", path=path) from None
 
 
-def _encoding(head: bytes, configured: str | None) -> str:
+def text_encoding(head: bytes, configured: str | None) -> str:
     """The Python codec to read with: configured, else the byte-order mark's, else UTF-8."""
     if configured is not None:
         return configured
@@ -83,7 +93,7 @@ def _looks_like_utf16(head: bytes) -> bool:
     return head[:200].count(0) > min(20, len(head[:200]) // 4)
 
 
-def _delimiter(head: bytes, encoding: str) -> str | None:
+def delimiter(head: bytes, encoding: str) -> str | None:
     first = head.decode(encoding, errors="replace").lstrip("\ufeff").splitlines()[:1]
     counts = {d: first[0].count(d) for d in _DELIMITERS} if first else {}
     best = max(counts, key=counts.get, default=None)
@@ -121,19 +131,23 @@ def load_csv(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str | None
     DataError
         The file cannot be decoded or parsed (one line: the reason and the line it is on).
     """
-    head = _head(path)
-    _check_head(head, path, encoding)
-    codec = _encoding(head, encoding)
+    head = read_head(path)
+    check_head(head, path, encoding)
+    codec = text_encoding(head, encoding)
     source = path
     if codec not in _NATIVE or (codec == "utf-16" and head.startswith(codecs.BOM_UTF16_BE)):
         source, codec_read, duck = _transcode(path, codec, workdir), "utf-8", "utf-8"
     else:
         codec_read, duck = codec, _NATIVE[codec]
-    delim = _delimiter(head, codec)
+    delim = delimiter(head, codec)
+    # `row_number() OVER ()` numbers the rows in file order only while insertion order is kept.
+    con.execute("SET preserve_insertion_order = true")
     try:
         con.execute(_create_sql(source, duck, delim))
     except duckdb.Error as exc:
         _recover(con, exc, path, source, codec_read, delim, workdir)
+    finally:
+        con.execute("SET preserve_insertion_order = false")
     columns = [row[0] for row in con.execute("DESCRIBE _file").fetchall()][1:]
     return CsvFile(encoding=codec, columns=columns)
 
@@ -147,7 +161,7 @@ def _create_sql(source: Path, encoding: str, delim: str | None) -> str:
     return f"CREATE TABLE _file AS SELECT row_number() OVER () AS _row, * FROM {scan}"
 
 
-def _check_head(head: bytes, path: Path, encoding: str | None) -> None:
+def check_head(head: bytes, path: Path, encoding: str | None) -> None:
     """Refuse, before parsing, a file that is empty or plainly not delimited text."""
     if not head.strip():
         raise EmptyDataError("the file is empty (no header, no rows).", path=path)
@@ -242,7 +256,7 @@ def _duckdb_reason(message: str) -> str:
 
 def _decode_error(path: Path, source: Path, encoding: str) -> DataError:
     bad = _first_undecodable(source, encoding)
-    if _looks_like_utf16(_head(source)):
+    if _looks_like_utf16(read_head(source)):
         hint = _UTF16_HINT
     else:
         hint = "set [columns] encoding to the file's encoding (e.g. 'latin-1', 'cp1252' or 'utf-16')."

@@ -20,11 +20,12 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+import pyarrow as pa
 
 from analysis._rules import quote_literal
 from analysis.errors import DataError, EmptyDataError
 
-__all__ = ["DATE_FORMATS", "detect_date_format", "date_bounds"]
+__all__ = ["DATE_FORMATS", "detect_date_format", "date_bounds", "quartile_ranks", "value_at_rank"]
 
 DATE_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
@@ -86,13 +87,42 @@ def _best(con, values_sql: str, formats: tuple[str, ...]) -> tuple[int, list[str
     return n, distinct
 
 
-def detect_date_format(con: duckdb.DuckDBPyConnection, text_sql: str, rows: int, *, path: object, column: str) -> str:
+class _Values:
+    """Distinct text values of the date column, fetched from the engine into a local DuckDB table.
+
+    The candidate formats are tried by DuckDB's strptime whichever engine holds
+    the data, so the choice of format is the same on both; only the sampled
+    distinct values (and, when the sample reads two ways, all distinct values)
+    cross into Python.
+    """
+
+    def __init__(self, fetch, text_sql: str) -> None:
+        self._fetch, self._text, self._con = fetch, text_sql, duckdb.connect(":memory:")
+
+    def table(self, name: str, step: int) -> str:
+        """Query of the distinct values of every ``step``-th row (every row for 1), as table ``name``."""
+        if name not in {r[0] for r in self._con.execute("SHOW TABLES").fetchall()}:
+            where = f"_row % {step} = 0 AND " if step > 1 else ""
+            rows = self._fetch(f"SELECT DISTINCT {self._text} AS v FROM raw WHERE {where}{self._text} IS NOT NULL")
+            values = pa.table({"v": pa.array([r[0] for r in rows], pa.string())})
+            self._con.register("_fetched", values)
+            self._con.execute(f"CREATE TABLE {name} AS SELECT v FROM _fetched")
+            self._con.unregister("_fetched")
+        return f"SELECT v FROM {name}"
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return self._con
+
+
+def detect_date_format(fetch, text_sql: str, rows: int, *, path: object, column: str) -> str:
     """Choose the strptime format of a text date column, or stop when the choice would be a guess.
 
     Parameters
     ----------
-    con
-        The connection holding table or view ``raw``.
+    fetch
+        Runs a query on the engine holding view ``raw`` and returns its rows
+        (:meth:`analysis.engines.Engine.rows`).
     text_sql
         SQL expression of the column's trimmed text (NULL when blank).
     rows
@@ -107,18 +137,19 @@ def detect_date_format(con: duckdb.DuckDBPyConnection, text_sql: str, rows: int,
     DataError
         No format reads any value, or two formats read every value differently.
     """
+    values = _Values(fetch, text_sql)
+    con = values.con
     step = max(1, rows // SAMPLE_ROWS)
-    sample = f"SELECT DISTINCT {text_sql} AS v FROM raw WHERE _row % {step} = 0 AND {text_sql} IS NOT NULL"
-    full = f"SELECT DISTINCT {text_sql} AS v FROM raw WHERE {text_sql} IS NOT NULL"
+    sample = values.table("every" if step == 1 else "sampled", step)
     n, best = _best(con, sample, DATE_FORMATS)
     if n == 0 and step > 1:
-        sample, step = full, 1
+        sample, step = values.table("every", 1), 1
         n, best = _best(con, sample, DATE_FORMATS)
     if n == 0:
         raise EmptyDataError("every value of the date column is empty.", path=path, column=column)
     if len(best) > 1 and step > 1:
         # The sample reads both ways; the whole column may not (a 13th day later in the file).
-        n, best = _best(con, full, tuple(best))
+        n, best = _best(con, values.table("every", 1), tuple(best))
     if not best:
         example = con.execute(f"SELECT min(v) FROM ({sample})").fetchone()[0]
         raise DataError(
@@ -129,7 +160,7 @@ def detect_date_format(con: duckdb.DuckDBPyConnection, text_sql: str, rows: int,
         )
     if len(best) > 1:
         a, b = best[0], best[1]
-        value = _disagreement(con, full, a, b)
+        value = _disagreement(con, values.table("every", 1), a, b)
         raise DataError(
             f"the dates read two ways: {value!r} reads as {_reading(value, a)} ({a}) or {_reading(value, b)} ({b}); "
             "set [columns] date_format.",
@@ -139,9 +170,27 @@ def detect_date_format(con: duckdb.DuckDBPyConnection, text_sql: str, rows: int,
     return best[0]
 
 
+def quartile_ranks(n: int) -> tuple[int, int]:
+    """0-based ranks of the first and third quartiles of ``n`` sorted values, as DuckDB's ``quantile_disc``.
+
+    ``quantile_disc(x, q)`` is the value at rank ``ceil(q * n) - 1``; in integers, so that the
+    rank is the same for any ``n`` and on any engine.
+    """
+    return (n + 3) // 4 - 1, (3 * n + 3) // 4 - 1
+
+
+def value_at_rank(counts: list[tuple[int, int]], rank: int) -> tuple[int, int]:
+    """``(key, rank within it)`` of the 0-based ``rank``-th value of a histogram of ``(key, count)`` sorted by key."""
+    seen = 0
+    for key, count in counts:
+        if rank < seen + count:
+            return key, rank - seen
+        seen += count
+    raise ValueError(f"rank {rank} is beyond the {seen} values of the histogram")
+
+
 def date_bounds(
-    con: duckdb.DuckDBPyConnection,
-    ts_sql: str,
+    quartiles: tuple[int, int] | None,
     *,
     fence: float,
     min_date: dt.date | None,
@@ -149,21 +198,18 @@ def date_bounds(
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
     """Return the (lowest, highest) plausible timestamp, ``None`` for an open side.
 
-    The fence is ``fence * max(IQR, 365 days)`` beyond the quartiles of every
-    parsed date in ``raw``; a configured ``min_date`` / ``max_date`` (the whole
-    day) replaces it on its side.
+    ``quartiles`` are the first and third quartiles (``quantile_disc``, in
+    microseconds since 1970) of every parsed date of the file, ``None`` when it
+    has none. The fence is ``fence * max(IQR, 365 days)`` beyond them; a
+    configured ``min_date`` / ``max_date`` (the whole day) replaces it on its side.
     """
     low = None if min_date is None else dt.datetime.combine(min_date, dt.time())
     high = None if max_date is None else dt.datetime.combine(max_date, dt.time.max)
-    if fence > 0 and (low is None or high is None):
-        q1, q3 = con.execute(
-            f"SELECT quantile_disc(epoch_us(t), 0.25), quantile_disc(epoch_us(t), 0.75) "
-            f"FROM (SELECT {ts_sql} AS t FROM raw) WHERE t IS NOT NULL"
-        ).fetchone()
-        if q1 is not None:
-            reach = fence * max(q3 - q1, 365 * _DAY_US)
-            low = low or _from_epoch_us(q1 - reach)
-            high = high or _from_epoch_us(q3 + reach)
+    if fence > 0 and (low is None or high is None) and quartiles is not None:
+        q1, q3 = quartiles
+        reach = fence * max(q3 - q1, 365 * _DAY_US)
+        low = low or _from_epoch_us(q1 - reach)
+        high = high or _from_epoch_us(q3 + reach)
     return low, high
 
 

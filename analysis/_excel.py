@@ -26,9 +26,7 @@ import pyarrow as pa
 from analysis.bundle import SheetRows
 from analysis.errors import DataError
 
-__all__ = ["load_workbook", "EXCEL_SUFFIXES"]
-
-EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+__all__ = ["load_workbook"]
 
 # fastexcel logs through Python logging ("falling back to string" for an empty
 # column); without a handler of ours, logging's last resort prints it on stderr.

@@ -20,6 +20,7 @@ TRANSACTION_ROLES = (
     "product",
     "description",
     "country",
+    "currency",
 )
 CUSTOMER_ROLES = ("customer", "monetary", "frequency", "recency", "avg_unit_cost")
 
@@ -87,6 +88,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "product": ("stockcode", "productid", "sku", "product", "itemid"),
     "description": ("description", "productname", "itemname"),
     "country": ("country", "region"),
+    "currency": ("currency", "currencycode", "currencyiso", "ccy"),
 }
 
 
@@ -103,7 +105,7 @@ def map_roles(
     header = set(columns)
     for shape, (level, mapping) in KNOWN_SHAPES.items():
         if set(mapping.values()) <= header and not configured:
-            return shape, level, dict(mapping)
+            return shape, level, _with_currency(dict(mapping), columns, level)
     if configured:
         missing_cols = [f"{role}={col!r}" for role, col in configured.items() if col not in header]
         if missing_cols:
@@ -114,6 +116,7 @@ def map_roles(
             )
         mapping = dict(configured)
         level = "customers" if {"monetary", "recency"} & set(mapping) else "transactions"
+        mapping = _with_currency(mapping, columns, level)
         shape = "custom"
     else:
         mapping = {}
@@ -126,6 +129,15 @@ def map_roles(
         level, shape = "transactions", "auto"
     _check_required(mapping, level, columns, path, where)
     return shape, level, mapping
+
+
+def _with_currency(mapping: dict[str, str], columns: list[str], level: str) -> dict[str, str]:
+    """Add the ``currency`` role when a column is named like one and no role has it yet."""
+    if level != "transactions" or "currency" in mapping:
+        return mapping
+    by_norm = {_norm(c): c for c in columns if c not in mapping.values()}
+    found = next((by_norm[a] for a in _ALIASES["currency"] if a in by_norm), None)
+    return mapping if found is None else {**mapping, "currency": found}
 
 
 def _check_required(mapping: dict[str, str], level: str, columns: list[str], path: Path, where: str) -> None:

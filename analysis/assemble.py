@@ -59,11 +59,12 @@ def _data_section(s: RunStages) -> DataSection:
     table, cleaned, customers = s.table, s.cleaned, s.customers
     return DataSection(
         source=s.loaded.source,
+        engine=s.loaded.engine.name,
         rows_in=cleaned.rows_in,
         rows_kept=cleaned.rows_kept,
         dropped=cleaned.dropped,
         customers=len(customers),
-        orders=None if table.orders is None else int(len(table.orders)),
+        orders=table.order_count,
         revenue=round(float(customers["monetary"].sum()), 2),
         currency=s.currency,
         snapshot_date=None if table.snapshot_date is None else table.snapshot_date.isoformat(),

@@ -88,6 +88,9 @@ class Returns(_Model):
 
 class DataSection(_Model):
     source: Source
+    engine: Literal["duckdb", "spark"] = Field(
+        default="duckdb", description="the engine that loaded and cleaned the log and built the customer table"
+    )
     rows_in: int
     rows_kept: int
     dropped: dict[str, int] = Field(

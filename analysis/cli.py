@@ -1,4 +1,4 @@
-"""Command line: ``python -m analysis run [DATA] [--config FILE] [--out DIR] [--k N]``.
+"""Command line: ``python -m analysis run [DATA] [--config FILE] [--out DIR] [--k N] [--engine NAME]``.
 
 Errors become one line on stderr and a non-zero exit; ``--debug`` shows the traceback.
 """
@@ -108,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
         help="experiment results CSV (customer, arm, converted, revenue) to measure lift per segment",
     )
     run.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default=None,
+        help="where the log stage runs (load, clean, customer table): DuckDB in-process or a Spark session "
+        "(overrides [engine] name; Spark needs the 'spark' extra)",
+    )
+    run.add_argument(
         "--progress",
         choices=("auto", "always", "never"),
         default="auto",
@@ -131,11 +138,20 @@ def _run(args: argparse.Namespace) -> int:
         overrides["cluster"] = {"k": args.k}
     if args.results is not None:
         overrides["experiments"] = {"results": args.results}
+    if args.engine is not None:
+        overrides["engine"] = {"name": args.engine}
     config = load_config(args.config, **overrides)
     enabled = {"auto": sys.stderr.isatty(), "always": True, "never": False}[args.progress]
     with _RichProgress(enabled) as progress:
         previous = None if args.previous is None else read_previous(args.previous)
-        result = run_pipeline(args.data, config=config, out_dir=args.out, progress=progress, previous=previous)
+        try:
+            result = run_pipeline(args.data, config=config, out_dir=args.out, progress=progress, previous=previous)
+        except ImportError as exc:
+            if config.engine.name != "spark" or args.debug:
+                raise
+            # The optional extra is missing: the message says how to install it.
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     for message in result.warnings:
         print(f"warning: {message}", file=sys.stderr)
     bundle = result.bundle

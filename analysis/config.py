@@ -69,6 +69,9 @@ class ColumnsConfig(_Section):
     product: str | None = None
     description: str | None = None
     country: str | None = None
+    currency: str | None = Field(
+        default=None, description="a column holding each line's ISO 4217 currency code (one code per file)"
+    )
     date_format: str | None = Field(
         default=None,
         description="strptime format of a text timestamp column, e.g. '%d/%m/%Y %H:%M'; detected when unset",
@@ -177,8 +180,17 @@ class CleaningConfig(_Section):
 
 
 class EngineConfig(_Section):
-    """How DuckDB may use the machine: a memory ceiling, and where it spills beyond it."""
+    """Where the log stage runs (DuckDB in-process, or Spark) and how it may use the machine.
 
+    ``memory_limit`` and ``temp_directory`` are DuckDB's; ``master`` and
+    ``spark`` are Spark's. Everything after the customer table runs in-process
+    whatever the engine.
+    """
+
+    name: Literal["duckdb", "spark"] = Field(
+        default="duckdb",
+        description="'duckdb' (in-process, the default) or 'spark' (a local or cluster session; extra 'spark')",
+    )
     memory_limit: str = Field(
         default="3GB",
         pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
@@ -188,6 +200,26 @@ class EngineConfig(_Section):
         default=None,
         description="where DuckDB spills; default: a fresh directory under the system temp dir, removed afterwards",
     )
+    master: str = Field(
+        default="local[*]",
+        min_length=1,
+        description="Spark master URL: 'local[*]', 'local[4]', 'spark://host:7077', 'yarn', ...",
+    )
+    spark: dict[str, str] = Field(
+        default_factory=dict,
+        description="Spark settings for the session, e.g. {'spark.driver.memory' = '4g'} (keys start with 'spark.')",
+    )
+
+    @field_validator("spark", mode="before")
+    @classmethod
+    def _spark_settings(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        bad = [key for key in value if not str(key).startswith("spark.")]
+        if bad:
+            raise ValueError(f"Spark setting names start with 'spark.'; got {bad!r}")
+        # TOML writes numbers and booleans unquoted; Spark takes every setting as text.
+        return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
 
 
 class CustomersConfig(_Section):

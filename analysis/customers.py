@@ -1,16 +1,25 @@
-"""Aggregate cleaned transactions into one row per customer.
+"""Aggregate cleaned transactions into one row per customer, and per customer and purchase day.
 
-The aggregation is plain SQL (``analysis/sql/customers.sql``) so that another
-engine can run the same text; only the date arithmetic that SQL dialects spell
-differently (recency, tenure) is done here, in pandas.
+The aggregations are plain SQL (``analysis/sql/customers.sql``, ``days.sql``,
+``orders.sql``) over the kept parts of orders that :mod:`analysis.clean`
+stored, so the same text runs on DuckDB and Spark. Only customer-level rows
+cross into Python: the customer table, and the purchase days (one row per
+customer and day with an order) that the lifetime-value models and the
+experiments' back-test read, already grouped as
+:class:`analysis.clv._data.Occasions`. The per-order frame is built only if
+asked for (:attr:`CustomerTable.orders`). The date arithmetic that SQL
+dialects spell differently (recency, tenure) is done here, in pandas.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +28,9 @@ import pandera.pandas as pa
 from analysis.clean import CleanedData
 from analysis.config import CustomersConfig
 from analysis.errors import DataError
+
+if TYPE_CHECKING:
+    from analysis.clv._data import Occasions
 
 __all__ = ["CustomerTable", "CustomerSchema", "OrderSchema", "customer_table", "read_sql", "table_from_frames"]
 
@@ -60,55 +72,172 @@ class OrderSchema(pa.DataFrameModel):
 
 @dataclass(frozen=True)
 class CustomerTable:
-    """The per-customer table and what it was measured against.
+    """The per-customer table, the purchase days, and what they were measured against.
 
-    ``orders`` is ``None`` for pre-aggregated (customer-level) input.
+    ``occasions`` (purchase days grouped by customer) and ``order_count`` are
+    ``None`` for pre-aggregated (customer-level) input; so is ``orders``, the
+    per-order frame, which is read from the engine on first access only (it
+    has one row per order: millions at scale). ``currency`` is the ISO 4217
+    code of the amounts when the data or the configuration says it.
     """
 
     customers: pd.DataFrame
-    orders: pd.DataFrame | None
+    occasions: Occasions | None
+    order_count: int | None
     snapshot_date: dt.date | None
     first_date: dt.date | None
     last_date: dt.date | None
+    currency: str | None = None
+    read_orders: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def orders(self) -> pd.DataFrame | None:
+        """One row per order: customer_id, order_id, timestamp, amount (sorted by customer, time, order)."""
+        return None if self.read_orders is None else self.read_orders()
 
 
-_SOURCE = re.compile(r"\bFROM clean\b")
+_SOURCE = re.compile(r"\bFROM (clean|kept_parts|kept_products)\b")
+_RELATIONS = {"clean", "kept_parts", "kept_products"}
 
 
-def read_sql(name: str, *, source: str = "clean") -> str:
-    """Return the text of ``analysis/sql/<name>.sql``, reading the relation ``source`` instead of ``clean``.
+def read_sql(name: str, *, relations: dict[str, str] | None = None) -> str:
+    """Return the text of ``analysis/sql/<name>.sql``, reading other relations than the default ones.
 
-    The queries read one relation named ``clean``; another name lets the same
-    text run over a filtered view (the calibration period of the lifetime-value
-    check, say).
+    The queries read relations named ``clean``, ``kept_parts`` and
+    ``kept_products``; ``relations`` (``{"kept_parts": "kept_parts_until",
+    ...}``) lets the same text run over filtered views (the table as it was at
+    a date, say).
     """
     text = resources.files("analysis").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
-    if source == "clean":
-        return text
-    if not source.isidentifier():
-        raise ValueError(f"The 'source' parameter must be an SQL identifier. Got {source!r} instead.")
-    return _SOURCE.sub(f"FROM {source}", text)
+    relations = relations or {}
+    bad = [v for v in relations.values() if not v.isidentifier()]
+    if bad or set(relations) - _RELATIONS:
+        raise ValueError(
+            f"The 'relations' parameter must map {' / '.join(sorted(_RELATIONS))} to SQL identifiers. "
+            f"Got {relations!r} instead."
+        )
+    return _SOURCE.sub(lambda m: f"FROM {relations.get(m.group(1), m.group(1))}", text)
+
+
+def _timestamps(us: pd.Series) -> pd.Series:
+    return pd.to_datetime(us.astype("Int64"), unit="us")
+
+
+def _views(data: CleanedData, until: dt.date | None) -> dict[str, str]:
+    """Create the relations the queries read (``kept_parts``, and both cut at ``until`` when given)."""
+    engine = data.loaded.engine
+    engine.execute("CREATE OR REPLACE TEMP VIEW kept_parts AS SELECT * FROM _parts WHERE reason IS NULL")
+    engine.execute("CREATE OR REPLACE TEMP VIEW kept_products AS SELECT * FROM _products")
+    if until is None:
+        return {}
+    # A part holds the lines of one calendar day, so cutting parts by day is cutting lines by date.
+    last_day = (until - dt.date(1970, 1, 1)).days
+    stop = (until + dt.timedelta(days=1)).isoformat()
+    engine.execute(f"CREATE OR REPLACE TEMP VIEW kept_parts_until AS SELECT * FROM kept_parts WHERE day <= {last_day}")
+    engine.execute(f"CREATE OR REPLACE TEMP VIEW clean_until AS SELECT * FROM clean WHERE ts < TIMESTAMP '{stop}'")
+    engine.execute(
+        f"CREATE OR REPLACE TEMP VIEW kept_products_until AS SELECT * FROM _products WHERE day <= {last_day}"
+    )
+    return {"clean": "clean_until", "kept_parts": "kept_parts_until", "kept_products": "kept_products_until"}
+
+
+def _days_sql(data: CleanedData, relations: dict[str, str]) -> str:
+    """Purchase days: per customer and calendar day, that day's order amounts in time order.
+
+    An order counts on the day of its first line. The amounts of a day are
+    added in Python, in order of time and order id, exactly as the orders
+    used to be added (so the models see the same bits); only the list
+    aggregate is spelt differently by the engines.
+    """
+    amounts = data.loaded.engine.dialect.ordered_list("amount", ["first_us", "order_id"])
+    source = relations.get("kept_parts", "kept_parts")
+    return f"""
+        SELECT customer_id, day, {amounts} AS amounts
+        FROM (SELECT customer_id, order_id, MIN(day) AS day, MIN(first_us) AS first_us,
+                     CAST(SUM(amount) AS DOUBLE) AS amount
+              FROM {source} GROUP BY customer_id, order_id) orders
+        GROUP BY customer_id, day
+        ORDER BY customer_id, day"""
+
+
+def _occasions(data: CleanedData, relations: dict[str, str]) -> Occasions:
+    import pyarrow.compute as pc
+
+    from analysis.clv._data import Occasions  # the lifetime-value package, only for transactions
+
+    days = data.loaded.engine.arrow(_days_sql(data, relations))
+    amounts = days.column("amounts").combine_chunks()
+    lengths = pc.list_value_length(amounts).to_numpy(zero_copy_only=False)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    # np.add.reduceat adds each day's orders left to right, as Occasions does when it merges orders.
+    total = np.add.reduceat(pc.list_flatten(amounts).to_numpy(zero_copy_only=False), starts) if len(starts) else []
+    frame = pd.DataFrame(
+        {
+            "customer_id": days.column("customer_id").to_pandas(),
+            "day": days.column("day").to_numpy().astype("int64").astype("datetime64[D]").astype("datetime64[s]"),
+            "amount": np.asarray(total, dtype=float),
+        }
+    )
+    return Occasions.from_frame(frame)
+
+
+def _orders_reader(data: CleanedData, relations: dict[str, str]) -> Callable[[], pd.DataFrame]:
+    engine, query = data.loaded.engine, read_sql("orders", relations=relations)
+
+    def read() -> pd.DataFrame:
+        orders = engine.arrow(query).to_pandas()
+        orders["ts"] = _timestamps(orders["ts"])
+        orders = orders.rename(columns={"ts": "timestamp"})
+        return OrderSchema.validate(orders).reset_index(drop=True)
+
+    return read
 
 
 def _from_transactions(data: CleanedData, config: CustomersConfig, until: dt.date | None) -> CustomerTable:
-    con = data.loaded.con
-    source = "clean"
-    if until is not None:
-        source = "clean_until"
-        stop = (until + dt.timedelta(days=1)).isoformat()
-        con.execute(f"CREATE OR REPLACE TEMP VIEW clean_until AS SELECT * FROM clean WHERE ts < TIMESTAMP '{stop}'")
-    return table_from_frames(
-        con.execute(read_sql("customers", source=source)).fetch_df(),
-        con.execute(read_sql("orders", source=source)).fetch_df(),
+    relations = _views(data, until)
+    frame = data.loaded.engine.arrow(read_sql("customers", relations=relations)).to_pandas()
+    if frame.empty:
+        raise DataError("no customer has a kept purchase by the cut-off date.", path=data.loaded.path)
+    frame["first_purchase"] = _timestamps(frame.pop("first_us"))
+    frame["last_purchase"] = _timestamps(frame.pop("last_us"))
+    table = table_from_frames(
+        frame,
+        None,
         config=config,
         has_quantity="quantity" in data.loaded.roles,
         has_product="product" in data.loaded.roles,
     )
+    occasions = _occasions(data, relations)
+    return CustomerTable(
+        customers=table.customers,
+        occasions=occasions,
+        order_count=int(table.customers["frequency"].sum()),
+        snapshot_date=table.snapshot_date,
+        first_date=table.first_date,
+        last_date=table.last_date,
+        currency=_currency(data, config),
+        read_orders=_orders_reader(data, relations),
+    )
+
+
+def _currency(data: CleanedData, config: CustomersConfig) -> str | None:
+    """The amounts' currency: the data's currency column, else ``[customers] currency``, else the known layout's."""
+    from analysis._shapes import KNOWN_CURRENCIES
+
+    found, configured = data.currency, config.currency
+    if found is not None and configured is not None and found != configured:
+        raise DataError(
+            f"[customers] currency is {configured!r} but the currency column holds {found!r}; "
+            "remove the setting or correct it.",
+            path=data.loaded.path,
+            column=data.loaded.roles.get("currency"),
+        )
+    return found or configured or KNOWN_CURRENCIES.get(data.loaded.source.shape)
 
 
 def table_from_frames(
     frame: pd.DataFrame,
-    orders: pd.DataFrame,
+    orders: pd.DataFrame | None,
     *,
     config: CustomersConfig,
     has_quantity: bool = True,
@@ -126,7 +255,7 @@ def table_from_frames(
         The result of ``read_sql("customers")`` (one row per customer, sorted).
         Not modified.
     orders
-        The result of ``read_sql("orders")`` (column ``ts``, renamed to ``timestamp``).
+        One row per order (column ``ts`` or ``timestamp``), or ``None``.
     config
         Optional fixed snapshot date.
     has_quantity, has_product
@@ -144,7 +273,6 @@ def table_from_frames(
         A configured snapshot date on or before the last purchase.
     """
     frame = frame.copy()
-    orders = orders.rename(columns={"ts": "timestamp"})
     first = pd.Timestamp(frame["first_purchase"].min()).date()
     last = pd.Timestamp(frame["last_purchase"].max()).date()
     snapshot = config.snapshot_date or (last + dt.timedelta(days=1))
@@ -162,17 +290,21 @@ def table_from_frames(
     if not has_product:
         frame["distinct_products"] = np.nan
     frame = frame[list(CustomerSchema.to_schema().columns)]
+    checked = None if orders is None else OrderSchema.validate(orders.rename(columns={"ts": "timestamp"}))
     return CustomerTable(
         customers=CustomerSchema.validate(frame).reset_index(drop=True),
-        orders=OrderSchema.validate(orders).reset_index(drop=True),
+        occasions=None,
+        order_count=None if checked is None else len(checked),
         snapshot_date=snapshot,
         first_date=first,
         last_date=last,
+        read_orders=None if checked is None else (lambda: checked.reset_index(drop=True)),
     )
 
 
-def _from_customer_level(data: CleanedData) -> CustomerTable:
-    frame = data.loaded.con.execute("SELECT * FROM clean ORDER BY customer_id").fetch_df()
+def _from_customer_level(data: CleanedData, config: CustomersConfig) -> CustomerTable:
+    query = "SELECT customer_id, recency, frequency, monetary, avg_unit_cost FROM clean ORDER BY customer_id"
+    frame = data.loaded.engine.arrow(query).to_pandas()
     frame["frequency"] = frame["frequency"].round().astype(int)
     frame["avg_order_value"] = frame["monetary"] / frame["frequency"]
     for col in ("tenure", "distinct_products", "total_quantity"):
@@ -183,10 +315,12 @@ def _from_customer_level(data: CleanedData) -> CustomerTable:
     frame = frame[list(CustomerSchema.to_schema().columns)]
     return CustomerTable(
         customers=CustomerSchema.validate(frame).reset_index(drop=True),
-        orders=None,
+        occasions=None,
+        order_count=None,
         snapshot_date=None,
         first_date=None,
         last_date=None,
+        currency=config.currency,
     )
 
 
@@ -212,14 +346,16 @@ def customer_table(data: CleanedData, *, config: CustomersConfig, until: dt.date
         of kept lines), avg_unit_cost (spend / units), avg_order_value, tenure
         (days from the first purchase day to the snapshot), distinct_products,
         total_quantity, first_purchase, last_purchase, country (most frequent).
-        Sorted by customer_id. ``orders``: customer_id, order_id, timestamp, amount.
+        Sorted by customer_id. ``occasions``: the purchase days of every
+        customer (day and spend), for the lifetime-value models. ``orders``
+        (read on first access): customer_id, order_id, timestamp, amount.
         The snapshot date is the last purchase date + 1 day unless configured;
         never today's date.
     """
     if data.loaded.level == "customers":
         if until is not None:
             raise DataError("a customer-level input has no dates, so it cannot be cut at a date.")
-        return _from_customer_level(data)
+        return _from_customer_level(data, config)
     if until is not None and config.snapshot_date is None:
         config = config.model_copy(update={"snapshot_date": until + dt.timedelta(days=1)})
     return _from_transactions(data, config, until)

@@ -32,7 +32,7 @@ from analysis.fingerprint import sha256_file
 from analysis.history_schema import MigrationSection
 from analysis.identity import continue_segments
 from analysis.kselect import choose_k, choose_k_steps
-from analysis.load import KNOWN_CURRENCIES, load_transactions
+from analysis.load import load_transactions
 from analysis.migration import migrate
 from analysis.model import SegmentModel, dump_model
 from analysis.naming import name_segments
@@ -109,7 +109,7 @@ def _lifetime_value(cleaned, table, features, segmentation, segments, config: Co
         )
     customers = table.customers
     return fit_clv(
-        table.orders,
+        table.occasions,
         config=config.clv,
         segment_of=pd.Series(segmentation.labels, index=customers["customer_id"].to_numpy()),
         segment_ids=sorted(s.id for s in segments),
@@ -120,7 +120,7 @@ def _lifetime_value(cleaned, table, features, segmentation, segments, config: Co
 
 def _value_and_tests(cleaned, table, pseudonyms, features, segmentation, segments, config: Config, progress: Progress):
     """CLV, test plans and the optional results read-out (transactions only)."""
-    if table.orders is None:
+    if table.occasions is None:
         return None, None, None
     customers, labels = table.customers, segmentation.labels
     clv: ClvResult | None = None
@@ -132,7 +132,7 @@ def _value_and_tests(cleaned, table, pseudonyms, features, segmentation, segment
     designed = design_experiments(
         members,
         segments=segments,
-        orders=table.orders,
+        orders=table.occasions,
         config=config.experiments,
         observation_end=table.snapshot_date - dt.timedelta(days=1),
         clv=clv,
@@ -233,7 +233,7 @@ def run_stages(
         labels = segmentation.labels
         progress.stage("name")
         profiles = profile_segments(customers, labels, features=features.columns, config=config.cluster)
-        currency = config.customers.currency or KNOWN_CURRENCIES.get(loaded.source.shape)
+        currency = table.currency
         segments = name_segments(
             profiles,
             playbook_path=config.naming.playbook,

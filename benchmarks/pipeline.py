@@ -13,37 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _measure import measure
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-
-
-_WRAPPER = (
-    "import resource, subprocess, sys\n"
-    "done = subprocess.run(sys.argv[1:])\n"
-    "print('PEAK_KIB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
-    "sys.exit(done.returncode)\n"
-)
-
-
-def _measure(cmd: list[str]) -> tuple[float, float, str]:
-    """Run ``cmd`` under a fresh wrapper process; return (seconds, peak MiB, last stdout line).
-
-    The wrapper's RUSAGE_CHILDREN peak covers only this one command.
-    """
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", _WRAPPER, *cmd], capture_output=True, text=True, cwd=REPO)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"benchmark command failed: {' '.join(cmd)}\n{done.stderr}")
-    peak_kib = next(int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("PEAK_KIB"))
-    last = (done.stdout.strip().splitlines() or [""])[-1]
-    return seconds, peak_kib / 1024, last
 
 
 def main() -> None:
@@ -60,7 +37,7 @@ def main() -> None:
         for name, cmd in jobs.items():
             times, peaks = [], []
             for _ in range(args.repeat):
-                seconds, peak, last = _measure(cmd)
+                seconds, peak, last = measure(cmd)
                 times.append(seconds)
                 peaks.append(peak)
             print(f"{name:<16} wall {statistics.median(times):7.1f} s   peak RSS {max(peaks):7.0f} MiB   | {last}")

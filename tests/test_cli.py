@@ -75,6 +75,20 @@ def test_bad_config_value_is_one_line(tmp_path):
     assert "cluster.method" in done.stderr and "'dbscan'" in done.stderr
 
 
+def test_spark_engine_without_pyspark_is_one_line_saying_how_to_install(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("pyspark") is not None:
+        pytest.skip("pyspark is installed here (the spark tests run the engine itself)")
+    done = _cli("run", "--engine", "spark", "--out", str(tmp_path / "o"), "--progress", "never")
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert (
+        done.stderr.startswith("error: the Spark engine needs the pyspark package") and "--extra spark" in done.stderr
+    )
+    assert not (tmp_path / "o" / "bundle.json").exists()
+
+
 def test_schema_command_prints_the_committed_schema():
     done = _cli("schema")
     assert done.returncode == 0

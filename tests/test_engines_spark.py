@@ -1,13 +1,14 @@
-"""The Spark engine: the same SQL on Spark gives the DuckDB path's customer and order tables.
+"""The Spark engine: the whole log stage (load, clean, customer table) on Spark gives DuckDB's results.
 
-The reference is :func:`analysis.customers.customer_table` (DuckDB) on the same
-cleaned rows; its own hand-computed values are checked in tests/test_customers.py.
-Spark tests are skipped when pyspark (the optional extra ``spark``) is absent.
+The reference is the DuckDB path on the same file; its own hand-computed values
+are checked in tests/test_clean.py and tests/test_customers.py. Tests marked
+``spark`` start a local session and are skipped when pyspark (the optional
+extra ``spark``) is absent; ``uv run nox -s spark`` runs them.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import json
 import sys
 from pathlib import Path
 
@@ -16,13 +17,16 @@ import pandas as pd
 import pytest
 
 from analysis.clean import clean_transactions
-from analysis.config import CleaningConfig, ColumnsConfig, CustomersConfig
-from analysis.customers import CustomerTable, customer_table
-from analysis.engines.spark import export_clean, local_spark_session, spark_customer_table
+from analysis.config import CleaningConfig, ColumnsConfig, CustomersConfig, EngineConfig, load_config
+from analysis.customers import customer_table
+from analysis.engines.spark import local_spark_session
 from analysis.errors import ConfigError, DataError, SchemaMappingError
 from analysis.load import load_transactions
-from tests._data import DATA, SAMPLE
+from analysis.pipeline import run_pipeline
+from tests._data import DATA, SAMPLE, shared_file
 
+SPARK = EngineConfig(name="spark", master="local[2]", spark={"spark.driver.memory": "2g"})
+DUCKDB = EngineConfig()
 INPUTS = {
     "tiny_retail": (DATA / "tiny_retail.csv", CleaningConfig(max_unparseable_share=0.2)),
     "online_retail_II_sample": (SAMPLE, CleaningConfig()),
@@ -33,120 +37,119 @@ AMOUNTS_ONLY = "customer_id,date,number_of_cds,dollar_value\n1,19970101,1,10.5\n
 
 @pytest.fixture(scope="session")
 def spark():
-    """One local[2] session for the whole test run."""
+    """One local[2] session for the whole test run (the engine's getOrCreate finds it)."""
     pytest.importorskip("pyspark", reason="pyspark is not installed (optional extra: uv sync --extra spark)")
-    session = local_spark_session(cores=2, driver_memory="1g", app_name="segmentation-tests")
+    session = local_spark_session(cores=2, driver_memory="2g", app_name="segmentation-tests")
     yield session
     session.stop()
 
 
-@pytest.fixture(scope="module", params=list(INPUTS), ids=list(INPUTS))
-def cleaned_parquet(request, tmp_path_factory) -> tuple[CustomerTable, Path]:
-    """(the DuckDB table, the cleaned rows exported to Parquet) for one input file."""
-    path, cleaning = INPUTS[request.param]
-    cleaned = clean_transactions(load_transactions(path, columns=ColumnsConfig()), config=cleaning)
-    want = customer_table(cleaned, config=CustomersConfig())
-    return want, export_clean(cleaned, tmp_path_factory.mktemp(request.param) / "clean.parquet")
+def _log_stage(path: Path, engine: EngineConfig, cleaning: CleaningConfig) -> dict:
+    """Everything the log stage hands on, as plain values and frames."""
+    cleaned = clean_transactions(load_transactions(path, columns=ColumnsConfig(), engine=engine), config=cleaning)
+    try:
+        table = customer_table(cleaned, config=CustomersConfig())
+        occasions = None
+        if table.occasions is not None:
+            occ = table.occasions
+            occasions = (list(occ.customer_ids), occ.offsets.tolist(), occ.day.tolist(), occ.amount.tolist(), occ.unit)
+        return {
+            "accounting": (cleaned.rows_in, cleaned.rows_kept, cleaned.dropped, cleaned.date_format),
+            "returns": (cleaned.returns_rows, cleaned.returns_value, cleaned.returns_customers),
+            "dates": (table.snapshot_date, table.first_date, table.last_date, table.order_count, table.currency),
+            "customers": table.customers,
+            "orders": table.orders,
+            "occasions": occasions,
+        }
+    finally:
+        cleaned.loaded.engine.close()
 
 
-def _assert_same(got: pd.DataFrame, want: pd.DataFrame) -> None:
-    """Exact for ints, strings and timestamps; floats to a relative 1e-12."""
-    floats = [c for c in want.columns if pd.api.types.is_float_dtype(want[c])]
-    others = [c for c in want.columns if c not in floats]
-    assert list(got.columns) == list(want.columns)
-    pd.testing.assert_frame_equal(got[others], want[others], check_exact=True)
-    pd.testing.assert_frame_equal(got[floats], want[floats], check_exact=False, rtol=1e-12, atol=0)
-
-
-@pytest.mark.spark
-def test_spark_tables_equal_duckdb(spark, cleaned_parquet):
-    want, parquet = cleaned_parquet
-    got = spark_customer_table(parquet, spark=spark, config=CustomersConfig())
-    _assert_same(got.customers, want.customers)
-    _assert_same(got.orders, want.orders)
-    assert (got.snapshot_date, got.first_date, got.last_date) == (
-        want.snapshot_date,
-        want.first_date,
-        want.last_date,
-    )
-    assert "clean" not in {t.name for t in spark.catalog.listTables()}  # the temp view is dropped after use
-
-
-@pytest.mark.spark
-def test_dataframe_input_and_configured_snapshot(spark, tmp_path):
-    path, cleaning = INPUTS["tiny_retail"]
-    cleaned = clean_transactions(load_transactions(path, columns=ColumnsConfig()), config=cleaning)
-    config = CustomersConfig(snapshot_date=dt.date(2011, 4, 11))
-    want = customer_table(cleaned, config=config)
-    frame = spark.read.parquet(str(export_clean(cleaned, tmp_path / "clean.parquet")))
-    got = spark_customer_table(frame, spark=spark, config=config)
-    _assert_same(got.customers, want.customers)
-    # tests/test_customers.py: customer 111 last bought on 31 Mar 2011.
-    assert got.customers.set_index("customer_id").loc["111", "recency"] == 11.0
+def _assert_same_stage(got: dict, want: dict) -> None:
+    for key in ("accounting", "returns", "dates", "occasions"):
+        assert got[key] == want[key], key
+    for key in ("customers", "orders"):
+        if want[key] is None:
+            assert got[key] is None
+        else:
+            pd.testing.assert_frame_equal(got[key], want[key], check_exact=True)
 
 
 @pytest.mark.spark
-def test_rows_without_product_give_nan_columns(spark, tmp_path):
+@pytest.mark.parametrize("name", list(INPUTS))
+def test_log_stage_equals_duckdb(spark, name):
+    path, cleaning = INPUTS[name]
+    _assert_same_stage(_log_stage(path, SPARK, cleaning), _log_stage(path, DUCKDB, cleaning))
+
+
+@pytest.mark.spark
+def test_csv_without_product_column(spark, tmp_path):
     path = tmp_path / "amounts.csv"
     path.write_text(AMOUNTS_ONLY)
-    cleaned = clean_transactions(load_transactions(path, columns=ColumnsConfig()), config=CleaningConfig())
-    want = customer_table(cleaned, config=CustomersConfig())
-    got = spark_customer_table(export_clean(cleaned, tmp_path / "clean.parquet"), spark=spark, config=CustomersConfig())
-    _assert_same(got.customers, want.customers)
-    _assert_same(got.orders, want.orders)
-    assert got.customers["distinct_products"].isna().all()
+    got = _log_stage(path, SPARK, CleaningConfig())
+    _assert_same_stage(got, _log_stage(path, DUCKDB, CleaningConfig()))
+    assert got["customers"]["distinct_products"].isna().all()
 
 
 @pytest.mark.spark
-def test_missing_and_mistyped_columns_are_all_listed(spark, tmp_path):
+@pytest.mark.realdata
+def test_online_retail_ii_log_stage_equals_duckdb(spark):
+    """The full file as CSV (gzip): Spark's CSV reader, every column text, dates parsed by the rules."""
+    path = shared_file("online_retail_II.csv.gz")
+    _assert_same_stage(_log_stage(path, SPARK, CleaningConfig()), _log_stage(path, DUCKDB, CleaningConfig()))
+
+
+def _bundle(path: Path, engine: str, out: Path) -> dict:
+    config = load_config(None, engine=SPARK.model_dump() if engine == "spark" else {})
+    bundle = json.loads(run_pipeline(path, config=config, out_dir=out).bundle_path.read_text(encoding="utf-8"))
+    assert bundle["data"]["engine"] == engine
+    # Apart from the engine's name and its settings, recorded with the rest of the configuration.
+    bundle["data"].pop("engine")
+    bundle["config"].pop("engine")
+    return bundle
+
+
+@pytest.mark.spark
+def test_bundle_equals_duckdb_apart_from_engine(spark, tmp_path):
+    got = _bundle(SAMPLE, "spark", tmp_path / "spark")
+    want = _bundle(SAMPLE, "duckdb", tmp_path / "duckdb")
+    assert got == want
+    assert (tmp_path / "spark" / "assignments.csv").read_bytes() == (
+        tmp_path / "duckdb" / "assignments.csv"
+    ).read_bytes()
+
+
+@pytest.mark.spark
+def test_cli_runs_the_log_stage_on_spark(spark, tmp_path):
+    from analysis.cli import main
+
+    assert main(["run", str(SAMPLE), "--out", str(tmp_path / "out"), "--engine", "spark", "--progress", "never"]) == 0
+    assert json.loads((tmp_path / "out" / "bundle.json").read_text(encoding="utf-8"))["data"]["engine"] == "spark"
+
+
+@pytest.mark.spark
+def test_missing_role_is_listed_as_on_duckdb(spark, tmp_path):
     path = tmp_path / "bad.parquet"
-    duckdb.sql(
-        "SELECT '1' AS customer_id, '2011-01-01' AS ts, 1.0 AS quantity, 1.0 AS unit_price, "
-        "1.0 AS amount, 'x' AS product"
-    ).write_parquet(str(path))
-    with pytest.raises(SchemaMappingError) as err:
-        spark_customer_table(path, spark=spark, config=CustomersConfig())
-    message = str(err.value)
-    assert "order_id (missing)" in message and "country (missing)" in message
-    assert "ts (string, expected timestamp)" in message
+    duckdb.sql("SELECT '1' AS customer_id, 1.0 AS quantity").write_parquet(str(path))
+    messages = []
+    for engine in (SPARK, DUCKDB):
+        with pytest.raises(SchemaMappingError) as err:
+            load_transactions(path, columns=ColumnsConfig(), engine=engine)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
 
 
 @pytest.mark.spark
-def test_missing_input_path(spark, tmp_path):
-    with pytest.raises(DataError, match="not found"):
-        spark_customer_table(tmp_path / "nowhere.parquet", spark=spark, config=CustomersConfig())
+def test_excel_is_refused_with_one_line(spark, tmp_path):
+    import xlsxwriter
 
-
-@pytest.mark.parametrize("name", ["tiny_retail", "no_product"])
-def test_export_writes_the_clean_rows_with_fixed_types(tmp_path, name):
-    if name == "tiny_retail":
-        path, cleaning = INPUTS["tiny_retail"]
-    else:
-        path, cleaning = tmp_path / "amounts.csv", CleaningConfig()
-        path.write_text(AMOUNTS_ONLY)
-    cleaned = clean_transactions(load_transactions(path, columns=ColumnsConfig()), config=cleaning)
-    out = export_clean(cleaned, tmp_path / "sub" / "clean.parquet")
-    exported = duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{out}')").fetchall()
-    assert [(r[0], r[1]) for r in exported] == [
-        ("customer_id", "VARCHAR"),
-        ("order_id", "VARCHAR"),
-        ("ts", "TIMESTAMP"),
-        ("quantity", "DOUBLE"),
-        ("unit_price", "DOUBLE"),
-        ("amount", "DECIMAL(38,6)"),
-        ("product", "VARCHAR"),
-        ("country", "VARCHAR"),
-    ]
-    rows = duckdb.sql(f"SELECT * FROM read_parquet('{out}')").fetchall()
-    assert rows == cleaned.loaded.con.execute("SELECT * FROM clean").fetchall()
-
-
-def test_export_refuses_customer_level_input(tmp_path):
-    path = tmp_path / "customer_data.csv"
-    path.write_text("CustomerID,PurchaseAmount,PurchaseFrequency,Recency,AvgUnitCost\n1,100.0,4,10,2.5\n")
-    cleaned = clean_transactions(load_transactions(path, columns=ColumnsConfig()), config=CleaningConfig())
-    with pytest.raises(DataError, match="only transaction-level data"):
-        export_clean(cleaned, tmp_path / "clean.parquet")
+    path = tmp_path / "log.xlsx"
+    with xlsxwriter.Workbook(path) as book:
+        sheet = book.add_worksheet()
+        sheet.write_row(0, 0, ["Invoice", "StockCode", "Quantity", "InvoiceDate", "Price", "Customer ID", "Country"])
+        sheet.write_row(1, 0, ["1", "A", 1, "2011-01-01 10:00", 1.5, "7", "UK"])
+    with pytest.raises(DataError, match="Excel workbooks are read by the DuckDB engine only"):
+        load_transactions(path, columns=ColumnsConfig(), engine=SPARK)
 
 
 @pytest.mark.parametrize("cores", [0, -1, 1.5, True], ids=["zero", "negative", "float", "bool"])
@@ -155,7 +158,7 @@ def test_session_refuses_bad_cores(cores):
         local_spark_session(cores=cores)
 
 
-def test_without_pyspark_the_error_says_how_to_install(monkeypatch, tmp_path):
+def test_without_pyspark_the_error_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyspark.sql", None)  # makes `import pyspark.sql` fail
     with pytest.raises(ImportError, match="uv sync --extra spark"):
-        spark_customer_table(tmp_path / "clean.parquet", spark=None, config=CustomersConfig())
+        load_transactions(SAMPLE, columns=ColumnsConfig(), engine=SPARK)

@@ -1,59 +1,33 @@
-"""Run the per-customer aggregation on Apache Spark: the scale-out path.
+"""The Spark engine: the whole log stage (loading, cleaning with its row accounting, the customer table
+and the purchase days) on a Spark session, local or a cluster's.
 
-The aggregation is the very SQL text the DuckDB path runs
-(``analysis/sql/customers.sql`` and ``orders.sql``, read with
-:func:`analysis.customers.read_sql`), executed by ``spark.sql`` over a temp view
-``clean``; the small results then go through the same pandas step as the DuckDB
-path (:func:`analysis.customers.table_from_frames`: recency, tenure, schema
-checks). The flow is::
+:class:`SparkEngine` runs the same SQL text as DuckDB (:mod:`analysis.clean`,
+:mod:`analysis.customers`, ``analysis/sql/*.sql``) through ``spark.sql``; only
+the spellings of :mod:`analysis.engines._dialect` differ. What crosses into
+Python is the same as with DuckDB: a few rows of counts, then one row per
+customer and one per purchase day (Arrow), never the transaction lines.
 
-    DuckDB: load + clean  ->  export_clean(cleaned, "clean.parquet")
-    Spark:  spark_customer_table("clean.parquet", spark=spark, config=...)
+Reading files
+-------------
+* **Parquet**: ``spark.read.parquet``; the row number is Spark's
+  ``_metadata.row_index`` (the same 1-based data row DuckDB reports).
+* **CSV**: Spark's own reader, every column as text, RFC 4180 quotes, quoted
+  line breaks allowed (``multiLine``, so a file is one partition), a
+  malformed line stopping the run (``FAILFAST``) with Spark's reason. The
+  delimiter and encoding are found as on DuckDB (:mod:`analysis._csv`); the
+  DuckDB path's line-exact CSV diagnostics and its handling of bare carriage
+  returns are DuckDB's own.
+* **Excel** workbooks are refused with a one-line error: they hold at most a
+  million rows a sheet, which DuckDB reads in seconds, so the Spark path would
+  add nothing but a copy through the driver.
 
-What runs on Spark today, and what does not
--------------------------------------------
-* **On Spark**: the two aggregations (one row per customer, one row per
-  order): the part whose cost grows with the number of transaction lines.
-  Their output is small (customers and orders, not lines) and is collected to
-  the driver as pandas.
-* **Not on Spark: the cleaning rules.** :mod:`analysis.clean` is DuckDB SQL
-  (``try_strptime``, ``isfinite``, ``starts_with``, ``FILTER``, ``arg_min``) built
-  around DuckDB's in-memory table ``raw``; it has not been ported. A cluster
-  user has two honest options: (1) run ``load_transactions`` +
-  ``clean_transactions`` + :func:`export_clean` on one large machine (DuckDB
-  streams a CSV of tens of millions of lines on one node) and hand the
-  Parquet to Spark; or (2) produce the same ``clean`` columns in their own Spark
-  job, applying the rules listed in ``analysis.clean.REASONS`` in that order
-  (unparseable, duplicate, missing customer, missing value, cancellation,
-  non-product code, non-positive quantity, non-positive price) with
-  ``analysis.config.CleaningConfig``'s code lists; the row accounting
-  (``dropped`` counts) is then theirs to reproduce. Nothing here checks that
-  such a job follows the rules.
-* **Not on Spark: everything after the customer table** (features,
-  clustering, CLV, experiments, bundle): it works on one row per customer and
-  stays in-process.
-
-The input must have the columns of DuckDB's ``clean`` table: customer_id and
-order_id (string), ts (timestamp; written by DuckDB it reads back as
-``timestamp_ntz``, so no time zone shift), quantity and unit_price (numeric or
-all-null), amount (an exact ``decimal(38, 6)`` keeps the sums independent of
-partitioning, as in DuckDB; a double works but its sums may vary in the last
-bits), product and country (string or all-null).
-
-Two differences from the DuckDB path, handled here:
-
-* Spark SQL divides a ``decimal`` by an integer as a ``decimal`` rounded to 6
-  places, where DuckDB returns a double. ``avg_order_value`` is therefore
-  recomputed from the exact ``monetary`` and ``frequency`` (exactly what DuckDB
-  computes: double(sum) / count) whenever Spark returned it as a decimal.
-* The file carries no role mapping, so a quantity or product column with no
-  value at all is taken as absent (``avg_unit_cost``, ``total_quantity`` or
-  ``distinct_products`` become NaN, as the DuckDB path does for a source
-  without that column).
+The input is a path every worker can read (a local path in ``local[*]``, a
+shared file system on a cluster); its SHA-256 is read by the driver, as on DuckDB.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -61,42 +35,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from analysis.clean import CleanedData
-from analysis.config import CustomersConfig
-from analysis.customers import CustomerTable, read_sql, table_from_frames
-from analysis.errors import ConfigError, DataError, SchemaMappingError
+from analysis.config import EngineConfig
+from analysis.engines._base import Engine
+from analysis.engines._dialect import SPARK
+from analysis.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # pyspark is an optional dependency (extra "spark")
-    from pyspark.sql import DataFrame, SparkSession
+    import pyarrow as pa
+    from pyspark.sql import SparkSession
 
-__all__ = ["export_clean", "local_spark_session", "spark_customer_table"]
-
-VIEW = "clean"
-
-# column -> (allowed Spark type names, description for the error message)
-_NUMERIC = ("double", "float", "decimal", "bigint", "int", "smallint", "tinyint", "void")
-_EXPECTED: dict[str, tuple[tuple[str, ...], str]] = {
-    "customer_id": (("string",), "string"),
-    "order_id": (("string",), "string"),
-    "ts": (("timestamp", "timestamp_ntz"), "timestamp"),
-    "quantity": (_NUMERIC, "numeric"),
-    "unit_price": (_NUMERIC, "numeric"),
-    "amount": (_NUMERIC, "numeric (decimal(38,6) for exact sums)"),
-    "product": (("string", "void"), "string"),
-    "country": (("string", "void"), "string"),
-}
-
-# The types export_clean writes (DuckDB names), in the order of the `clean` table.
-_PARQUET_TYPES = {
-    "customer_id": "VARCHAR",
-    "order_id": "VARCHAR",
-    "ts": "TIMESTAMP",
-    "quantity": "DOUBLE",
-    "unit_price": "DOUBLE",
-    "amount": "DECIMAL(38, 6)",
-    "product": "VARCHAR",
-    "country": "VARCHAR",
-}
+__all__ = ["SparkEngine", "local_spark_session", "spark_session"]
 
 # Spark's startup chatter (hostname, native-hadoop, default profile) goes to
 # stderr on every run; only errors are worth a line.
@@ -116,12 +64,43 @@ logger.spark.level = error
 _PANDAS3_WARNING = "PySpark does not yet fully support pandas"
 _COPY_KEYWORD_WARNING = "The copy keyword is deprecated"  # pandas 3, from PySpark's Arrow conversion
 
+# Settings the log stage relies on, applied to every session it runs on (they are runtime settings):
+# timestamps without a zone are read as UTC wall time, as on DuckDB, and a date pattern is applied as
+# written instead of failing on values the pre-3.0 parser would have read differently.
+_RUNTIME = {"spark.sql.session.timeZone": "UTC", "spark.sql.legacy.timeParserPolicy": "CORRECTED"}
+
+# Spark type name -> DuckDB type name (analysis._rules reads DuckDB's names).
+_TYPES = {
+    "string": "VARCHAR",
+    "double": "DOUBLE",
+    "float": "FLOAT",
+    "bigint": "BIGINT",
+    "int": "INTEGER",
+    "smallint": "SMALLINT",
+    "tinyint": "TINYINT",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP WITH TIME ZONE",
+    "timestamp_ntz": "TIMESTAMP",
+    "void": "VARCHAR",
+    "binary": "BLOB",
+}
+
+# Python codec name (analysis._csv) -> Java charset name, for the encodings Spark's CSV reader is given.
+_CHARSETS = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8",
+    "iso8859-1": "ISO-8859-1",
+    "cp1252": "windows-1252",
+    "utf-16": "UTF-16",
+    "utf-16-le": "UTF-16LE",
+    "utf-16-be": "UTF-16BE",
+}
+
 
 @contextmanager
 def _quiet() -> Iterator[None]:
-    # PySpark 4 warns about pandas >= 3 on import and on toPandas; the
-    # conversions used here (strings, longs, doubles, decimals, timestamps) are
-    # checked against DuckDB in tests/test_engines_spark.py.
+    # PySpark 4 warns about pandas >= 3 on import and on toPandas; no pandas conversion is used here.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_PANDAS3_WARNING, category=FutureWarning)
         warnings.filterwarnings("ignore", message=_COPY_KEYWORD_WARNING)
@@ -149,178 +128,179 @@ def _log4j2_file() -> Path:
     return path
 
 
-def local_spark_session(*, cores: int = 2, driver_memory: str = "2g", app_name: str = "segmentation") -> SparkSession:
-    """Start (or return the running) local Spark session, quiet and offline.
+def spark_session(config: EngineConfig, *, app_name: str = "segmentation") -> SparkSession:
+    """Start (or return the running) Spark session described by ``[engine]``.
 
     Parameters
     ----------
-    cores
-        Worker threads: ``local[cores]``; also twice this many shuffle partitions.
-    driver_memory
-        JVM heap, e.g. ``"2g"``. Only honoured when no session is running yet.
+    config
+        ``master`` (``"local[*]"`` by default, or a cluster URL) and ``spark``:
+        any Spark settings (``spark.driver.memory``, ``spark.executor.memory``,
+        ...), applied over quiet defaults (UI off, session time zone UTC, Arrow
+        transfers, log level ERROR, two shuffle partitions per local core).
     app_name
         Spark application name.
 
-    Returns
-    -------
-    SparkSession
-        UI off, bound to 127.0.0.1, session time zone UTC, Arrow transfers on,
-        log level ERROR. Stop it with ``session.stop()``.
-
     Raises
     ------
-    ConfigError
-        ``cores`` is not a positive int.
     ImportError
         pyspark is not installed (optional extra ``spark``).
     """
-    if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
-        raise ConfigError(f"The 'cores' parameter must be an int >= 1. Got {cores!r} instead.")
     sql = _import_pyspark()
     warehouse = Path(tempfile.gettempdir()) / "segmentation-spark" / "warehouse"
-    builder = (
-        sql.SparkSession.builder.master(f"local[{cores}]")
-        .appName(app_name)
-        .config("spark.driver.memory", driver_memory)
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", str(2 * cores))
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.sql.warehouse.dir", str(warehouse))
-        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{_log4j2_file()}")
-    )
+    defaults = {
+        "spark.driver.memory": "2g",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.warehouse.dir": str(warehouse),
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{_log4j2_file()}",
+        **_RUNTIME,
+    }
+    if config.master.startswith("local"):
+        defaults |= {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+        cores = config.master.removeprefix("local").removeprefix("[").removesuffix("]")
+        # Spark's default of 200 shuffle partitions is for clusters; on one machine each costs a task.
+        # 'local' is one thread, 'local[*]' one per core, 'local[N]' N.
+        count = 1 if cores == "" else (os.cpu_count() or 1) if cores == "*" else int(cores) if cores.isdigit() else None
+        if count is not None:
+            defaults["spark.sql.shuffle.partitions"] = str(2 * count)
+    builder = sql.SparkSession.builder.master(config.master).appName(app_name)
+    for key, value in (defaults | dict(config.spark)).items():
+        builder = builder.config(key, value)
     with _quiet():
         session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
 
 
-def export_clean(cleaned: CleanedData, path: Path | str) -> Path:
-    """Write DuckDB's ``clean`` table to one Parquet file, for Spark to read.
-
-    Parameters
-    ----------
-    cleaned
-        Cleaned transactions (table ``clean`` on ``cleaned.loaded.con``).
-    path
-        The Parquet file to write (replaced if it exists).
-
-    Returns
-    -------
-    Path
-        ``path``. Columns as ``clean``, with fixed types: customer_id,
-        order_id (VARCHAR), ts (TIMESTAMP, no time zone), quantity, unit_price
-        (DOUBLE), amount (DECIMAL(38,6)), product, country (VARCHAR); a role
-        the source lacks is an all-null column. Rows in file order;
-        zstd-compressed.
+def local_spark_session(*, cores: int = 2, driver_memory: str = "2g", app_name: str = "segmentation") -> SparkSession:
+    """Start (or return the running) ``local[cores]`` Spark session, quiet and offline.
 
     Raises
     ------
-    DataError
-        Customer-level input (there are no transactions to aggregate).
+    ConfigError
+        ``cores`` is not a positive int.
     """
-    if cleaned.loaded.level != "transactions":
-        raise DataError(
-            "only transaction-level data can be exported for the Spark engine; "
-            f"this file is {cleaned.loaded.level}-level.",
-            path=cleaned.loaded.path,
-        )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    quoted = str(path).replace("'", "''")
-    # Explicit types: a role the source lacks is a bare NULL in `clean` (typed INTEGER by DuckDB).
-    columns = ", ".join(f'CAST("{col}" AS {kind}) AS "{col}"' for col, kind in _PARQUET_TYPES.items())
-    cleaned.loaded.con.execute(f"COPY (SELECT {columns} FROM clean) TO '{quoted}' (FORMAT parquet, COMPRESSION zstd)")
-    return path
+    if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
+        raise ConfigError(f"The 'cores' parameter must be an int >= 1. Got {cores!r} instead.")
+    config = EngineConfig(name="spark", master=f"local[{cores}]", spark={"spark.driver.memory": driver_memory})
+    return spark_session(config, app_name=app_name)
 
 
-def _check_columns(frame: DataFrame, where: object) -> None:
-    types = {f.name: f.dataType.typeName() for f in frame.schema.fields}
-    problems = []
-    for col, (allowed, described) in _EXPECTED.items():
-        if col not in types:
-            problems.append(f"{col} (missing)")
-        elif types[col] not in allowed:
-            problems.append(f"{col} ({types[col]}, expected {described})")
-    if problems:
-        raise SchemaMappingError(
-            f"the cleaned rows lack the columns of the `clean` table: {', '.join(problems)}; "
-            f"columns found: {sorted(types)}.",
-            path=where,
-        )
+def _spark_type(name: str) -> str:
+    if name.startswith("decimal"):
+        return name.upper().replace(",", ", ")
+    return _TYPES.get(name, name.upper())
 
 
-def spark_customer_table(
-    clean: Path | str | DataFrame,
-    *,
-    spark: SparkSession,
-    config: CustomersConfig,
-) -> CustomerTable:
-    """Build the per-customer table with Spark SQL, from cleaned rows.
+def _reason(exc: BaseException) -> str:
+    """The first line of a Spark error, without the JVM's class names."""
+    text = " ".join(str(exc).strip().splitlines()[:1]) or type(exc).__name__
+    return text.split("SQLSTATE")[0].strip().rstrip(".")
 
-    Parameters
-    ----------
-    clean
-        A Parquet file or directory of cleaned rows (as written by
-        :func:`export_clean`), or a Spark DataFrame with the same columns.
-    spark
-        The session to run on (a local one from :func:`local_spark_session`,
-        or a cluster's). Its temp view ``clean`` is replaced for the duration
-        of the call and dropped afterwards.
-    config
-        Optional fixed snapshot date.
 
-    Returns
-    -------
-    CustomerTable
-        Equal to :func:`analysis.customers.customer_table` on the same rows:
-        ``customers`` (customer_id, recency, frequency, monetary, avg_unit_cost,
-        avg_order_value, tenure, distinct_products, total_quantity,
-        first_purchase, last_purchase, country; sorted by customer_id) and
-        ``orders`` (customer_id, order_id, timestamp, amount).
+class SparkEngine(Engine):
+    """The log stage's SQL on a Spark session (see the module docstring)."""
 
-    Raises
-    ------
-    SchemaMappingError
-        Missing or mistyped columns (every one listed).
-    DataError
-        Input path not found, no rows, or a snapshot date on or before the last purchase.
-    ImportError
-        pyspark is not installed (optional extra ``spark``).
-    """
-    sql = _import_pyspark()
-    if isinstance(clean, sql.DataFrame):
-        frame, where = clean, None
-    else:
-        where = Path(clean)
-        if not where.exists():
-            raise DataError("cleaned Parquet input not found.", path=where)
-        frame = spark.read.parquet(str(where))
-    _check_columns(frame, where)
-    frame.createOrReplaceTempView(VIEW)
-    try:
-        customers_df = spark.sql(read_sql("customers"))
-        aov_is_decimal = customers_df.schema["avg_order_value"].dataType.typeName() == "decimal"
+    name = "spark"
+    dialect = SPARK
+
+    def __init__(self, config: EngineConfig, session: SparkSession | None = None) -> None:
+        self.sql_module = _import_pyspark()
+        self.spark = session if session is not None else spark_session(config)
+        for key, value in _RUNTIME.items():
+            self.spark.conf.set(key, value)
+        self._views: list[str] = []
+
+    def execute(self, sql: str) -> None:
+        words = sql.split(None, 6)
+        # Views and cached tables live in the session, which may be the user's: remember them for close().
+        if words[:5] == ["CREATE", "OR", "REPLACE", "TEMP", "VIEW"] or words[:2] == ["CACHE", "TABLE"]:
+            self._views.append(words[5] if words[0] == "CREATE" else words[2])
         with _quiet():
-            customers = customers_df.toPandas()
-            orders = spark.sql(read_sql("orders")).toPandas()
-    finally:
-        spark.catalog.dropTempView(VIEW)
-    if customers.empty:
-        raise DataError("the cleaned rows hold no customers.", path=where)
-    for col in ("monetary", "avg_order_value"):
-        customers[col] = customers[col].astype("float64")
-    orders["amount"] = orders["amount"].astype("float64")
-    if aov_is_decimal:
-        # DuckDB: DECIMAL / BIGINT -> DOUBLE, i.e. double(sum) / count, not a rounded decimal.
-        customers["avg_order_value"] = customers["monetary"] / customers["frequency"]
-    return table_from_frames(
-        customers,
-        orders,
-        config=config,
-        has_quantity=bool(customers["total_quantity"].notna().any()),
-        has_product=bool((customers["distinct_products"] > 0).any()),
-    )
+            self.spark.sql(sql)
+
+    def rows(self, sql: str) -> list[tuple]:
+        with _quiet():
+            return [tuple(row) for row in self.spark.sql(sql).collect()]
+
+    def arrow(self, sql: str) -> pa.Table:
+        with _quiet():
+            return self.spark.sql(sql).toArrow()
+
+    def types(self, relation: str) -> dict[str, str]:
+        return {f.name: _spark_type(f.dataType.simpleString()) for f in self.spark.table(relation).schema.fields}
+
+    def register(self, name: str, frame) -> None:
+        """Make a DataFrame visible to SQL as temp view ``name`` (dropped by :meth:`close`)."""
+        frame.createOrReplaceTempView(name)
+        self._views.append(name)
+
+    def close(self) -> None:
+        for name in dict.fromkeys(reversed(self._views)):
+            self.spark.sql(f"UNCACHE TABLE IF EXISTS {name}")
+            self.spark.catalog.dropTempView(name)
+        self._views.clear()
+
+    def load_file(self, path: Path, fmt: str, *, codec: str | None, delim: str | None) -> None:
+        """Register ``path`` as view ``_file``: ``_row`` (1-based data row) and the file's columns.
+
+        Raises
+        ------
+        DataError
+            An Excel workbook, an encoding Spark's CSV reader is not given here, or a file Spark cannot read.
+        """
+        F = self.sql_module.functions
+        if fmt == "xlsx":
+            raise DataError(
+                "Excel workbooks are read by the DuckDB engine only; save the sheets as CSV or Parquet for "
+                "the Spark engine, or use [engine] name = 'duckdb'.",
+                path=path,
+            )
+        try:
+            if fmt == "parquet":
+                frame = self.spark.read.parquet(str(path))
+                row = F.col("_metadata.row_index") + 1
+            else:
+                frame = self._read_csv(path, codec, delim)
+                # multiLine makes the file one partition, so the id counts the rows in file order from 0.
+                row = F.monotonically_increasing_id() + 1
+            columns = [F.col(f"`{c}`") for c in frame.columns]
+            self.register("_file", frame.select(row.cast("bigint").alias("_row"), *columns))
+        except Exception as exc:  # Spark raises its own error types (AnalysisException, Py4JJavaError)
+            if isinstance(exc, DataError):
+                raise
+            raise DataError(f"cannot be read as {fmt} by Spark: {_reason(exc)}.", path=path) from None
+
+    def _read_csv(self, path: Path, codec: str | None, delim: str | None):
+        charset = _CHARSETS.get(codec or "utf-8")
+        if charset is None:
+            raise DataError(
+                f"the Spark engine reads CSV as {', '.join(sorted(set(_CHARSETS.values())))}; "
+                f"this file's encoding is {codec!r}: convert it to UTF-8 or use the DuckDB engine.",
+                path=path,
+            )
+        reader = self.spark.read.options(
+            header=True,
+            inferSchema=False,
+            sep=delim or ",",
+            quote='"',
+            escape='"',
+            multiLine=True,
+            mode="FAILFAST",
+            encoding=charset,
+        )
+        frame = reader.csv(str(path))
+        # A UTF-8 byte-order mark stays in the first column's name.
+        first = frame.columns[0]
+        if first.startswith("\ufeff"):
+            frame = frame.withColumnRenamed(first, first.lstrip("\ufeff"))
+        return frame
+
+    def count_rows(self, path: Path, fmt: str) -> int:
+        """Rows of view ``raw`` (the first query that reads the file: a read failure is a one-line DataError)."""
+        try:
+            return int(self.rows("SELECT count(*) FROM raw")[0][0])
+        except Exception as exc:  # Spark's parse errors surface at the first action
+            raise DataError(f"cannot be read as {fmt} by Spark: {_reason(exc)}.", path=path) from None

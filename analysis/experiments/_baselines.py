@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from analysis.clv import ClvResult, window_forecast
+from analysis.clv._data import Occasions, day_number
 
 __all__ = ["Baseline", "model_problem", "member_table", "summarise"]
 
@@ -50,8 +52,10 @@ def model_problem(clv: ClvResult | None, metric: str) -> str | None:
     return None
 
 
-def _history_rows(members: pd.DataFrame, orders: pd.DataFrame, *, start, stop) -> pd.DataFrame:
+def _history_rows(members: pd.DataFrame, orders, *, start, stop) -> pd.DataFrame:
     # Members who had bought by `start`: did they buy in [start, stop), and for how much.
+    if isinstance(orders, Occasions):
+        return _history_from_days(members, orders, start=start, stop=stop)
     ts = orders["timestamp"]
     first = orders.groupby("customer_id", sort=False)["timestamp"].min()
     window = orders[(ts >= start) & (ts < stop)]
@@ -62,6 +66,26 @@ def _history_rows(members: pd.DataFrame, orders: pd.DataFrame, *, start, stop) -
     table["converted"] = table["revenue"].gt(0) | table["customer_id"].isin(window["customer_id"])
     table["second_moment"] = table["revenue"] ** 2
     return table[table["eligible"]].drop(columns="eligible")
+
+
+def _history_from_days(members: pd.DataFrame, days: Occasions, *, start, stop) -> pd.DataFrame:
+    """:func:`_history_rows` from purchase days: ``start`` and ``stop`` are midnights, so a day is in the
+    window exactly when its orders are, and a customer's first day is before ``start`` exactly when their
+    first order is."""
+    first_day, stop_day = day_number(start.date()), day_number(stop.date())
+    inside = (days.day >= first_day) & (days.day < stop_day)
+    n = len(days.customer_ids)
+    spent = np.bincount(days.owner[inside], weights=days.amount[inside], minlength=n)
+    bought = np.bincount(days.owner[inside], minlength=n) > 0
+    position = days.customer_ids.get_indexer(members["customer_id"].astype(str))
+    known = position >= 0
+    at = np.where(known, position, 0)
+    eligible = known & (days.first_days()[at] < first_day)
+    table = members[["customer_id", "segment"]].copy()
+    table["revenue"] = np.where(known, spent[at], 0.0)
+    table["converted"] = (table["revenue"].to_numpy() > 0) | (known & bought[at])
+    table["second_moment"] = table["revenue"] ** 2
+    return table[eligible]
 
 
 def _model_rows(members: pd.DataFrame, clv: ClvResult, *, window_days: int) -> pd.DataFrame:
@@ -77,7 +101,11 @@ def _model_rows(members: pd.DataFrame, clv: ClvResult, *, window_days: int) -> p
 
 
 def member_table(members, *, source: str, orders=None, clv=None, window_days: int, start=None, stop=None):
-    """One row per member with a baseline: ``converted`` (0/1 or a probability), ``revenue``, ``second_moment``."""
+    """One row per member with a baseline: ``converted`` (0/1 or a probability), ``revenue``, ``second_moment``.
+
+    ``orders`` is one row per order (``customer_id``, ``timestamp``, ``amount``) or the purchase days of
+    :class:`~analysis.clv._data.Occasions`; both give the same rows.
+    """
     if source == "bgnbd":
         return _model_rows(members, clv, window_days=window_days)
     return _history_rows(members, orders, start=start, stop=stop)

@@ -1,24 +1,28 @@
 -- Per-customer aggregation of the cleaned transactions.
--- Plain ANSI SQL on purpose: the same text runs in DuckDB (default) and in
--- Spark SQL (analysis.engines.spark) over a view named `clean` with columns
--- customer_id, order_id, ts, quantity, unit_price, amount, product, country.
+-- Plain SQL on purpose: the same text runs in DuckDB and in Spark SQL over
+-- `kept_parts` (the kept rows of table `_parts`, one row per customer, order,
+-- country and calendar day: lines, amount, quantity, first_us / last_us in
+-- microseconds since 1970) and `kept_products` (each customer's distinct
+-- products among the kept lines: the one count that cannot be read from the parts).
 WITH per_customer AS (
     SELECT
         customer_id,
         COUNT(DISTINCT order_id)            AS frequency,
-        SUM(amount)                         AS monetary,
-        SUM(amount) / NULLIF(SUM(quantity), 0) AS avg_unit_cost,
-        CAST(SUM(amount) AS DOUBLE) / COUNT(DISTINCT order_id) AS avg_order_value,
-        COUNT(DISTINCT product)             AS distinct_products,
+        CAST(SUM(amount) AS DOUBLE)         AS monetary,
         SUM(quantity)                       AS total_quantity,
-        MIN(ts)                             AS first_purchase,
-        MAX(ts)                             AS last_purchase
-    FROM clean
+        MIN(first_us)                       AS first_us,
+        MAX(last_us)                        AS last_us
+    FROM kept_parts
+    GROUP BY customer_id
+),
+products AS (
+    SELECT customer_id, COUNT(*) AS distinct_products
+    FROM kept_products
     GROUP BY customer_id
 ),
 country_counts AS (
-    SELECT customer_id, country, COUNT(*) AS n
-    FROM clean
+    SELECT customer_id, country, SUM(lines) AS n
+    FROM kept_parts
     WHERE country IS NOT NULL
     GROUP BY customer_id, country
 ),
@@ -31,7 +35,11 @@ main_country AS (
     ) ranked
     WHERE rk = 1
 )
-SELECT p.*, m.country
+SELECT p.customer_id, p.frequency, p.monetary,
+       p.monetary / NULLIF(p.total_quantity, 0) AS avg_unit_cost,
+       p.monetary / p.frequency                 AS avg_order_value,
+       COALESCE(d.distinct_products, 0) AS distinct_products, p.total_quantity, p.first_us, p.last_us, m.country
 FROM per_customer p
+LEFT JOIN products d ON p.customer_id = d.customer_id
 LEFT JOIN main_country m ON p.customer_id = m.customer_id
 ORDER BY p.customer_id
