@@ -52,9 +52,10 @@ class EventBatch:
 
     Attributes
     ----------
-    table
-        ``_line`` (int64: line number in the source, 1-based) and one string
-        column per training-file column (missing ones are null).
+    relation
+        Name of the DuckDB table (on the connection the batch was parsed with)
+        holding ``_line`` (int64: line number in the source, 1-based) and one
+        text column per training-file column (missing ones are null).
     malformed
         ``{reason: count}`` over :data:`EVENT_REASONS` (every reason listed).
     first_bad
@@ -63,20 +64,27 @@ class EventBatch:
         Dates of the clock ticks in the batch.
     """
 
-    table: pa.Table
+    relation: str
     malformed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EVENT_REASONS, 0))
     first_bad: tuple[int, str] | None = None
     ticks: tuple[dt.date, ...] = ()
 
-    @property
-    def lines(self) -> int:
-        return self.table.num_rows + sum(self.malformed.values()) + len(self.ticks)
+
+def _columns_sql(spec: StreamSpec) -> str:
+    return ", ".join(quote_ident(c) for c in spec.columns)
 
 
-def empty_batch(spec: StreamSpec) -> EventBatch:
+def _register(con: duckdb.DuckDBPyConnection, table: pa.Table, spec: StreamSpec) -> str:
+    """Show an Arrow table of events to the connection as view ``_events`` (until the next batch); return the name."""
+    con.register("_events_arrow", table)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _events AS SELECT _line, {_columns_sql(spec)} FROM _events_arrow")
+    return "_events"
+
+
+def empty_batch(con: duckdb.DuckDBPyConnection, spec: StreamSpec, ticks: tuple[dt.date, ...] = ()) -> EventBatch:
     """A batch without events (a clock tick given on the command line)."""
     columns = {"_line": pa.array([], pa.int64()), **{c: pa.array([], pa.string()) for c in spec.columns}}
-    return EventBatch(pa.table(columns))
+    return EventBatch(_register(con, pa.table(columns), spec), ticks=ticks)
 
 
 def _line_array(data: bytes) -> tuple[pa.Array, np.ndarray]:
@@ -107,21 +115,41 @@ def _line_array(data: bytes) -> tuple[pa.Array, np.ndarray]:
     return pa.array(texts, type=pa.large_string()), bad
 
 
-def _json_path(column: str) -> str:
+def _path(column: str) -> str:
     return quote_literal("$." + json.dumps(column))
 
 
-def _first(lines: list[tuple[int, str]]) -> tuple[int, str] | None:
-    return min(lines) if lines else None
+def _parse_sql(spec: StreamSpec) -> str:
+    """One pass over ``_lines``: each line's values (a JSON object's fields as text), and what kind of line it is."""
+    fields = (*spec.columns, _TICK)
+    v = {c: f"v[{i + 1}]" for i, c in enumerate(fields)}
+    required = spec.required
+    # json_exists only where a needed field came back null: a key that is absent differs from a null value.
+    missing = " OR ".join(
+        f"CASE WHEN {v[c]} IS NULL THEN NOT json_exists(line, {_path(c)}) ELSE FALSE END" for c in required
+    )
+    no_purchase = " AND ".join(f"{v[c]} IS NULL" for c in required)
+    values = ", ".join(f"{v[c]} AS {quote_ident(c)}" for c in spec.columns)
+    paths = ", ".join(_path(c) for c in fields)
+    return f"""
+        SELECT _line, {values}, {v[_TICK]} AS _tick,
+               CASE WHEN v IS NULL THEN (CASE WHEN trim(line, e' \\t\\r\\n') = '' THEN 'blank' ELSE 'malformed' END)
+                    WHEN {v[_TICK]} IS NOT NULL AND {no_purchase} THEN 'tick'
+                    WHEN {missing} THEN 'missing_field' END AS _kind
+        FROM (
+            SELECT _line, line,
+                   CASE WHEN starts_with(ltrim(line), '{{') THEN try(json_extract_string(line, [{paths}])) END AS v
+            FROM _lines
+        )"""
 
 
 def parse_jsonl(con: duckdb.DuckDBPyConnection, data: bytes, *, first_line: int, spec: StreamSpec) -> EventBatch:
-    """Parse a block of JSON lines (complete lines only) with DuckDB's JSON reader.
+    """Parse a block of JSON lines (complete lines only) with DuckDB's JSON functions.
 
     Parameters
     ----------
     con
-        An in-memory DuckDB connection (tables ``_lines``/``_parsed`` are replaced).
+        An in-memory DuckDB connection; the events are left in its table ``_events``.
     data
         The lines, UTF-8.
     first_line
@@ -130,52 +158,30 @@ def parse_jsonl(con: duckdb.DuckDBPyConnection, data: bytes, *, first_line: int,
         Which columns to read and which must be present.
     """
     array, undecodable = _line_array(data)
-    lines = pa.table({"_line": pa.array(np.arange(first_line, first_line + len(array), dtype=np.int64)), "line": array})
-    con.register("_lines_arrow", lines)
-    struct = json.dumps({c: "VARCHAR" for c in (*spec.columns, _TICK)})
-    required = spec.required
-    missing = " OR ".join(
-        f"CASE WHEN s.{quote_ident(c)} IS NULL THEN NOT json_exists(line, {_json_path(c)}) ELSE FALSE END"
-        for c in required
-    )
-    absent_all = " AND ".join(f"s.{quote_ident(c)} IS NULL" for c in required)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _parsed AS
-        WITH l AS (
-            SELECT _line, line, coalesce(CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' END, FALSE) AS ok
-            FROM _lines_arrow WHERE trim(line, e' \\t\\r\\n') <> ''
-        ), t AS (
-            SELECT _line, line, ok, CASE WHEN ok THEN json_transform(line, {quote_literal(struct)}) END AS s FROM l
-        )
-        SELECT _line, ok, s,
-               CASE WHEN NOT ok THEN 'malformed'
-                    WHEN s.{quote_ident(_TICK)} IS NOT NULL AND {absent_all} THEN 'tick'
-                    WHEN {missing} THEN 'missing_field' END AS kind,
-               CASE WHEN ok THEN TRY_CAST(s.{quote_ident(_TICK)} AS DATE) END AS tick
-        FROM t
-        """
-    )
-    con.unregister("_lines_arrow")
-    bad_lines = set((first_line + np.flatnonzero(undecodable)).tolist())
-    if bad_lines:
+    lines = np.arange(first_line, first_line + len(array), dtype=np.int64)
+    con.register("_lines", pa.table({"_line": pa.array(lines), "line": array}))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _parsed AS {_parse_sql(spec)}")
+    con.unregister("_lines")
+    if undecodable.any():
         con.execute(
-            "UPDATE _parsed SET kind = 'malformed', ok = FALSE WHERE list_contains(?, _line)", [sorted(bad_lines)]
+            "UPDATE _parsed SET _kind = 'malformed' WHERE list_contains(?, _line)", [lines[undecodable].tolist()]
         )
-    rows = con.execute(
-        "SELECT kind, count(*), min(_line) FROM _parsed "
-        "WHERE kind IS NOT NULL AND NOT (kind = 'tick' AND tick IS NOT NULL) GROUP BY kind"
-    ).fetchall()
-    counts = dict.fromkeys(EVENT_REASONS, 0)
-    firsts = []
-    for kind, n, line in rows:
-        reason = "malformed" if kind == "tick" else kind  # a tick whose date does not parse
-        counts[reason] += int(n)
-        firsts.append((int(line), reason))
-    ticks = [r[0] for r in con.execute("SELECT tick FROM _parsed WHERE kind = 'tick' AND tick IS NOT NULL").fetchall()]
-    cols = ", ".join(f"s.{quote_ident(c)} AS {quote_ident(c)}" for c in spec.columns)
-    table = con.sql(f"SELECT _line, {cols} FROM _parsed WHERE kind IS NULL ORDER BY _line").to_arrow_table()
-    return EventBatch(table=table, malformed=counts, first_bad=_first(firsts), ticks=tuple(ticks))
+    counts, firsts, ticks = dict.fromkeys(EVENT_REASONS, 0), [], []
+    kinds = "SELECT _kind, count(*), min(_line) FROM _parsed WHERE _kind IS NOT NULL GROUP BY _kind"
+    for kind, n, line in con.execute(kinds).fetchall():
+        if kind in EVENT_REASONS:
+            counts[kind] += int(n)
+            firsts.append((int(line), kind))
+    for line, text in con.execute("SELECT _line, _tick FROM _parsed WHERE _kind = 'tick'").fetchall():
+        try:
+            ticks.append(dt.date.fromisoformat(text))
+        except ValueError:  # a tick whose date does not read
+            counts["malformed"] += 1
+            firsts.append((int(line), "malformed"))
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW _events AS SELECT _line, {_columns_sql(spec)} FROM _parsed WHERE _kind IS NULL"
+    )
+    return EventBatch("_events", counts, min(firsts) if firsts else None, tuple(ticks))
 
 
 def _delimiter(header: str) -> str:
@@ -208,7 +214,9 @@ def csv_header(line: bytes, *, spec: StreamSpec, source: str) -> tuple[list[str]
     return columns, delim
 
 
-def parse_csv(data: bytes, *, header: list[str], delimiter: str, first_line: int, spec: StreamSpec) -> EventBatch:
+def parse_csv(
+    con: duckdb.DuckDBPyConnection, data: bytes, *, header: list[str], delimiter: str, first_line: int, spec: StreamSpec
+) -> EventBatch:
     """Parse CSV rows (complete lines, no header) under ``header`` with Arrow's CSV reader, every value as text."""
     bad: list[int] = []
 
@@ -229,17 +237,17 @@ def parse_csv(data: bytes, *, header: list[str], delimiter: str, first_line: int
             ),
         )
     except pa.ArrowInvalid:
-        return _parse_csv_slowly(data, header=header, delimiter=delimiter, first_line=first_line, spec=spec)
+        return _parse_csv_slowly(con, data, header=header, delimiter=delimiter, first_line=first_line, spec=spec)
     n = table.num_rows
     columns = {"_line": pa.array(np.arange(first_line, first_line + n, dtype=np.int64))}
     for c in spec.columns:
         columns[c] = table.column(c) if c in header else pa.nulls(n, pa.string())
     counts = dict.fromkeys(EVENT_REASONS, 0)
     counts["malformed"] = len(bad)
-    return EventBatch(pa.table(columns), counts, (min(bad), "malformed") if bad else None)
+    return EventBatch(_register(con, pa.table(columns), spec), counts, (min(bad), "malformed") if bad else None)
 
 
-def _parse_csv_slowly(data: bytes, *, header, delimiter, first_line, spec) -> EventBatch:
+def _parse_csv_slowly(con, data: bytes, *, header, delimiter, first_line, spec) -> EventBatch:
     """Line by line with Python's csv module: the path for a block holding undecodable text."""
     rows, bad = [], []
     for i, raw in enumerate(data.splitlines()):
@@ -258,4 +266,4 @@ def _parse_csv_slowly(data: bytes, *, header, delimiter, first_line, spec) -> Ev
         columns[c] = pa.array([(r[1].get(c) or None) for r in rows], type=pa.string())
     counts = dict.fromkeys(EVENT_REASONS, 0)
     counts["malformed"] = len(bad)
-    return EventBatch(pa.table(columns), counts, (min(bad), "malformed") if bad else None)
+    return EventBatch(_register(con, pa.table(columns), spec), counts, (min(bad), "malformed") if bad else None)

@@ -58,24 +58,36 @@ class ChangeSink:
         self.name = "stdout" if self.path is None else f"file:{self.path}"
 
     def flush(self, state: StateStore) -> int:
-        """Write every change event the state holds that is not recorded as written; return how many."""
+        """Write the change events not yet recorded as written, and record them; return how many."""
+        position = self.write(state)
+        if position is not None:
+            state.record_sink(*position)
+        return 0 if position is None else position[3]
+
+    def write(self, state: StateStore) -> tuple[str, int, int, int] | None:
+        """Write the change events not yet recorded as written; return (target, seq, offset, count) to record.
+
+        The caller records the returned position in the state (with the next
+        batch's transaction, or :meth:`StateStore.record_sink`); until then a
+        restart writes the same events again, over the same bytes of a file.
+        None when nothing needs recording.
+        """
         recorded = state.sink()
         done = recorded[1] if recorded is not None else 0
         pending = state.pending(done)
         if self.path is None:
-            return self._to_stream(state, pending)
-        return self._to_file(state, pending, recorded)
+            return self._to_stream(pending)
+        return self._to_file(pending, recorded)
 
-    def _to_stream(self, state: StateStore, pending: list[tuple[int, str]]) -> int:
+    def _to_stream(self, pending: list[tuple[int, str]]):
         if not pending:
-            return 0
+            return None
         out = self._stream or sys.stdout.buffer
         out.write("".join(line + "\n" for _, line in pending).encode("utf-8"))
         out.flush()
-        state.record_sink(self.name, pending[-1][0], 0)
-        return len(pending)
+        return self.name, pending[-1][0], 0, len(pending)
 
-    def _to_file(self, state: StateStore, pending, recorded) -> int:
+    def _to_file(self, pending, recorded):
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE)
         except OSError as exc:
@@ -95,12 +107,12 @@ class ChangeSink:
                 while view:
                     view = view[os.write(fd, view) :]
                 offset += len(payload)
-            os.fsync(fd)
+                os.fsync(fd)
         finally:
             os.close(fd)
-        if pending or not same:
-            state.record_sink(self.name, pending[-1][0] if pending else (recorded[1] if recorded else 0), offset)
-        return len(pending)
+        if not pending and same:
+            return None
+        return self.name, pending[-1][0] if pending else (recorded[1] if recorded else 0), offset, len(pending)
 
 
 def segment_names(model_text: str | None) -> dict[int, str]:

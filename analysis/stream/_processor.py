@@ -22,13 +22,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 
 from analysis.assign import assign_customers
 from analysis.model import SegmentModel, dump_model
 from analysis.privacy import PseudonymKey
 from analysis.stream._aggregates import DAY_US, Customers, apply_batch
-from analysis.stream._clean import clean_events, connect
+from analysis.stream._clean import clean_events, connect, digest_probe
 from analysis.stream._digests import DigestSet
 from analysis.stream._errors import StreamError
 from analysis.stream._events import EventBatch, empty_batch, parse_csv, parse_jsonl
@@ -92,7 +93,7 @@ class Processor:
         self.con = connect()
         self.customers = Customers()
         self.calendar = Calendar()
-        self.lines, self.orders, self.products = DigestSet(), DigestSet(), DigestSet()
+        self.lines, self.invoices, self.orders, self.products = DigestSet(), DigestSet(), DigestSet(), DigestSet()
         self.as_of: int | None = state.get("as_of")
         self.seq: int = state.get("batch_seq", 0)
         self.change_seq: int = state.get("change_seq", 0)
@@ -112,14 +113,23 @@ class Processor:
                 f"{model_path}: the state's pseudonyms were made with another key (key check {check}); "
                 "a model made with another key cannot continue this state."
             )
+        probe = state.get("digest_probe")
+        if probe is not None and probe != digest_probe(self.con):
+            raise StreamError(
+                f"{state.path}: this DuckDB ({duckdb.__version__}) digests rows differently from the one that made "
+                f"the state ({state.get('duckdb')}), so copies of earlier events would go unnoticed; run that DuckDB "
+                "version, or replay the events into a new state."
+            )
         ids, pseudonyms, cells, columns = state.customers()
         self.customers.restore(ids, pseudonyms, cells, columns)
-        for kind, digests in (("line", self.lines), ("order", self.orders), ("product", self.products)):
+        kinds = {"line": self.lines, "invoice": self.invoices, "order": self.orders, "product": self.products}
+        for kind, digests in kinds.items():
             digests.add(*state.digests(kind))
         self.calendar.rebuild(self.customers["next_day"])
         stored = state.get("model")
         if stored is None:
             meta = {"key_check": model.fingerprint.key_check, "columns": list(spec.columns)}
+            meta.update(digest_probe=digest_probe(self.con), duckdb=duckdb.__version__)
             state.set_meta({**meta, "tracks_products": spec.needs_products})
             self._commit_model(model, spec, reassign=False)
         else:
@@ -162,6 +172,7 @@ class Processor:
                 position=None,
                 dropped={},
                 customers=rows,
+                new_customers=[],
                 digests={},
                 changes=changes,
                 meta={"model": model_sha(model), "change_seq": self.change_seq},
@@ -174,22 +185,27 @@ class Processor:
 
     def _parse(self, chunk: Chunk) -> EventBatch:
         if chunk.kind == "tick":
-            batch = empty_batch(self.spec)
-            return EventBatch(batch.table, batch.malformed, None, (dt.date.fromisoformat(chunk.data.decode()),))
+            return empty_batch(self.con, self.spec, (dt.date.fromisoformat(chunk.data.decode()),))
         if not chunk.data:
-            return empty_batch(self.spec)
+            return empty_batch(self.con, self.spec)
         if chunk.kind == "csv":
             columns, delimiter = chunk.header
             return parse_csv(
-                chunk.data, header=columns, delimiter=delimiter, first_line=chunk.first_line, spec=self.spec
+                self.con, chunk.data, header=columns, delimiter=delimiter, first_line=chunk.first_line, spec=self.spec
             )
         return parse_jsonl(self.con, chunk.data, first_line=chunk.first_line, spec=self.spec)
 
-    def apply(self, chunk: Chunk) -> BatchReport:
-        """Apply one chunk of events: clean, add, re-assign, commit (the output is written by the caller)."""
+    def apply(self, chunk: Chunk, *, sink: tuple[str, int, int] | None = None) -> BatchReport:
+        """Apply one chunk of events: clean, add, re-assign, commit (the output is written by the caller).
+
+        ``sink`` is how far the change events of earlier batches were written
+        (recorded in this batch's transaction, saving one commit a batch).
+        """
         self.seq += 1
         events = self._parse(chunk)
-        cleaned = clean_events(self.con, events.table, spec=self.spec, seen=self.lines.contains)
+        cleaned = clean_events(
+            self.con, events.relation, spec=self.spec, seen=self.lines.contains, seen_invoices=self.invoices.contains
+        )
         update = apply_batch(
             self.customers,
             cleaned,
@@ -198,14 +214,16 @@ class Processor:
             products=self.products if self.tracks_products else None,
         )
         self.lines.add(*cleaned.lines)
+        self.invoices.add(*cleaned.invoices)
         ticks = [t.toordinal() - _EPOCH.toordinal() - 1 for t in events.ticks]  # a tick's date is the as-of
         days = [d for d in (update.max_day, *ticks) if d is not None]
         if days:
             self.as_of = max(self.as_of or 0, max(days) + 1)
         due = self.calendar.due(self.as_of, self.customers["next_day"]) if self.as_of is not None else None
         rows, changes = self._rescore(update.touched, due if due is not None else np.zeros(0, np.int64))
+        first_new = len(self.customers) - len(update.added)  # new customers take the last slots
         dropped = {**cleaned.dropped, **events.malformed}
-        digests = {"line": cleaned.lines, "order": update.orders}
+        digests = {"line": cleaned.lines, "invoice": cleaned.invoices, "order": update.orders}
         if update.products is not None:
             digests["product"] = update.products
         self.state.commit(
@@ -217,11 +235,13 @@ class Processor:
                 kept=cleaned.kept,
                 position=chunk.position,
                 dropped={r: n for r, n in dropped.items() if n},
-                customers=rows,
+                customers=[r for r in rows if r[0] < first_new],
+                new_customers=[r for r in rows if r[0] >= first_new],
                 digests=digests,
                 changes=changes,
                 meta={"as_of": self.as_of, "change_seq": self.change_seq},
                 as_of=day_iso(self.as_of),
+                sink=sink,
             )
         )
         return BatchReport(

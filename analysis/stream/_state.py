@@ -30,7 +30,7 @@ import fcntl
 import json
 import os
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +65,6 @@ CREATE TABLE IF NOT EXISTS customers (
     first_us INTEGER NOT NULL, last_us INTEGER NOT NULL, orders INTEGER NOT NULL, spend INTEGER NOT NULL,
     quantity REAL NOT NULL, products INTEGER NOT NULL, segment INTEGER NOT NULL, rfm_cell TEXT NOT NULL,
     next_day INTEGER NOT NULL, batch INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS customers_next_day ON customers (next_day);
 CREATE TABLE IF NOT EXISTS dropped (reason TEXT PRIMARY KEY, rows INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS digests (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, batch INTEGER NOT NULL,
     n INTEGER NOT NULL, data BLOB NOT NULL);
@@ -78,11 +77,12 @@ CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY, batch INTEGER NOT N
 CREATE TABLE IF NOT EXISTS sink (id INTEGER PRIMARY KEY CHECK (id = 1), target TEXT NOT NULL,
     seq INTEGER NOT NULL, offset INTEGER NOT NULL);
 """
-_UPSERT_CUSTOMER = (
-    f"INSERT INTO customers ({', '.join(CUSTOMER_COLUMNS)}) VALUES ({', '.join('?' * len(CUSTOMER_COLUMNS))}) "
-    "ON CONFLICT (slot) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in CUSTOMER_COLUMNS if c not in ("slot", "customer_id", "pseudonym"))
+_INSERT_CUSTOMER = (
+    f"INSERT INTO customers ({', '.join(CUSTOMER_COLUMNS)}) VALUES ({', '.join('?' * len(CUSTOMER_COLUMNS))})"
 )
+# A known customer's row changes only in its figures: a plain UPDATE leaves the id and pseudonym indexes alone.
+_MUTABLE = tuple(c for c in CUSTOMER_COLUMNS if c not in ("slot", "customer_id", "pseudonym"))
+_UPDATE_CUSTOMER = f"UPDATE customers SET {', '.join(f'{c} = ?' for c in _MUTABLE)} WHERE slot = ?"
 
 
 @dataclass(frozen=True)
@@ -96,13 +96,14 @@ class BatchRecord:
     kept: int
     position: tuple[int, int, bool] | None  # (lines, byte offset, complete) of ``source``; None: not an input
     dropped: dict[str, int]
-    customers: list[tuple]
+    customers: list[tuple]  # rows (CUSTOMER_COLUMNS order) of customers already in the state
+    new_customers: list[tuple]  # rows of customers this batch adds
     digests: dict[str, tuple[np.ndarray, np.ndarray]]
     changes: list[tuple[int, str]]
     meta: dict[str, object]
     as_of: str | None
     model: tuple[str, str] | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    sink: tuple[str, int, int] | None = None  # (target, seq, offset) the previous batch's output reached
 
 
 def _create_private(path: Path) -> None:
@@ -238,7 +239,8 @@ class StateStore:
         try:
             if record.model is not None:
                 con.execute("INSERT OR IGNORE INTO models VALUES (?, ?, ?)", [*record.model, record.seq])
-            con.executemany(_UPSERT_CUSTOMER, record.customers)
+            con.executemany(_INSERT_CUSTOMER, record.new_customers)
+            con.executemany(_UPDATE_CUSTOMER, [(*row[3:], row[0]) for row in record.customers])
             con.executemany(
                 "INSERT INTO dropped VALUES (?, ?) ON CONFLICT (reason) DO UPDATE SET rows = rows + excluded.rows",
                 [(r, n) for r, n in record.dropped.items()],
@@ -272,23 +274,28 @@ class StateStore:
             )
             con.executemany("INSERT INTO changes VALUES (?, ?, ?)", [(s, record.seq, t) for s, t in record.changes])
             self.set_meta({**record.meta, "batch_seq": record.seq})
+            if record.sink is not None:
+                self._sink(*record.sink)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
 
-    def record_sink(self, target: str, seq: int, offset: int) -> None:
+    def record_sink(self, target: str, seq: int, offset: int, count: int = 0) -> None:
         """Note that change events up to ``seq`` are written (``offset`` bytes, for a file) and forget them."""
         con = self.con
         con.execute("BEGIN IMMEDIATE")
         try:
-            con.execute(
-                "INSERT INTO sink VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                "target = excluded.target, seq = excluded.seq, offset = excluded.offset",
-                [target, seq, offset],
-            )
-            con.execute("DELETE FROM changes WHERE seq <= ?", [seq])
+            self._sink(target, seq, offset)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
+
+    def _sink(self, target: str, seq: int, offset: int) -> None:
+        self.con.execute(
+            "INSERT INTO sink VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "target = excluded.target, seq = excluded.seq, offset = excluded.offset",
+            [target, seq, offset],
+        )
+        self.con.execute("DELETE FROM changes WHERE seq <= ?", [seq])

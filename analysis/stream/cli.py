@@ -107,13 +107,15 @@ class _Run:
             self.state.close()
             raise
         self.stopping = False
+        self.written: tuple[str, int, int] | None = None  # output position not yet recorded in the state
         self.totals = dict.fromkeys(("batches", "lines", "kept", "dropped", "malformed", "changes"), 0)
 
     def apply(self, chunk) -> None:
         started = time.perf_counter()
-        report = self.processor.apply(chunk)
+        report = self.processor.apply(chunk, sink=self.written)
         committed = time.perf_counter()
-        self.sink.flush(self.state)
+        position = self.sink.write(self.state)
+        self.written = self.written if position is None else position[:3]
         for name in ("lines", "kept", "dropped", "malformed", "changes"):
             self.totals[name] += getattr(report, name)
         self.totals["batches"] += 1
@@ -143,6 +145,12 @@ class _Run:
 
     def stop(self, *_args) -> None:
         self.stopping = True
+
+    def close(self) -> None:
+        """Record how far the output was written, and close the state."""
+        if self.written is not None:
+            self.state.record_sink(*self.written)
+        self.state.close()
 
 
 def _watch(run: _Run) -> None:
@@ -212,6 +220,6 @@ def run_stream(args: argparse.Namespace) -> int:
             _stdin(run)
     finally:
         signal.signal(signal.SIGTERM, previous)
-        run.state.close()
+        run.close()
     print(run.summary(), file=sys.stderr)
     return 0
