@@ -159,9 +159,11 @@ def parse_jsonl(con: duckdb.DuckDBPyConnection, data: bytes, *, first_line: int,
     """
     array, undecodable = _line_array(data)
     lines = np.arange(first_line, first_line + len(array), dtype=np.int64)
-    con.register("_lines", pa.table({"_line": pa.array(lines), "line": array}))
+    table = pa.table({"_line": pa.array(lines), "line": array})
+    con.register("_lines", table)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _parsed AS {_parse_sql(spec)}")
     con.unregister("_lines")
+    con.register("_lines_parsed", table)  # kept until the next batch, for the rare second look
     if undecodable.any():
         con.execute(
             "UPDATE _parsed SET _kind = 'malformed' WHERE list_contains(?, _line)", [lines[undecodable].tolist()]
@@ -178,10 +180,35 @@ def parse_jsonl(con: duckdb.DuckDBPyConnection, data: bytes, *, first_line: int,
         except ValueError:  # a tick whose date does not read
             counts["malformed"] += 1
             firsts.append((int(line), "malformed"))
+    if counts["missing_field"]:
+        _check_shape(con, spec)
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW _events AS SELECT _line, {_columns_sql(spec)} FROM _parsed WHERE _kind IS NULL"
     )
     return EventBatch("_events", counts, min(firsts) if firsts else None, tuple(ticks))
+
+
+def _check_shape(con: duckdb.DuckDBPyConnection, spec: StreamSpec) -> None:
+    """Refuse a batch none of whose events has a field the model maps: the model does not fit these events.
+
+    One event without a field is a malformed event (counted); every event
+    without it means the events come in another shape than the training file.
+    """
+    objects, missing = con.execute(
+        "SELECT count(*) FILTER (WHERE _kind IS NULL OR _kind = 'missing_field'), "
+        "count(*) FILTER (WHERE _kind = 'missing_field') FROM _parsed"
+    ).fetchall()[0]
+    if missing < objects:
+        return
+    tests = ", ".join(f"coalesce(bool_or(try(json_exists(line, {_path(c)}))), FALSE)" for c in spec.required)
+    row = con.execute(f"SELECT {tests} FROM _lines_parsed WHERE starts_with(ltrim(line), '{{')").fetchall()[0]
+    absent = [c for c, present in zip(spec.required, row, strict=True) if not present]
+    if absent:
+        roles = [r for r, c in spec.roles.items() if c in absent]
+        raise StreamError(
+            f"the events lack field(s) {absent!r} that the model maps to role(s) {roles!r} (none of the "
+            f"{objects:,} events of the batch has them); use the model of a run on data of this shape."
+        )
 
 
 def _delimiter(header: str) -> str:

@@ -114,29 +114,41 @@ def _segment_recency(model: SegmentModel, raw: np.ndarray, winner: np.ndarray) -
 
 
 def _at_or_above(key, tie: np.ndarray, edge) -> np.ndarray:
-    # The comparison of analysis.rfm_edges: lexicographic on (key..., tiebreak text).
+    """The comparison of :mod:`analysis.rfm_edges`: lexicographic on (key..., tiebreak text).
+
+    The text comparison (slow, on Python strings) is made only where every
+    numeric part ties with the edge.
+    """
     a, b, c = key
     ea, eb, ec, et = edge
-    return (a > ea) | ((a == ea) & ((b > eb) | ((b == eb) & ((c > ec) | ((c == ec) & (tie >= et))))))
+    out = (a > ea) | ((a == ea) & ((b > eb) | ((b == eb) & (c > ec))))
+    ties = np.flatnonzero((a == ea) & (b == eb) & (c == ec))
+    if len(ties):
+        out[ties] = tie[ties] >= et
+    return out
 
 
 def _rfm_recency(recency, frequency, monetary, tie: np.ndarray, edges) -> np.ndarray:
     """Recency (whole days) at which a reached RFM edge is first lost; inf when none is."""
     keys = score_keys(recency, frequency, monetary)
     out = np.full(len(tie), np.inf)
+    zeros = np.zeros(len(tie))
     for edge in edges["r"]:
         ea, eb, ec, et = edge
         reached = _at_or_above(keys["r"], tie, edge)
-        rest = _at_or_above((keys["r"][1], keys["r"][2], np.zeros(len(tie))), tie, (eb, ec, 0.0, et))
+        rest = _at_or_above((keys["r"][1], keys["r"][2], zeros), tie, (eb, ec, 0.0, et))
         lost = np.where(rest, -ea + 1.0, -ea)
         out = np.where(reached, np.minimum(out, lost), out)
     for score in ("f", "m"):
         for edge in edges[score]:
             e1, e2, e3, et = edge
             key = keys[score]
-            tied = _at_or_above(key, tie, edge) & (key[0] == e1) & (key[1] == e2)
-            lost = np.where(tie >= et, -e3 + 1.0, -e3)
-            out = np.where(tied, np.minimum(out, lost), out)
+            tied = np.flatnonzero((key[0] == e1) & (key[1] == e2))
+            if not len(tied):
+                continue
+            reached = _at_or_above(tuple(k[tied] for k in key), tie[tied], edge)
+            lost = np.where(tie[tied] >= et, -e3 + 1.0, -e3)
+            out[tied] = np.where(reached, np.minimum(out[tied], lost), out[tied])
     return out
 
 
