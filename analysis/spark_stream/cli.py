@@ -15,6 +15,7 @@ wrote the model). Errors are one line on standard error.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -111,9 +112,9 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         query.stop()
     except StreamingQueryException as exc:
-        # Spark's message is the worker's whole traceback; its last line names the error.
-        last = [line for line in str(exc).splitlines() if line.strip()][:1]
-        raise StreamError(f"the streaming query failed: {last[0] if last else exc!r} (see --debug).") from exc
+        # Spark's message holds the worker's whole traceback; the error is its last "SomeError: ..." line.
+        named = [line for line in str(exc).splitlines() if re.match(r"^[\w.]+(Error|Exception): ", line)]
+        raise StreamError(f"the streaming query failed: {named[-1] if named else exc.getMessage()}") from exc
     print(_summary(read_results(spark, args.out)), file=sys.stderr)
     return 0
 
