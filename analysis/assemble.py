@@ -19,6 +19,7 @@ from analysis._dates import date_bounds
 from analysis.bundle import Bundle, DataSection, DateRange, FeaturesSection, Returns
 from analysis.fingerprint import code_version, sha256_file, sha256_json
 from analysis.history_schema import HistorySection, TrendPoint, TrendSegment
+from analysis.impact import ImpactSection, business_impact
 from analysis.model import (
     ClvModel,
     FeaturesModel,
@@ -63,7 +64,6 @@ def _data_section(s: RunStages) -> DataSection:
         rows_in=cleaned.rows_in,
         rows_kept=cleaned.rows_kept,
         dropped=cleaned.dropped,
-        reasons=cleaned.reasons,
         customers=len(customers),
         orders=None if table.orders is None else int(len(table.orders)),
         revenue=round(float(customers["monetary"].sum()), 2),
@@ -108,8 +108,22 @@ def bundle_of(s: RunStages) -> Bundle:
         clv=None if s.clv is None else s.clv.section,
         experiments=None if s.experiments is None else s.experiments.section,
         experiment_results=s.results,
+        impact=_impact(s, segments),
         history=_history(s, segments),
         migration=s.migration,
+    )
+
+
+def _impact(s: RunStages, segments) -> ImpactSection:
+    reliable = s.clv is not None and s.clv.section.reliable
+    return business_impact(
+        segments,
+        labels=s.segmentation.labels,
+        customer_ids=s.customers["customer_id"].to_numpy(),
+        revenue=s.customers["monetary"].to_numpy(dtype="float64"),
+        per_customer=s.clv.per_customer if reliable else None,
+        mde=s.config.experiments.mde,
+        horizon_days=s.clv.section.horizon_days if reliable else None,
     )
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from analysis.clv import ClvSection
 from analysis.experiments import ExperimentResults, ExperimentsSection
 from analysis.history_schema import HistorySection, MigrationSection
+from analysis.impact import ImpactSection
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -89,8 +90,10 @@ class DataSection(_Model):
     source: Source
     rows_in: int
     rows_kept: int
-    dropped: dict[str, int] = Field(description="rows dropped, by reason; every reason listed, zeros included")
-    reasons: dict[str, str] = Field(description="plain-language meaning of each drop reason")
+    dropped: dict[str, int] = Field(
+        description="rows dropped, by reason code in evaluation order; every reason listed, zeros included "
+        "(the pages word each code)"
+    )
     customers: int
     orders: int | None
     revenue: float
@@ -202,16 +205,23 @@ class FeatureProfile(_Model):
 
 
 class Recommendation(_Model):
-    action: str
-    why: str = Field(description="the reason, citing the segment's own numbers")
-    kpi: str
+    """One playbook action, as templates over the segment's ``values`` (filled by the renderer)."""
+
+    action: str = Field(description="what to do (playbook template)")
+    why: str = Field(description="the reason, citing the segment's own numbers (playbook template)")
+    kpi: str = Field(description="what to watch (playbook template)")
 
 
 class Segment(_Model):
     id: int = Field(description="1-based, ordered by descending mean spend; stable across runs")
     persona: str = Field(description="playbook persona key the name and actions come from")
     name: str
-    description: str
+    description: str = Field(description="playbook template over 'values' (filled by the renderer)")
+    values: dict[str, float] = Field(
+        default_factory=dict,
+        description="what the playbook templates may cite: size, share_customers, revenue, share_revenue and "
+        "mean_/median_/z_/pct_<feature>",
+    )
     size: int
     share_customers: float
     revenue: float
@@ -295,6 +305,9 @@ class Bundle(_Model):
     )
     experiment_results: ExperimentResults | None = Field(
         default=None, description="lift per segment read from a results file, when one is given"
+    )
+    impact: ImpactSection | None = Field(
+        default=None, description="predicted value, value at risk and value an action could move, per segment"
     )
     history: HistorySection | None = Field(
         default=None, description="refit decision, segment continuity and the trend; present after a previous refresh"

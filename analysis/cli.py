@@ -165,9 +165,20 @@ def _schema(args: argparse.Namespace) -> int:
     text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
     if args.out is None:
         sys.stdout.write(text)
-    else:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
+        return 0
+    import os
+    import tempfile
+
+    # Through a temporary file and a rename: an interrupted write never leaves half a schema.
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=args.out.parent, prefix=f".{args.out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, args.out)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     return 0
 
 

@@ -42,10 +42,11 @@ from analysis.assign import transform_of
 from analysis.config import ClusterConfig, HistoryConfig
 from analysis.features import FeatureMatrix
 from analysis.history_schema import RefitDecision, SegmentMatch
+from analysis.model import ClusterModel
 from analysis.previous import PreviousRun
 from analysis.segmentation import Segmentation, assign_to_clusters
 
-__all__ = ["Continuity", "continue_segments"]
+__all__ = ["Continuity", "continue_segments", "match_segments"]
 
 
 @dataclass(frozen=True)
@@ -88,25 +89,49 @@ def _decide(policy: str, *, same_features: bool, k_prev: int, k_new: int, agreem
 _FORBIDDEN = 1e9  # cost of a pair that may not match, so the assignment prefers every allowed pair
 
 
-def _match(X_prev: np.ndarray, refit: Segmentation, previous: PreviousRun, limit: float, personas: dict[int, str]):
-    """Pairs (new id -> previous id, distance) by optimal assignment over the allowed pairs.
+def match_segments(
+    X_ref: np.ndarray,
+    labels: np.ndarray,
+    ids: list[int],
+    reference: ClusterModel,
+    *,
+    reference_personas: dict[int, str],
+    personas: dict[int, str],
+    limit: float,
+) -> tuple[dict[int, tuple[int, float]], dict[int, float]]:
+    """Pair segments with a reference model's segments by optimal assignment over the allowed pairs.
 
-    A pair is allowed when the centres are at most ``limit`` apart or both
-    segments have the same persona.
+    Parameters
+    ----------
+    X_ref
+        The customers in the reference model's scaled feature space.
+    labels, ids
+        Each customer's segment, and the segment ids to pair.
+    reference, reference_personas
+        The segments they are paired with: their centroids, and their persona keys by id.
+    personas
+        ``{segment id: persona key}`` of the segments being paired.
+    limit
+        A pair is allowed when the centres are at most this far apart, or when
+        both segments have the same persona.
+
+    Returns
+    -------
+    tuple
+        ``({id: (reference id, distance)}, {id: distance to the nearest reference centre})``.
     """
-    new_ids = list(refit.ids)
-    centres = np.array([[_fmean(col) for col in X_prev[refit.labels == sid].T] for sid in new_ids])
-    prev_ids = list(previous.model.clusters.segment_ids)
-    prev_persona = {s.id: s.persona for s in previous.model.segments}
-    prev_centres = np.asarray(previous.model.clusters.centroids, dtype="float64")
-    cost = np.sqrt(((centres[:, None, :] - prev_centres[None, :, :]) ** 2).sum(axis=2))
-    same = np.array([[personas.get(n) == prev_persona.get(p) for p in prev_ids] for n in new_ids], dtype=bool)
+    centres = np.array([[_fmean(col) for col in X_ref[labels == sid].T] for sid in ids])
+    ref_ids = list(reference.segment_ids)
+    ref_persona = reference_personas
+    ref_centres = np.asarray(reference.centroids, dtype="float64")
+    cost = np.sqrt(((centres[:, None, :] - ref_centres[None, :, :]) ** 2).sum(axis=2))
+    same = np.array([[personas.get(n) == ref_persona.get(p) for p in ref_ids] for n in ids], dtype=bool)
     allowed = (cost <= limit) | same
     pairs = {}
     for r, c in zip(*linear_sum_assignment(np.where(allowed, cost, _FORBIDDEN)), strict=True):
         if allowed[r, c]:
-            pairs[new_ids[r]] = (prev_ids[c], float(cost[r, c]))
-    return pairs, {new_ids[r]: float(cost[r].min()) for r in range(len(new_ids))}
+            pairs[ids[r]] = (ref_ids[c], float(cost[r, c]))
+    return pairs, {ids[r]: float(cost[r].min()) for r in range(len(ids))}
 
 
 def _relabel(refit: Segmentation, mapping: dict[int, int]) -> Segmentation:
@@ -221,7 +246,17 @@ def continue_segments(
             id_high_water=high,
         )
     limit = config.max_match_distance
-    pairs, nearest = ({}, {}) if X_prev is None else _match(X_prev, refit, previous, limit, personas)
+    pairs, nearest = ({}, {})
+    if X_prev is not None:
+        pairs, nearest = match_segments(
+            X_prev,
+            refit.labels,
+            list(refit.ids),
+            previous.model.clusters,
+            reference_personas={s.id: s.persona for s in previous.model.segments},
+            personas=personas,
+            limit=limit,
+        )
     mapping, next_id = {}, high + 1
     for sid in refit.ids:  # ids by descending spend: new segments are numbered in that order too
         if sid in pairs:

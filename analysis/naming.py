@@ -24,35 +24,21 @@ Assignment
 from __future__ import annotations
 
 import math
-import operator
-import re
 import string
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from scipy.optimize import linear_sum_assignment
 
 from analysis.bundle import Recommendation, Segment
-from analysis.config import FEATURES, read_toml
-from analysis.errors import ConfigError, DataError
+from analysis.config import FEATURES
+from analysis.errors import DataError
+from analysis.playbook import DEFAULT_PLAYBOOK, OPS, Persona, Playbook, load_playbook
 from analysis.profiles import SegmentProfile
 
 __all__ = ["name_segments", "load_playbook", "Playbook", "DEFAULT_PLAYBOOK"]
 
-DEFAULT_PLAYBOOK = Path(__file__).parent / "data" / "playbook.toml"
-
-# Features every customer table carries, so templates may always cite them.
-TEMPLATE_FEATURES = ("recency", "frequency", "monetary", "avg_order_value", "tenure")
-TEMPLATE_FIELDS = frozenset(
-    ["size", "share_customers", "revenue", "share_revenue", "cur"]
-    + [f"{stat}_{f}" for f in TEMPLATE_FEATURES for stat in ("mean", "median", "z", "pct")]
-)
-CONDITION_KEYS = frozenset(f"{f}_{kind}" for f in FEATURES for kind in ("z", "pct"))
-_CONDITION = re.compile(r"^\s*(<=|>=|<|>)\s*(-?\d+(?:\.\d+)?)\s*$")
-_OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
 
 # (low word, high word) for qualifying two segments that share a persona.
 _QUALIFIERS = {
@@ -67,148 +53,6 @@ _QUALIFIERS = {
 }
 
 
-def _check_template(text: str) -> str:
-    try:
-        fields = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
-    except ValueError as exc:
-        raise ValueError(f"malformed template {text!r}: {exc}") from None
-    bad = sorted({f for f in fields if f not in TEMPLATE_FIELDS})
-    if bad:
-        raise ValueError(f"unknown placeholder(s) {bad!r}; allowed: {sorted(TEMPLATE_FIELDS)!r}")
-    sample = {name: 1.0 for name in TEMPLATE_FIELDS} | {"size": 1, "cur": "£"}
-    try:
-        text.format(**sample)
-    except (ValueError, IndexError) as exc:
-        raise ValueError(f"template {text!r} cannot be formatted: {exc}") from None
-    return text
-
-
-Template = Annotated[str, Field(min_length=1)]
-
-
-class Action(BaseModel):
-    """One recommendation: what to do, why (citing the segment's numbers), what to watch."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    action: Template
-    why: Template
-    kpi: Template
-
-    @field_validator("action", "why", "kpi")
-    @classmethod
-    def _templates(cls, text: str) -> str:
-        return _check_template(text)
-
-
-class Persona(BaseModel):
-    """A named customer type with its matching conditions and actions."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    name: str = Field(min_length=1)
-    description: Template
-    when: dict[str, str | list[str]] = Field(default_factory=dict)
-    ideal: dict[str, float] = Field(default_factory=dict)
-    actions: list[Action] = Field(min_length=1)
-
-    @field_validator("description")
-    @classmethod
-    def _description(cls, text: str) -> str:
-        return _check_template(text)
-
-    @field_validator("when")
-    @classmethod
-    def _conditions(cls, when: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
-        for key, spec in when.items():
-            if key not in CONDITION_KEYS:
-                raise ValueError(f"unknown condition key {key!r}; allowed: <feature>_pct or <feature>_z")
-            for item in [spec] if isinstance(spec, str) else spec:
-                if not _CONDITION.match(item):
-                    raise ValueError(f"condition {key} = {item!r} must look like '>= 0.5' (operator <, <=, >, >=)")
-        return when
-
-    @field_validator("ideal")
-    @classmethod
-    def _ideal_keys(cls, ideal: dict[str, float]) -> dict[str, float]:
-        bad = sorted(k for k in ideal if k not in CONDITION_KEYS)
-        if bad:
-            raise ValueError(f"unknown ideal key(s) {bad!r}; allowed: <feature>_pct or <feature>_z")
-        return ideal
-
-    @model_validator(mode="after")
-    def _ideal_matches(self) -> Persona:
-        # An ideal that breaks its own conditions would make the persona unreachable by design.
-        for key, spec in self.when.items():
-            if key in self.ideal and not _holds(self.ideal[key], spec):
-                raise ValueError(f"ideal {key} = {self.ideal[key]} breaks its own condition {spec!r}")
-        return self
-
-    def conditions(self) -> list[tuple[str, str, float]]:
-        """The conditions as ``(key, operator, threshold)`` triples."""
-        out = []
-        for key, spec in self.when.items():
-            for item in [spec] if isinstance(spec, str) else spec:
-                op, value = _CONDITION.match(item).groups()
-                out.append((key, op, float(value)))
-        return out
-
-
-class Playbook(BaseModel):
-    """Ordered personas and the fallback persona."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    personas: list[Persona] = Field(min_length=1)
-    fallback: Persona
-
-    @model_validator(mode="after")
-    def _unique(self) -> Playbook:
-        everyone = [*self.personas, self.fallback]
-        for attr in ("key", "name"):
-            seen: set[str] = set()
-            for p in everyone:
-                if getattr(p, attr) in seen:
-                    raise ValueError(f"duplicate persona {attr} {getattr(p, attr)!r}")
-                seen.add(getattr(p, attr))
-        if self.fallback.when:
-            raise ValueError("the fallback persona must have no conditions ('when' must be empty)")
-        return self
-
-
-def _holds(value: float, spec: str | list[str]) -> bool:
-    for item in [spec] if isinstance(spec, str) else spec:
-        op, threshold = _CONDITION.match(item).groups()
-        if not _OPS[op](value, float(threshold)):
-            return False
-    return True
-
-
-def load_playbook(path: Path | None = None) -> Playbook:
-    """Read and validate a persona playbook.
-
-    Raises
-    ------
-    ConfigError
-        The file is missing, not TOML, or breaks the playbook schema; the
-        message names the file and the offending key.
-    """
-    path = Path(path) if path is not None else DEFAULT_PLAYBOOK
-    raw = read_toml(path, what="playbook")
-    try:
-        return Playbook.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = first["loc"]
-        where = ".".join(str(p) for p in loc) or "(top level)"
-        if len(loc) >= 2 and loc[0] == "personas" and isinstance(loc[1], int):
-            try:
-                where += f" (persona {raw['personas'][loc[1]].get('key', '?')!r})"
-            except (KeyError, IndexError, TypeError, AttributeError):
-                pass
-        more = len(exc.errors()) - 1
-        tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        raise ConfigError(f"{path}: playbook key {where!r}: {first['msg']}.{tail}") from None
-
-
 def _value(profile: SegmentProfile, key: str) -> float | None:
     feature, kind = key.rsplit("_", 1)
     if feature not in profile.features:
@@ -219,7 +63,7 @@ def _value(profile: SegmentProfile, key: str) -> float | None:
 def _matches(profile: SegmentProfile, persona: Persona) -> bool:
     for key, op, threshold in persona.conditions():
         value = _value(profile, key)
-        if value is None or not _OPS[op](value, threshold):
+        if value is None or not OPS[op](value, threshold):
             return False
     return True
 
@@ -307,43 +151,42 @@ def _qualifiers(group: list[SegmentProfile]) -> dict[int, str]:
     return {p.id: f"group {chr(ord('A') + i)}" for i, p in enumerate(sorted(group, key=lambda p: p.id))}
 
 
-def _fill(template: str, values: dict[str, float | str], persona: Persona) -> str:
-    try:
-        return template.format(**values)
-    except KeyError as exc:
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name and name != "cur"}
+
+
+def _check(template: str, values: dict[str, float], persona: Persona) -> str:
+    missing = sorted(_fields(template) - set(values))
+    if missing:
         raise DataError(
-            f"persona {persona.key!r} cites {exc.args[0]!r}, which this segment profile lacks; "
+            f"persona {persona.key!r} cites {missing[0]!r}, which this segment profile lacks; "
             f"profiled values: {sorted(values)!r}."
-        ) from None
+        )
+    return template
 
 
-def _recommendations(persona: Persona, values: dict[str, float | str]) -> list[Recommendation]:
-    """Fill the persona's actions; an action citing a value this data lacks (tenure without
-    dates, say, for a customer-level input) is left out, as long as one action remains."""
-    out = []
-    missing: KeyError | None = None
-    for a in persona.actions:
-        try:
-            out.append(
-                Recommendation(action=a.action.format(**values), why=a.why.format(**values), kpi=a.kpi.format(**values))
-            )
-        except KeyError as exc:
-            missing = exc
-    if not out and missing is not None:
-        _fill("{" + str(missing.args[0]) + "}", values, persona)  # raises the DataError naming it
-    return out
+def _recommendations(persona: Persona, values: dict[str, float]) -> list[Recommendation]:
+    """The persona's actions whose templates cite only values this segment has (the renderer fills them).
+
+    An action citing a value this data lacks (tenure without dates, say, for a
+    customer-level input) is left out, as long as one action remains.
+    """
+    usable = [a for a in persona.actions if all(_fields(x) <= set(values) for x in (a.action, a.why, a.kpi))]
+    if not usable:
+        first = persona.actions[0]
+        _check(first.action + first.why + first.kpi, values, persona)  # raises the DataError naming the value
+    return [Recommendation(action=a.action, why=a.why, kpi=a.kpi) for a in usable]
 
 
-def _values(profile: SegmentProfile, currency_symbol: str) -> dict[str, float | str]:
-    values: dict[str, float | str] = {
-        "cur": currency_symbol,
-        "size": profile.size,
+def _values(profile: SegmentProfile) -> dict[str, float]:
+    values: dict[str, float] = {
+        "size": float(profile.size),
         "share_customers": profile.share_customers,
         "revenue": profile.revenue,
         "share_revenue": profile.share_revenue,
     }
     for f, fp in profile.features.items():
-        values |= {f"mean_{f}": fp.mean, f"median_{f}": fp.median, f"z_{f}": fp.z, f"pct_{f}": profile.pct(f)}
+        values |= {f"mean_{f}": fp.mean, f"median_{f}": fp.median, f"z_{f}": fp.z, f"pct_{f}": round(profile.pct(f), 6)}
     return values
 
 
@@ -367,7 +210,6 @@ def name_segments(
     profiles: list[SegmentProfile],
     *,
     playbook_path: Path | None = None,
-    currency_symbol: str = "",
     keep: Mapping[int, tuple[str, str]] | None = None,
 ) -> list[Segment]:
     """Give each segment a unique name, a persona and recommendations.
@@ -378,8 +220,6 @@ def name_segments(
         One profile per segment (see :func:`analysis.profiles.profile_segments`).
     playbook_path
         TOML playbook; ``None`` uses the packaged ``analysis/data/playbook.toml``.
-    currency_symbol
-        Put before amounts where templates write ``{cur}`` ("£", "$", or "" when unknown).
     keep
         ``{segment id: (persona key, name)}`` of segments that continue a previous
         refresh's segment: they keep that persona (while the playbook still has it)
@@ -388,7 +228,11 @@ def name_segments(
     Returns
     -------
     list[Segment]
-        Bundle segments in the order of ``profiles`` (``rfm_mix`` left empty).
+        Bundle segments in the order of ``profiles`` (``rfm_mix`` left empty). The
+        description and recommendations are the playbook's templates, unfilled:
+        the site and the brief fill them from ``values`` with the report's number
+        formats (``publishing._playbook.fill``), so no sentence with a number is
+        written here.
 
     Raises
     ------
@@ -414,13 +258,14 @@ def name_segments(
     segments = []
     for p in profiles:
         persona = chosen[p.id]
-        values = _values(p, currency_symbol)
+        values = _values(p)
         segments.append(
             Segment(
                 id=p.id,
                 persona=persona.key,
                 name=names[p.id],
-                description=_fill(persona.description, values, persona),
+                description=_check(persona.description, values, persona),
+                values=values,
                 size=p.size,
                 share_customers=p.share_customers,
                 revenue=p.revenue,

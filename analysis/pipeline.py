@@ -21,8 +21,8 @@ from analysis.assemble import bundle_of, export_of, model_of
 from analysis.bundle import Bundle, bundle_bytes
 from analysis.clean import clean_transactions
 from analysis.clv import ClvResult, fit_clv
+from analysis.clv._fit import calibration_end_for
 from analysis.config import Config
-from analysis.currency import currency_symbol
 from analysis.customers import customer_table
 from analysis.errors import ConfigError
 from analysis.experiments import design_experiments, read_results
@@ -46,6 +46,7 @@ from analysis.rfm_edges import fit_edges
 from analysis.rfm_rules import all_cells, default_rules_path, load_rfm_rules
 from analysis.segmentation import segment_customers
 from analysis.stages import RfmResult, RunStages
+from analysis.validation_segments import calibration_segments
 
 __all__ = ["Progress", "RunResult", "run_pipeline", "run_stages", "STAGES"]
 
@@ -91,20 +92,41 @@ def _rfm(customers: pd.DataFrame, labels: np.ndarray, pseudonyms: np.ndarray, co
     )
 
 
-def _value_and_tests(table, customers, pseudonyms, segmentation, segments, config: Config, progress: Progress):
+def _lifetime_value(cleaned, table, features, segmentation, segments, config: Config) -> ClvResult:
+    """BG/NBD + Gamma-Gamma, checked on a holdout against segments drawn on the calibration period only."""
+    observation_end = table.snapshot_date - dt.timedelta(days=1)
+    cal_end = calibration_end_for(table.first_date, observation_end, config.clv)
+    validation = None
+    if table.first_date < cal_end < observation_end:
+        validation = calibration_segments(
+            cleaned,
+            calibration_end=cal_end,
+            k=len(segmentation.ids),
+            final=segmentation,
+            final_features=features,
+            final_personas={s.id: s.persona for s in segments},
+            config=config,
+        )
+    customers = table.customers
+    return fit_clv(
+        table.orders,
+        config=config.clv,
+        segment_of=pd.Series(segmentation.labels, index=customers["customer_id"].to_numpy()),
+        segment_ids=sorted(s.id for s in segments),
+        observation_end=observation_end,
+        validation=validation,
+    )
+
+
+def _value_and_tests(cleaned, table, pseudonyms, features, segmentation, segments, config: Config, progress: Progress):
     """CLV, test plans and the optional results read-out (transactions only)."""
     if table.orders is None:
         return None, None, None
-    labels = segmentation.labels
-    observation_end = table.snapshot_date - dt.timedelta(days=1)
-    segment_of = pd.Series(labels, index=customers["customer_id"].to_numpy())
-    names = {s.id: s.name for s in segments}
+    customers, labels = table.customers, segmentation.labels
     clv: ClvResult | None = None
     if config.clv.enabled:
         progress.stage("clv")
-        clv = fit_clv(
-            table.orders, config=config.clv, segment_of=segment_of, segment_names=names, observation_end=observation_end
-        )
+        clv = _lifetime_value(cleaned, table, features, segmentation, segments, config)
     progress.stage("experiments")
     members = pd.DataFrame({"customer_id": customers["customer_id"], "pseudonym": pseudonyms, "segment": labels})
     designed = design_experiments(
@@ -112,7 +134,7 @@ def _value_and_tests(table, customers, pseudonyms, segmentation, segments, confi
         segments=segments,
         orders=table.orders,
         config=config.experiments,
-        observation_end=observation_end,
+        observation_end=table.snapshot_date - dt.timedelta(days=1),
         clv=clv,
         neighbours=segmentation.neighbours(),
     )
@@ -122,7 +144,7 @@ def _value_and_tests(table, customers, pseudonyms, segmentation, segments, confi
             config.experiments.results,
             assignments=designed.assignments,
             config=config.experiments,
-            segment_ids=sorted(names),
+            segment_ids=sorted(s.id for s in segments),
         )
     return clv, designed, results
 
@@ -215,14 +237,13 @@ def run_stages(
         segments = name_segments(
             profiles,
             playbook_path=config.naming.playbook,
-            currency_symbol=currency_symbol(currency),
             keep=None if continuity is None else continuity.kept,
         )
         progress.stage("rfm")
         rfm = _rfm(customers, labels, pseudonyms, config)
         projection = project_customers(features.values, labels, random_state=config.cluster.random_state)
         clv, experiments, results = _value_and_tests(
-            table, customers, pseudonyms, segmentation, segments, config, progress
+            cleaned, table, pseudonyms, features, segmentation, segments, config, progress
         )
         snapshot = None if table.snapshot_date is None else table.snapshot_date.isoformat()
         migration = _migration(previous, customers, pseudonyms, labels, clv, snapshot or "")

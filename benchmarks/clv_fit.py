@@ -130,7 +130,7 @@ def main() -> None:
             orders,
             config=config,
             segment_of=segment_of,
-            segment_names={1: "All"},
+            segment_ids=[1],
             observation_end=orders["timestamp"].max().date(),
         ),
         max(1, args.repeat // 2),

@@ -202,7 +202,7 @@ def _child(args: argparse.Namespace) -> None:
         profiler.enable()
     start, cpu = time.perf_counter(), time.process_time()
     end = orders["timestamp"].max().date()
-    result = fit_clv(orders, config=config, segment_of=segment_of, segment_names=names, observation_end=end)
+    result = fit_clv(orders, config=config, segment_of=segment_of, segment_ids=sorted(names), observation_end=end)
     total, cpu = time.perf_counter() - start, time.process_time() - cpu
     fit_peak = _vm("VmHWM")
     start = time.perf_counter()

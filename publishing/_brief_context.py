@@ -53,6 +53,7 @@ class Action:
     action: str
     why: str
     kpi: str
+    values: dict[str, float]
     size: int
     share_customers: float
     revenue: float
@@ -85,6 +86,7 @@ class TestLine:
     segment: str
     color: str
     action: str | None
+    values: dict[str, float]
     testable: bool
     required_total: int | None
     assigned_total: int
@@ -206,6 +208,7 @@ def _choose_actions(bundle: Bundle, colors: dict[int, str]) -> tuple[tuple[Actio
             action=rec.action,
             why=rec.why,
             kpi=rec.kpi,
+            values=seg.values,
             size=seg.size,
             share_customers=seg.share_customers,
             revenue=seg.revenue,
@@ -238,7 +241,7 @@ def _clv_summary(bundle: Bundle) -> ClvSummary | None:
         top = max(clv.segments, key=lambda r: (r.share_of_value, -(r.segment or 0)))
     return ClvSummary(
         reliable=bool(clv.reliable and total is not None),
-        reason=_first_clause(clv.reason),
+        reason=clv.headline,
         total=None if total is None else total.clv,
         low=None if total is None else total.clv_low,
         high=None if total is None else total.clv_high,
@@ -246,7 +249,7 @@ def _clv_summary(bundle: Bundle) -> ClvSummary | None:
         horizon=clv.horizon,
         time_unit=clv.time_unit,
         annual_discount_rate=clv.annual_discount_rate,
-        top_segment=None if top is None else top.name,
+        top_segment=None if top is None else {s.id: s.name for s in bundle.segments}.get(top.segment),
         top_share=None if top is None else top.share_of_value,
     )
 
@@ -269,6 +272,7 @@ def _test_plan(bundle: Bundle, colors: dict[int, str]) -> TestPlan | None:
             segment=names.get(d.segment, f"Segment {d.segment}"),
             color=colors.get(d.segment, FALLBACK_COLOR),
             action=d.action,
+            values=next((s.values for s in bundle.segments if s.id == d.segment), {}),
             testable=d.testable,
             required_total=d.required_total,
             assigned_total=d.assigned_treatment + d.assigned_control,

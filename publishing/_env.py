@@ -38,6 +38,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from publishing._format import Formats
+from publishing._playbook import fill
 
 __all__ = [
     "TEMPLATES_DIR",
@@ -97,6 +98,12 @@ def _finalize(value: object) -> object:
     return value
 
 
+def sentence(text: object) -> str:
+    """The text as one sentence: stripped, ending with a full stop unless it ends with its own . ! or ?."""
+    text = str(text).strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
 def make_env(
     template_dirs: Path | str | Sequence[Path | str] | None = None, *, formats: Formats | None = None
 ) -> jinja2.Environment:
@@ -147,6 +154,8 @@ def make_env(
         md_attr=md_attr,
         yaml_str=yaml_str,
         css_percent=css_percent,
+        playbook=lambda template, values: fill(template, values, fmt),
+        sentence=sentence,
     )
     # Former names of the same filters: templates on other branches still use them.
     env.filters.update(

@@ -62,7 +62,7 @@ class Opportunity:
     lift: float
     one_in: int
     uplift: float
-    first_move: str | None
+    first_move: Recommendation | None
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,6 @@ class DropRow:
     """One line of the row-accounting table."""
 
     reason: str
-    meaning: str
     rows: int
     share: float
 
@@ -117,22 +116,14 @@ def biggest_opportunity(bundle: Bundle, views: list[SegmentView]) -> Opportunity
         lift=OPPORTUNITY_LIFT,
         one_in=round(1 / OPPORTUNITY_LIFT),
         uplift=uplift,
-        first_move=_sentence(best.top_recommendation.action) if best.top_recommendation else None,
+        first_move=best.top_recommendation,
     )
-
-
-def _sentence(text: str) -> str:
-    """The text as one sentence: stripped, ending with exactly one full stop (or its own ! or ?)."""
-    text = text.strip()
-    return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
 def _drops(bundle: Bundle) -> list[DropRow]:
     data = bundle.data
     return [
-        DropRow(
-            reason=reason, meaning=data.reasons.get(reason, ""), rows=n, share=n / data.rows_in if data.rows_in else 0.0
-        )
+        DropRow(reason=reason, rows=n, share=n / data.rows_in if data.rows_in else 0.0)
         for reason, n in data.dropped.items()
     ]
 
@@ -165,6 +156,7 @@ def site_context(bundle: Bundle) -> dict[str, Any]:
         "segments": views,
         "colors": colors,
         "names": {s.id: s.name for s in bundle.segments},
+        "segment_values": {s.id: s.values for s in bundle.segments},
         "fallback_color": FALLBACK_COLOR,
         "opportunity": biggest_opportunity(bundle, views),
         "drops": _drops(bundle),

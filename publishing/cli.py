@@ -57,15 +57,17 @@ class _Target:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from analysis.cli import DEFAULT_DATA
+    from analysis.cli import DEFAULT_DATA, debug_flag
 
     parser = argparse.ArgumentParser(
-        prog="python -m publishing", description="Build and publish the segmentation report."
+        prog="python -m publishing", description="Build and publish the segmentation report.", parents=[debug_flag()]
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.set_defaults(debug=False)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    build = sub.add_parser("build", help="analysis -> bundle -> site -> PDF, swapped into _site/")
+    build = sub.add_parser(
+        "build", help="analysis -> bundle -> site -> PDF, swapped into _site/", parents=[debug_flag()]
+    )
     build.add_argument("data", nargs="?", type=Path, default=None, help="transactions file")
     build.add_argument(
         "--data",
@@ -104,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="rebuild even when nothing that shapes the site has changed"
     )
 
-    pub = sub.add_parser("publish", help="check _site/ and deliver it", epilog=_PUBLISH_EPILOG)
+    pub = sub.add_parser("publish", help="check _site/ and deliver it", epilog=_PUBLISH_EPILOG, parents=[debug_flag()])
     pub.add_argument("--site", type=Path, default=DEFAULT_SITE, help="built site (default: _site)")
     pub.add_argument(
         "--bundle",

@@ -144,7 +144,6 @@ def make_bundle(
             rows_in=250_000,
             rows_kept=231_442,
             dropped={"no_customer": 15_000, "cancelled": 3_558},
-            reasons={"no_customer": "no customer ID", "cancelled": "cancelled invoice"},
             customers=customers,
             orders=17_820,
             revenue=revenue,
@@ -205,10 +204,9 @@ def make_clv_section(bundle: Bundle, *, reliable: bool = True):
     """A validated ``ClvSection`` for ``bundle``'s segments (value proportional to revenue)."""
     from analysis.clv._schema import ClvSection, ClvSegmentValue
 
-    def row(seg_id, name, customers, value, share):
+    def row(seg_id, customers, value, share):
         return ClvSegmentValue(
             segment=seg_id,
-            name=name,
             customers=customers,
             share_customers=customers / bundle.data.customers,
             expected_purchases=2.0 * customers,
@@ -227,22 +225,21 @@ def make_clv_section(bundle: Bundle, *, reliable: bool = True):
         )
 
     total_value = 0.9 * bundle.data.revenue
-    rows = [row(s.id, s.name, s.size, 0.9 * s.revenue, s.share_revenue) for s in bundle.segments]
+    rows = [row(s.id, s.size, 0.9 * s.revenue, s.share_revenue) for s in bundle.segments]
     return ClvSection(
         reliable=reliable,
-        reason=None if reliable else "only 40 repeat buyers; at least 100 are needed",
+        headline=None if reliable else "too_few_repeat_buyers",
+        withheld=[] if reliable else [{"code": "too_few_repeat_buyers", "value": 40, "needed": 100}],
         time_unit="week",
         time_unit_days=7.0,
         horizon=52.0,
         horizon_days=364.0,
         annual_discount_rate=0.1,
-        discounting="weekly",
         interval_level=0.9,
-        interval_method="delta method",
         observation_start="2010-12-01",
         observation_end="2011-12-09",
-        definitions={},
-        assumptions=[],
+        calibration_end="2011-06-30",
+        max_spend_frequency_correlation=0.3,
         customers=bundle.data.customers,
         repeat_buyers=3000,
         calibration_repeat_buyers=2500,
@@ -253,12 +250,11 @@ def make_clv_section(bundle: Bundle, *, reliable: bool = True):
         log_likelihood=None,
         forecast_params=None,
         forecast_standard_errors=None,
-        forecast_fitted_on=None,
+        forecast_period=None,
         spend_frequency_correlation=None,
-        independence_check=None,
         population_mean_spend=None,
         segments=rows if reliable else None,
-        total=row(None, "All customers", bundle.data.customers, total_value, 1.0) if reliable else None,
+        total=row(None, bundle.data.customers, total_value, 1.0) if reliable else None,
         validation=None,
     )
 

@@ -253,13 +253,6 @@ def make_bundle(
             rows_in=rows_in,
             rows_kept=rows_in - sum(dropped.values()),
             dropped=dropped,
-            reasons={
-                "missing_customer": "No customer ID, so the line cannot be tied to anyone" + tag,
-                "cancelled": "Cancelled invoice (number starts with C)",
-                "non_product": "Postage, fees and other non-product codes",
-                "duplicate": "Exact copy of another line",
-                "bad_price": "Zero or negative unit price",
-            },
             customers=customers,
             orders=17_820,
             revenue=revenue,
@@ -292,13 +285,10 @@ def make_bundle(
     )
 
 
-def _value_row(
-    segment: int | None, name: str, customers: int, total: int, clv: float, all_clv: float, rate: float
-) -> dict:
+def _value_row(segment: int | None, customers: int, total: int, clv: float, all_clv: float, rate: float) -> dict:
     purchases = customers * rate
     return {
         "segment": segment,
-        "name": name,
         "customers": customers,
         "share_customers": customers / total,
         "expected_purchases": purchases,
@@ -317,9 +307,8 @@ def _value_row(
     }
 
 
-def _holdout_row(label: str, customers: int, actual: float, predicted: float, **extra) -> dict:
+def _holdout_row(customers: int, actual: float, predicted: float, **extra) -> dict:
     return {
-        "label": label,
         "customers": customers,
         "actual": actual,
         "predicted": predicted,
@@ -341,13 +330,11 @@ def _clv(segments: list[Segment], *, reliable: bool, tag: str) -> ClvSection:
         "horizon": 52.0,
         "horizon_days": 364.0,
         "annual_discount_rate": 0.1,
-        "discounting": "Monthly expected spend discounted at 10% a year.",
         "interval_level": 0.9,
-        "interval_method": "Delta-method intervals from the parameter standard errors.",
         "observation_start": "2009-12-01",
         "observation_end": "2011-12-09",
-        "definitions": {"frequency": "repeat purchase occasions" + tag, "T": "customer age in weeks"},
-        "assumptions": ["While active, a customer buys at a steady random rate." + tag],
+        "calibration_end": "2011-06-30",
+        "max_spend_frequency_correlation": 0.3,
         "customers": total,
         "repeat_buyers": total * 2 // 3,
         "calibration_repeat_buyers": total // 2,
@@ -362,27 +349,23 @@ def _clv(segments: list[Segment], *, reliable: bool, tag: str) -> ClvSection:
                 "log_likelihood",
                 "forecast_params",
                 "forecast_standard_errors",
-                "forecast_fitted_on",
+                "forecast_period",
                 "spend_frequency_correlation",
-                "independence_check",
                 "population_mean_spend",
                 "segments",
                 "total",
                 "validation",
             )
         )
-        return ClvSection(
-            reliable=False, reason="Too few repeat buyers for a stable fit." + tag, warnings=[], **common, **none
-        )
+        withheld = [{"code": "too_few_repeat_buyers", "value": 40, "needed": 100}]
+        return ClvSection(reliable=False, headline="too_few_repeat_buyers", withheld=withheld, **common, **none)
     values = [s.revenue * 0.6 for s in segments]
     all_clv = sum(values)
-    rows = [
-        _value_row(s.id, s.name, s.size, total, v, all_clv, 4.0 / s.id) for s, v in zip(segments, values, strict=True)
-    ]
+    rows = [_value_row(s.id, s.size, total, v, all_clv, 4.0 / s.id) for s, v in zip(segments, values, strict=True)]
     params = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "p": 6.25, "q": 3.74, "gamma": 15.44}
     ses = {k: v / 10 for k, v in params.items()}
     by_freq = [
-        _holdout_row(str(f), 400 // (f + 1), 50.0 * (f + 1), 48.0 * (f + 1.1), frequency_min=f, frequency_max=f)
+        _holdout_row(400 // (f + 1), 50.0 * (f + 1), 48.0 * (f + 1.1), frequency_min=f, frequency_max=f)
         for f in range(4)
     ]
     validation = {
@@ -394,29 +377,28 @@ def _clv(segments: list[Segment], *, reliable: bool, tag: str) -> ClvSection:
         "holdout_length": 23.0,
         "customers": total,
         "new_in_holdout": 120,
-        "overall": _holdout_row("All customers", total, 2400.0, 2310.0),
+        "overall": _holdout_row(total, 2400.0, 2310.0),
+        "segments_basis": "calibration",
         "segments": [
-            _holdout_row(s.name, s.size, 300.0 * (5 - s.id), 290.0 * (5 - s.id), segment=s.id) for s in segments
+            _holdout_row(s.size, 300.0 * (5 - s.id), 290.0 * (5 - s.id), segment=s.id, group=s.id, name=s.name)
+            for s in segments
         ],
         "by_frequency": by_freq,
-        "note": "Predicted against actual repeat purchases in the holdout." + tag,
     }
     return ClvSection(
         reliable=True,
-        reason=None,
-        warnings=["Spend correlates weakly with frequency." + tag],
+        headline=None,
         **common,
         params=params,
         standard_errors=ses,
         log_likelihood={"bgnbd": -9582.4, "gammagamma": -4023.1},
         forecast_params=params,
         forecast_standard_errors=ses,
-        forecast_fitted_on="the whole observation period",
+        forecast_period="observation",
         spend_frequency_correlation=0.11,
-        independence_check="Weak correlation (0.11): independence holds.",
         population_mean_spend=35.2,
         segments=rows,
-        total=_value_row(None, "All customers", total, total, all_clv, all_clv, 1.5),
+        total=_value_row(None, total, total, all_clv, all_clv, 1.5),
         validation=validation,
     )
 

@@ -173,6 +173,10 @@ def dump(state: Path) -> dict[str, list]:
                     pairs = np.frombuffer(blob, dtype="<u8").reshape(-1, 2)
                     by_kind.setdefault(kind, []).extend(map(tuple, pairs.tolist()))
                 out[table] = sorted((k, sorted(v)) for k, v in by_kind.items())
+            elif table == "sink":  # where the file is differs between runs; how much of it was written may not
+                out[table] = [
+                    (target.split(":")[0], seq, offset) for _, target, seq, offset in con.execute("SELECT * FROM sink")
+                ]
             else:
                 out[table] = sorted(con.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
         return out

@@ -202,7 +202,7 @@ def test_unreliable_clv_shows_the_reason_and_no_numbers(tmp_path):
     assert ctx.clv is not None and not ctx.clv.reliable and ctx.clv.total is None
     assert [a.segment_id for a in ctx.actions] == [1, 2, 3]  # back to revenue
     first = _text(render_brief_pdf(bundle, tmp_path / "b.pdf"))[0]
-    assert "Not estimated: only 40 repeat buyers" in first
+    assert "Not estimated: too few customers have bought more than once" in first
 
 
 def test_two_segments_still_give_three_actions():

@@ -100,8 +100,9 @@ def test_box_chart_draws_every_segment_whole_and_cites_the_quantiles(bundle, fmt
 def test_clv_chart_cites_every_segment_value_in_its_colour(bundle, fmt):
     chart = clv_chart(bundle)
     colors = bundle_colors(bundle)
+    names = {s.id: s.name for s in bundle.segments}
     for row in bundle.clv.segments:
-        assert f"{row.name}: {fmt.money(row.clv)}" in chart.alt
+        assert f"{names[row.segment]}: {fmt.money(row.clv)}" in chart.alt
         assert f"fill: {colors[row.segment].lower()}" in chart.svg.lower()
     assert any(t.startswith("£") and t.endswith(("k", "m")) for t in _svg_texts(chart.svg))
 
@@ -110,7 +111,8 @@ def test_charts_follow_the_bundle_locale(bundle):
     swiss = Formats("de_CH", "CHF")
     chart = clv_chart(bundle, fmt=swiss)
     top = bundle.clv.segments[0]
-    assert f"{top.name}: {swiss.money(top.clv)}" in chart.alt and "CHF" in " ".join(_svg_texts(chart.svg))
+    name = next(s.name for s in bundle.segments if s.id == top.segment)
+    assert f"{name}: {swiss.money(top.clv)}" in chart.alt and "CHF" in " ".join(_svg_texts(chart.svg))
 
 
 def test_holdout_and_lift_charts_cite_their_numbers(bundle, fmt):

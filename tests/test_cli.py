@@ -137,3 +137,18 @@ def test_results_without_a_real_key_are_refused(tmp_path):
     assert "error: Reading experiment results (--results) needs pseudonyms that stay the same" in done.stderr
     assert "anyone who has that file can recompute them" in done.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_publishing_debug_works_after_the_subcommand_too(tmp_path):
+    env = {**os.environ, "SEGMENTATION_KEY": "a test key that is long enough"}
+    for args in (["--debug", "publish", "--check"], ["publish", "--check", "--debug"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "publishing", *args, "--site", str(tmp_path / "none")],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=env,
+            timeout=120,
+        )
+        assert done.returncode != 0 and "unrecognized arguments" not in done.stderr, args
+        assert "Traceback" in done.stderr, args

@@ -44,7 +44,7 @@ def _run(orders, segment_of, config=REFERENCE):
         orders,
         config=config,
         segment_of=segment_of,
-        segment_names=NAMES,
+        segment_ids=sorted(NAMES),
         observation_end=dt.date(1998, 6, 30),
     )
 
@@ -121,7 +121,9 @@ def test_thin_data_is_refused_without_numbers(orders, segment_of):
     thin = _run(few, segment_of)
     sec = thin.section
     assert not sec.reliable
-    assert "at least 100 are needed" in sec.reason
+    assert sec.headline == "too_few_repeat_buyers"
+    (reason,) = [w for w in sec.withheld if w.code == "too_few_repeat_buyers"]
+    assert reason.needed == 100 and reason.value < 100
     assert sec.params is None and sec.segments is None and sec.total is None and sec.validation is None
     assert thin.per_customer.empty and list(thin.per_customer.columns) == list(PER_CUSTOMER_COLUMNS)
     assert sec.customers == 60
@@ -129,7 +131,8 @@ def test_thin_data_is_refused_without_numbers(orders, segment_of):
 
 def test_calibration_end_outside_the_data_is_refused(orders, segment_of):
     late = _run(orders, segment_of, REFERENCE.model_copy(update={"calibration_end": dt.date(1998, 7, 1)}))
-    assert not late.section.reliable and "must fall between" in late.section.reason
+    assert not late.section.reliable
+    assert [w.code for w in late.section.withheld][0] == "calibration_end_outside"
 
 
 def test_default_calibration_end_holds_out_a_share_of_the_span(orders, segment_of):
@@ -174,3 +177,18 @@ def test_per_customer_values_add_up_to_the_segment_rows(result):
         assert row.expected_purchases == pytest.approx(members["expected_purchases"].sum(), rel=1e-5)
         assert row.p_alive == pytest.approx(members["p_alive"].mean(), rel=1e-5)
         assert row.expected_spend == pytest.approx(members["expected_spend"].mean(), rel=1e-5)
+
+
+def test_a_fit_that_cannot_pin_the_dropout_on_a_short_history_reads_history_too_short():
+    from analysis.clv._fit import _headline
+    from analysis.clv._schema import Withheld
+
+    year = {"start": dt.date(2010, 12, 1), "end": dt.date(2011, 12, 9)}
+    failed = [Withheld(code="fit_failed", model="bgnbd", detail="hessian_not_positive_definite")]
+    assert _headline(failed, year) == "history_too_short"
+    two_years = {"start": dt.date(2009, 12, 1), "end": dt.date(2011, 12, 9)}
+    assert _headline(failed, two_years) == "model_did_not_fit"
+    assert _headline([Withheld(code="too_few_repeat_buyers", value=40, needed=100)], two_years) == (
+        "too_few_repeat_buyers"
+    )
+    assert _headline([], year) is None

@@ -176,12 +176,12 @@ def simulated():
     )
     segments = [{"id": 1, "name": "Active", "action": "Upsell"}, {"id": 2, "name": "Lapsed", "action": "Win back"}]
     names = {1: "Active", 2: "Lapsed"}
-    clv = fit_clv(past, config=ClvConfig(), segment_of=segment, segment_names=names, observation_end=SIM_END)
+    clv = fit_clv(past, config=ClvConfig(), segment_of=segment, segment_ids=sorted(names), observation_end=SIM_END)
     unreliable = fit_clv(
         past,
         config=ClvConfig(min_repeat_buyers=10**6),
         segment_of=segment,
-        segment_names=names,
+        segment_ids=sorted(names),
         observation_end=SIM_END,
     )
     spent = future[future["timestamp"] <= end + pd.Timedelta(days=90)].groupby("customer_id")["amount"].sum()

@@ -86,14 +86,22 @@ def test_three_segments_sharing_a_persona_are_told_apart_in_words():
     assert not any(ch.isdigit() for name in names for ch in name)
 
 
-def test_why_cites_the_segments_own_numbers():
+def test_why_cites_the_segments_own_numbers_through_the_renderer():
+    from publishing._format import Formats
+    from publishing._playbook import fill
+
     champions = _profile(1, {"recency_pct": 0.15, "frequency_pct": 0.9, "monetary_pct": 0.9}, size=1234)
     (segment,) = name_segments([champions])
-    # Template: "{size:,} customers ({share_customers:.0%}) bring {share_revenue:.0%} of revenue,
-    # with {mean_frequency:.1f} orders each on average; ..." with share 0.1234 and mean 90.
-    assert segment.recommendations[0].why.startswith(
+    why = segment.recommendations[0].why
+    # The bundle keeps the playbook's template and the numbers it cites; no number is written here.
+    assert why.startswith("{size:,} customers ({share_customers:.0%}) bring {share_revenue:.0%} of revenue")
+    assert segment.values["size"] == 1234 and segment.values["share_customers"] == pytest.approx(0.1234)
+    assert segment.values["mean_frequency"] == pytest.approx(90.0)
+    # With share 0.1234 and mean 90, in the report's formats:
+    assert fill(why, segment.values, Formats("en_GB", "GBP")).startswith(
         "1,234 customers (12%) bring 12% of revenue, with 90.0 orders each on average;"
     )
+    assert fill(why, segment.values, Formats("de_CH", "CHF")).startswith("1'234 customers")
     assert segment.rfm_mix == {}
 
 
@@ -164,7 +172,10 @@ def test_a_custom_playbook_is_used(tmp_path):
     path = _write(tmp_path, MINIMAL)
     named = name_segments([_profile(1, {"monetary_pct": 0.95}), _profile(2)], playbook_path=path)
     assert [s.name for s in named] == ["VIP", "Others"]
-    assert named[0].recommendations[0].why == "100 customers spend 95."
+    from publishing._format import Formats
+    from publishing._playbook import fill
+
+    assert fill(named[0].recommendations[0].why, named[0].values, Formats("en_GB", None)) == "100 customers spend 95."
 
 
 @pytest.mark.parametrize(

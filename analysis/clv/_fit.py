@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,42 +23,18 @@ from analysis.clv._data import (
 from analysis.clv._gammagamma import fit_gammagamma, population_mean_spend
 from analysis.clv._mle import MleFit
 from analysis.clv._rows import Rows, distinct_rows, history_rows
-from analysis.clv._schema import ClvSection, HoldoutValidation
+from analysis.clv._schema import ClvSection, HoldoutValidation, Withheld
 from analysis.clv._tables import PER_CUSTOMER_COLUMNS, customer_tables
 from analysis.clv._validate import holdout_validation
 from analysis.clv._value import customer_value
 from analysis.config import ClvConfig
 
-__all__ = ["ClvResult", "fit_clv", "PER_CUSTOMER_COLUMNS"]
+if TYPE_CHECKING:
+    from analysis.validation_segments import ValidationSegments
 
+__all__ = ["ClvResult", "fit_clv", "calibration_end_for", "PER_CUSTOMER_COLUMNS"]
 
-DEFINITIONS = {
-    "purchase occasion": "a calendar day on which the customer ordered; its spend is the sum of that day's orders",
-    "frequency": "repeat purchase occasions: occasions after the first one",
-    "recency": "time from the first to the last purchase occasion",
-    "T": "customer age: time from the first purchase occasion to the end of the period",
-    "monetary value": "mean spend per repeat purchase occasion (the first purchase is left out)",
-}
-
-ASSUMPTIONS = [
-    "While active, a customer buys at a steady random (Poisson) rate.",
-    "Purchase rates differ between customers following a gamma distribution.",
-    "After any purchase a customer may become inactive for good, with a probability that differs "
-    "between customers (beta distribution).",
-    "Purchase rate and dropout probability are independent of each other.",
-    "A customer's spend per purchase varies around their own mean; those means differ between customers (Gamma-Gamma).",
-    "Spend per purchase is independent of how often the customer buys.",
-    "The market does not change over the forecast horizon (no seasonality or campaigns in the model).",
-]
-
-DISCOUNTING = (
-    "Purchases expected in each month of the horizon are valued at the expected spend and discounted "
-    "to the end of observation at the annual rate, (1 + rate) ** -(months / 12)."
-)
-INTERVALS = (
-    "Delta-method intervals from the standard errors of the seven parameters: the uncertainty of the "
-    "expected value caused by estimating the models, not the range of what a customer will spend."
-)
+_TWO_YEARS = 730  # below this span a dropout rate that cannot be estimated reads as "history too short"
 
 
 @dataclass(frozen=True)
@@ -130,9 +108,12 @@ def _merge(bg: MleFit, gg: MleFit) -> tuple[dict[str, float], dict[str, float] |
     return params, se
 
 
-def _default_calibration_end(start: dt.date, end: dt.date, share: float) -> dt.date:
+def calibration_end_for(start: dt.date, end: dt.date, config: ClvConfig) -> dt.date:
+    """The last calibration day: configured, or the end minus ``holdout_share`` of the span."""
+    if config.calibration_end is not None:
+        return config.calibration_end
     span = (end - start).days
-    return end - dt.timedelta(days=int(round(share * span)))
+    return end - dt.timedelta(days=int(round(config.holdout_share * span)))
 
 
 def _empty_per_customer() -> pd.DataFrame:
@@ -142,26 +123,14 @@ def _empty_per_customer() -> pd.DataFrame:
     return frame
 
 
-def _correlation_text(corr: float | None, limit: float) -> tuple[str | None, str | None]:
-    if corr is None:
-        return None, None
-    size = abs(corr)
-    text = f"Frequency and spend per purchase correlate at {corr:.2f} among repeat buyers; " + (
-        "weak enough for the Gamma-Gamma independence assumption."
-        if size <= limit
-        else f"above the {limit:.2f} limit, so the independence assumption is doubtful."
-    )
-    warning = None if size <= limit else f"Gamma-Gamma independence check failed: {text}"
-    return text, warning
-
-
 def fit_clv(
     orders: pd.DataFrame | Occasions,
     *,
     config: ClvConfig,
     segment_of: pd.Series,
-    segment_names: dict[int, str],
+    segment_ids: Sequence[int],
     observation_end: dt.date,
+    validation: ValidationSegments | None = None,
 ) -> ClvResult:
     """Fit BG/NBD and Gamma-Gamma, validate on a holdout, and value every customer.
 
@@ -177,10 +146,14 @@ def fit_clv(
         reliability thresholds, interval level).
     segment_of
         ``customer_id -> segment id``.
-    segment_names
-        ``{segment id: name}``.
+    segment_ids
+        Every segment id (each gets a value row, empty ones included).
     observation_end
         Last day observed (inclusive); forecasts start the day after.
+    validation
+        Segments drawn on the calibration period only (:mod:`analysis.validation_segments`),
+        for the per-segment holdout rows; without them the rows use ``segment_of``
+        and say so (``segments_basis = "final"``).
 
     Returns
     -------
@@ -195,7 +168,7 @@ def fit_clv(
     occ = orders if isinstance(orders, Occasions) else occasions(orders)
     observed = occ.day[occ.day <= day_number(observation_end)]
     start = _from_day_number(int(observed.min())) if observed.size else observation_end
-    cal_end = config.calibration_end or _default_calibration_end(start, observation_end, config.holdout_share)
+    cal_end = calibration_end_for(start, observation_end, config)
     periods = {"start": start, "cal_end": cal_end, "end": observation_end}
     full = _period(occ, observation_end, config.time_unit)
     cal = _period(occ, cal_end, config.time_unit)
@@ -216,10 +189,10 @@ def fit_clv(
     if not reasons:
         corr = float(np.corrcoef(cal["frequency"][gg_cal], cal["monetary_value"][gg_cal])[0, 1])
         results["spend_frequency_correlation"] = corr if math.isfinite(corr) else None
-        cal_seg = seg.to_numpy()[cal.seen[full.seen]]
-        results["validation"] = _validation(config, periods, full, cal, cal_seg, fits["bg_cal"], occ, segment_names)
+        groups, basis, group_of = _holdout_groups(seg, cal, full, segment_ids, validation)
+        results["validation"] = _validation(config, periods, full, cal, group_of, fits["bg_cal"], occ, groups, basis)
         del occ, cal  # their last use: the value tables below are the memory peak
-        results |= _results(config, full, seg, fits, segment_names)
+        results |= _results(config, full, seg, fits, list(segment_ids))
     per_customer = results.pop("per_customer", None)
     section = _section(config, periods, counts, reasons, results)
     return ClvResult(section=section, per_customer=_empty_per_customer() if per_customer is None else per_customer)
@@ -229,51 +202,68 @@ def _from_day_number(day: int) -> dt.date:
     return dt.date(1970, 1, 1) + dt.timedelta(days=day)
 
 
-def _data_reasons(config: ClvConfig, periods: dict, gg_buyers: int) -> list[str]:
+def _data_reasons(config: ClvConfig, periods: dict, gg_buyers: int) -> list[Withheld]:
     # Why the data cannot support a fit, before fitting anything.
     unit_days = UNIT_DAYS[config.time_unit]
     start, cal_end, end = periods["start"], periods["cal_end"], periods["end"]
     cal_length = (cal_end - start).days / unit_days
     reasons = []
     if cal_end < start or cal_end >= end:
-        reasons.append(
-            f"the calibration end {cal_end.isoformat()} must fall between the first purchase "
-            f"{start.isoformat()} and the end of observation {end.isoformat()}"
-        )
+        reasons.append(Withheld(code="calibration_end_outside"))
     elif cal_length < config.min_calibration_units:
-        reasons.append(
-            f"the calibration period is {cal_length:.1f} {config.time_unit}s long; "
-            f"at least {config.min_calibration_units:g} are needed"
-        )
+        reasons.append(Withheld(code="calibration_too_short", value=cal_length, needed=config.min_calibration_units))
     if gg_buyers < config.min_repeat_buyers:
-        reasons.append(
-            f"only {gg_buyers} customers bought again in the calibration period; "
-            f"at least {config.min_repeat_buyers} are needed"
-        )
+        reasons.append(Withheld(code="too_few_repeat_buyers", value=gg_buyers, needed=config.min_repeat_buyers))
     return reasons
 
 
 def _fit_models(config: ClvConfig, periods: dict, full: _Period, cal: _Period, gg_cal: np.ndarray) -> dict:
     bg_cal = fit_bgnbd(cal["frequency"], cal["recency"], cal["T"], rows=cal.rows)
     gg_fit = fit_gammagamma(cal["frequency"][gg_cal], cal["monetary_value"][gg_cal])
-    bg, gg = bg_cal, gg_fit
-    fitted_on = f"calibration period {periods['start'].isoformat()} to {periods['cal_end'].isoformat()}"
+    bg, gg, period = bg_cal, gg_fit, "calibration"
     if config.refit_on_full:
         repeat = (full["frequency"] > 0) & (full["monetary_value"] > 0)
         bg = fit_bgnbd(full["frequency"], full["recency"], full["T"], rows=full.rows)
         gg = fit_gammagamma(full["frequency"][repeat], full["monetary_value"][repeat])
-        fitted_on = f"whole observation period {periods['start'].isoformat()} to {periods['end'].isoformat()}"
+        period = "observation"
     reasons = []
-    for name, fit in (("BG/NBD", bg_cal), ("Gamma-Gamma", gg_fit), ("BG/NBD refit", bg), ("Gamma-Gamma refit", gg)):
+    fitted = (("bgnbd", bg_cal), ("gammagamma", gg_fit), ("bgnbd_refit", bg), ("gammagamma_refit", gg))
+    for name, fit in fitted[: 4 if config.refit_on_full else 2]:
         if not fit.converged:
-            reasons.append(f"the {name} fit is not trustworthy: {fit.message}")
-    for name, fit in (("calibration", gg_fit), ("forecast", gg)):
+            reasons.append(Withheld(code="fit_failed", model=name, detail=fit.message))
+    for name, fit in (("gammagamma", gg_fit), ("gammagamma_refit", gg))[: 2 if config.refit_on_full else 1]:
         if fit.params[1] <= 1.0:
-            reasons.append(f"the {name} Gamma-Gamma q is {fit.params[1]:.3g}; it must exceed 1 for mean spend to exist")
-    return {"bg_cal": bg_cal, "gg_cal": gg_fit, "bg": bg, "gg": gg, "fitted_on": fitted_on, "reasons": reasons}
+            reasons.append(Withheld(code="spend_not_identified", model=name, value=float(fit.params[1]), needed=1.0))
+    return {"bg_cal": bg_cal, "gg_cal": gg_fit, "bg": bg, "gg": gg, "forecast_period": period, "reasons": reasons}
 
 
-def _results(config: ClvConfig, full: _Period, seg: pd.Series, fits: dict, segment_names: dict[int, str]) -> dict:
+def _headline(reasons: list[Withheld], periods: dict) -> str | None:
+    """The one reason a manager reads: short history, too few repeat buyers, or a fit that failed."""
+    if not reasons:
+        return None
+    codes = {r.code for r in reasons}
+    span_days = (periods["end"] - periods["start"]).days
+    dropout_unidentified = any(r.code == "fit_failed" and r.model.startswith("bgnbd") for r in reasons)
+    if "calibration_too_short" in codes or (dropout_unidentified and span_days < _TWO_YEARS):
+        return "history_too_short"
+    if "too_few_repeat_buyers" in codes:
+        return "too_few_repeat_buyers"
+    return "model_did_not_fit"
+
+
+def _holdout_groups(seg: pd.Series, cal: _Period, full: _Period, segment_ids, validation):
+    """The per-segment holdout groups: calibration-time segments when given, else the run's segments."""
+    cal_ids = full.ids[cal.seen[full.seen]] if len(cal) else full.ids[:0]
+    if validation is not None:
+        groups = [
+            {"number": g.number, "segment": g.segment, "group": g.number, "name": g.name} for g in validation.groups
+        ]
+        return groups, "calibration", validation.of.reindex(cal_ids).to_numpy()
+    groups = [{"number": sid, "segment": sid} for sid in sorted(segment_ids)]
+    return groups, "final", seg.to_numpy()[cal.seen[full.seen]]
+
+
+def _results(config: ClvConfig, full: _Period, seg: pd.Series, fits: dict, segment_ids: list[int]) -> dict:
     # The fitted parameters, and every customer's value with the segment totals.
     params, se = _merge(fits["bg_cal"], fits["gg_cal"])
     f_params, f_se = _merge(fits["bg"], fits["gg"])
@@ -290,14 +280,14 @@ def _results(config: ClvConfig, full: _Period, seg: pd.Series, fits: dict, segme
         level=config.interval_level,
         rows=full.rows,
     )
-    per_customer, segments, total = customer_tables(full.ids, full.cols, seg, value, segment_names)
+    per_customer, segments, total = customer_tables(full.ids, full.cols, seg, value, segment_ids)
     return {
         "params": params,
         "standard_errors": se,
         "log_likelihood": {"bgnbd": fits["bg_cal"].log_likelihood, "gammagamma": fits["gg_cal"].log_likelihood},
         "forecast_params": f_params,
         "forecast_standard_errors": f_se,
-        "forecast_fitted_on": fits["fitted_on"],
+        "forecast_period": fits["forecast_period"],
         "population_mean_spend": population_mean_spend(fits["gg"].params),
         "segments": segments,
         "total": total,
@@ -305,7 +295,7 @@ def _results(config: ClvConfig, full: _Period, seg: pd.Series, fits: dict, segme
     }
 
 
-def _validation(config, periods, full, cal, cal_seg, bg_cal, occ, segment_names) -> HoldoutValidation:
+def _validation(config, periods, full, cal, group_of, bg_cal, occ, groups, basis) -> HoldoutValidation:
     # Holdout: the calibration fit predicts the calibration cohort's purchases after cal_end.
     hold_length = (periods["end"] - periods["cal_end"]).days / UNIT_DAYS[config.time_unit]
     pairs = distinct_rows(cal.rows.codes[0], cal.rows.codes[2])
@@ -313,7 +303,7 @@ def _validation(config, periods, full, cal, cal_seg, bg_cal, occ, segment_names)
     table = pd.DataFrame(
         {
             "frequency": cal["frequency"],
-            "segment": cal_seg,
+            "group": group_of,
             "actual": counts_between(occ, after=periods["cal_end"], end=periods["end"])[cal.seen],
             "predicted": predicted[cal.rows.inverse],
         }
@@ -325,51 +315,44 @@ def _validation(config, periods, full, cal, cal_seg, bg_cal, occ, segment_names)
         end=periods["end"],
         unit_days=UNIT_DAYS[config.time_unit],
         new_in_holdout=int(len(full) - len(cal)),
-        segment_names=segment_names,
+        groups=groups,
+        basis=basis,
         frequency_bins=config.frequency_bins,
     )
 
 
-def _section(config: ClvConfig, periods: dict, counts: dict, reasons: list[str], results: dict) -> ClvSection:
+_MODEL_FIELDS = (
+    "params",
+    "standard_errors",
+    "log_likelihood",
+    "forecast_params",
+    "forecast_standard_errors",
+    "forecast_period",
+    "spend_frequency_correlation",
+    "population_mean_spend",
+    "segments",
+    "total",
+    "validation",
+)
+
+
+def _section(config: ClvConfig, periods: dict, counts: dict, reasons: list[Withheld], results: dict) -> ClvSection:
     unit_days = UNIT_DAYS[config.time_unit]
-    reliable = not reasons
-    text, warning = _correlation_text(
-        results.get("spend_frequency_correlation"), config.max_spend_frequency_correlation
-    )
-    model = {
-        k: results.get(k)
-        for k in (
-            "params",
-            "standard_errors",
-            "log_likelihood",
-            "forecast_params",
-            "forecast_standard_errors",
-            "forecast_fitted_on",
-            "spend_frequency_correlation",
-            "population_mean_spend",
-            "segments",
-            "total",
-            "validation",
-        )
-    }
     section = ClvSection(
-        reliable=reliable,
-        reason=None if reliable else "The lifetime-value model is not shown: " + "; ".join(reasons) + ".",
-        warnings=[warning] if warning else [],
+        reliable=not reasons,
+        headline=_headline(reasons, periods),
+        withheld=reasons,
         time_unit=config.time_unit,
         time_unit_days=unit_days,
         horizon=config.horizon,
         horizon_days=config.horizon * unit_days,
         annual_discount_rate=config.annual_discount_rate,
-        discounting=DISCOUNTING,
         interval_level=config.interval_level,
-        interval_method=INTERVALS,
         observation_start=periods["start"].isoformat(),
         observation_end=periods["end"].isoformat(),
-        definitions=DEFINITIONS,
-        assumptions=ASSUMPTIONS,
-        independence_check=text,
+        calibration_end=periods["cal_end"].isoformat(),
+        max_spend_frequency_correlation=config.max_spend_frequency_correlation,
         **counts,
-        **model,
+        **{k: results.get(k) for k in _MODEL_FIELDS},
     )
     return ClvSection.model_validate(_round_tree(section.model_dump()))

@@ -73,7 +73,10 @@ class MleFit:
     converged
         Whether the optimiser reported success and no parameter sits on the box.
     message
-        Why the fit is not trustworthy, or ``None``.
+        Why the fit is not trustworthy, as a code (``"parameter_at_bound"``: a
+        parameter ran to the edge of the search space, so the data cannot
+        identify it; ``"hessian_not_positive_definite"``: the likelihood is flat
+        or not at a maximum; ``"not_evaluable"``), or ``None``.
     """
 
     names: tuple[str, ...]
@@ -159,9 +162,9 @@ def _maximize(negloglik, *, names, starts) -> MleFit:
         if np.all(np.isfinite(hess)) and np.linalg.eigvalsh(hess).min() > 0:
             log_cov = np.linalg.inv(hess)
         else:
-            message = "the likelihood is flat or not at a maximum (Hessian not positive definite)"
+            message = "hessian_not_positive_definite"
     if not np.isfinite(best.fun) or best.fun >= 1e300:
-        message = "the likelihood could not be evaluated at any starting point"
+        message = "not_evaluable"
     return MleFit(
         names=tuple(names),
         params=np.exp(x),
@@ -176,8 +179,7 @@ def _box_message(names: Sequence[str], z: np.ndarray) -> str | None:
     on_box = np.abs(z) >= LOG_BOUND - 1e-3
     if not on_box.any():
         return None
-    bad = [n for n, b in zip(names, on_box, strict=True) if b]
-    return f"parameter(s) {bad} ran to the edge of the search space; the data cannot identify them"
+    return "parameter_at_bound"
 
 
 def newton(objective: Objective, *, names: Sequence[str], start: np.ndarray, max_steps: int = 40) -> MleFit | None:

@@ -7,9 +7,11 @@ model number is ``None`` when ``reliable`` is false.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ClvSegmentValue", "HoldoutRow", "HoldoutValidation", "ClvSection"]
+__all__ = ["ClvSegmentValue", "HoldoutRow", "HoldoutValidation", "Withheld", "ClvSection"]
 
 
 class _Model(BaseModel):
@@ -20,7 +22,6 @@ class ClvSegmentValue(_Model):
     """Predicted future value of one segment (or of all customers)."""
 
     segment: int | None = Field(description="segment id; None for the all-customers row")
-    name: str = Field(description="segment name, or 'All customers'")
     customers: int = Field(description="customers in the segment with at least one order")
     share_customers: float = Field(description="customers / all customers, 0..1")
     expected_purchases: float = Field(description="expected purchase occasions over the horizon, summed")
@@ -41,10 +42,15 @@ class ClvSegmentValue(_Model):
 class HoldoutRow(_Model):
     """Predicted vs actual repeat purchase occasions in the holdout period for one group."""
 
-    label: str = Field(
-        description="row label: 'All customers', a segment name, or a calibration frequency such as '3' or '7+'"
+    segment: int | None = Field(
+        default=None, description="per-segment rows: the run's segment the group is, or resembles; None if none"
     )
-    segment: int | None = Field(default=None, description="segment id for per-segment rows")
+    group: int | None = Field(
+        default=None, description="per-segment rows on calibration-time segments: that segment's number"
+    )
+    name: str | None = Field(
+        default=None, description="per-segment rows on calibration-time segments: its name from the playbook"
+    )
     frequency_min: int | None = Field(
         default=None, description="lowest calibration frequency in the row (frequency rows)"
     )
@@ -76,11 +82,30 @@ class HoldoutValidation(_Model):
     )
     new_in_holdout: int = Field(description="customers first seen in the holdout; not part of the check")
     overall: HoldoutRow
-    segments: list[HoldoutRow] = Field(description="one row per segment, in segment id order")
+    segments_basis: Literal["calibration", "final"] = Field(
+        description="'calibration': per-segment rows group customers by segments drawn on the calibration period "
+        "only (no leak); 'final': by the run's own segments, drawn on the whole log (when the former cannot be formed)"
+    )
+    segments: list[HoldoutRow] = Field(description="one row per segment (or calibration-time segment), in order")
     by_frequency: list[HoldoutRow] = Field(
         description="rows by calibration-period repeat frequency, the last open-ended"
     )
-    note: str = Field(description="what is compared, in one sentence")
+
+
+class Withheld(_Model):
+    """One reason the model is not shown, with its numbers (the pages word it)."""
+
+    code: Literal[
+        "calibration_end_outside",
+        "calibration_too_short",
+        "too_few_repeat_buyers",
+        "fit_failed",
+        "spend_not_identified",
+    ]
+    model: Literal["bgnbd", "gammagamma", "bgnbd_refit", "gammagamma_refit"] | None = None
+    detail: Literal["parameter_at_bound", "hessian_not_positive_definite", "not_evaluable"] | None = None
+    value: float | None = Field(default=None, description="what the data gave (a length, a count, a q)")
+    needed: float | None = Field(default=None, description="what the model needs")
 
 
 class ClvSection(_Model):
@@ -89,24 +114,19 @@ class ClvSection(_Model):
     reliable: bool = Field(
         description="false when the data is too thin or a fit failed; then no model numbers are given"
     )
-    reason: str | None = Field(description="why the model is not reliable, in words; None when reliable")
-    warnings: list[str] = Field(
-        default_factory=list, description="caveats that do not stop the model, e.g. spend correlated with frequency"
+    headline: Literal["history_too_short", "too_few_repeat_buyers", "model_did_not_fit"] | None = Field(
+        description="why the model is withheld, for a manager; None when reliable (details in 'withheld')"
     )
+    withheld: list[Withheld] = Field(default_factory=list, description="every reason, with its numbers")
     time_unit: str = Field(description="day, week or month: the unit of frequency, recency, T and the horizon")
     time_unit_days: float = Field(description="days in one time_unit (a month is 365.25 / 12 days)")
     horizon: float = Field(description="forecast horizon, in time_unit, counted from the end of observation")
     horizon_days: float = Field(description="forecast horizon in days")
     annual_discount_rate: float = Field(description="annual rate used to discount future spend, e.g. 0.1 = 10%")
-    discounting: str = Field(description="how discounting is applied, in words")
     interval_level: float = Field(description="two-sided level of every *_low / *_high bound, e.g. 0.9")
-    interval_method: str = Field(description="what the intervals mean, in words")
     observation_start: str = Field(description="ISO date of the first purchase in the data")
     observation_end: str = Field(description="ISO date of the last day observed (forecasts start the day after)")
-    definitions: dict[str, str] = Field(
-        description="{term: meaning} for purchase occasion, frequency, recency, T, monetary value"
-    )
-    assumptions: list[str] = Field(description="the models' assumptions, one short sentence each")
+    calibration_end: str = Field(description="ISO date, last day of the calibration period")
     customers: int = Field(description="customers with at least one order")
     repeat_buyers: int = Field(description="customers with at least one repeat purchase occasion (whole observation)")
     calibration_repeat_buyers: int = Field(
@@ -128,16 +148,17 @@ class ClvSection(_Model):
         description="maximised log-likelihood of each calibration fit: {'bgnbd': .., 'gammagamma': ..}"
     )
     forecast_params: dict[str, float] | None = Field(
-        description="the estimates the per-customer forecasts use "
-        "(refit on the whole observation period, or the calibration fit)"
+        description="the estimates the per-customer forecasts use (refit on the whole period, or the calibration fit)"
     )
     forecast_standard_errors: dict[str, float] | None
-    forecast_fitted_on: str | None = Field(description="the period forecast_params were fitted on, in words")
+    forecast_period: Literal["calibration", "observation"] | None = Field(
+        description="the period forecast_params were fitted on"
+    )
     spend_frequency_correlation: float | None = Field(
         description="Pearson correlation of repeat frequency and mean repeat spend among repeat buyers "
         "(the Gamma-Gamma independence check)"
     )
-    independence_check: str | None = Field(description="the correlation read in words")
+    max_spend_frequency_correlation: float = Field(description="above this |correlation| the check fails")
     population_mean_spend: float | None = Field(
         description="mean spend per purchase across customers implied by Gamma-Gamma, p*gamma/(q-1)"
     )

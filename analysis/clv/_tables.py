@@ -22,7 +22,7 @@ PER_CUSTOMER_COLUMNS = (
 
 
 def customer_tables(
-    ids: pd.Index, summaries: dict[str, np.ndarray], seg: pd.Series, value: CustomerValue, names: dict[int, str]
+    ids: pd.Index, summaries: dict[str, np.ndarray], seg: pd.Series, value: CustomerValue, segment_ids: list[int]
 ) -> tuple[pd.DataFrame, list[ClvSegmentValue], ClvSegmentValue]:
     """The private per-customer table, and the segment rows and the total of the bundle.
 
@@ -36,8 +36,8 @@ def customer_tables(
         Each customer's segment id (missing when unsegmented).
     value
         Their value and its gradients.
-    names
-        ``{segment id: name}``.
+    segment_ids
+        Every segment id; each gets a row, empty ones included.
 
     Returns
     -------
@@ -47,7 +47,7 @@ def customer_tables(
     """
     # Segments by label, not by a (segments x customers) membership matrix; customers outside
     # every named segment form one more group, counted in the total only.
-    segment_ids = sorted(names)
+    segment_ids = sorted(segment_ids)
     k, n = len(segment_ids), len(seg)
     groups = pd.Index(segment_ids).get_indexer(seg.to_numpy()) if k else np.full(n, -1)
     groups = np.where(groups < 0, k, groups)
@@ -64,20 +64,17 @@ def customer_tables(
     pick = [*range(k), k + 1]
     figures = {row: [v[pick] for v in grouped[row]] for row in grouped}
     figures[2] = [np.append(spend, spend.sum())[pick] / np.clip(counts[pick], 1, None)]
-    rows = [
-        _segment_value(sid, names, int(counts[pick][i]), n, figures, i) for i, sid in enumerate([*segment_ids, None])
-    ]
+    rows = [_segment_value(sid, int(counts[pick][i]), n, figures, i) for i, sid in enumerate([*segment_ids, None])]
     for row in rows:
         row["share_of_value"] = row["clv"] / rows[-1]["clv"] if rows[-1]["clv"] > 0 else 0.0
     rows = [ClvSegmentValue(**row) for row in rows]
     return frame, rows[:-1], rows[-1]
 
 
-def _segment_value(sid: int | None, names: dict[int, str], c: int, n: int, figures: dict, i: int) -> dict:
+def _segment_value(sid: int | None, c: int, n: int, figures: dict, i: int) -> dict:
     (ep, ep_lo, ep_hi), (pa, pa_lo, pa_hi), (es,), (clv, clv_lo, clv_hi) = (figures[r] for r in range(4))
     return {
         "segment": sid,
-        "name": "All customers" if sid is None else names[sid],
         "customers": c,
         "share_customers": c / n if n else 0.0,
         "expected_purchases": float(ep[i]),

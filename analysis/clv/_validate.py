@@ -11,20 +11,12 @@ from analysis.clv._schema import HoldoutRow, HoldoutValidation
 
 __all__ = ["holdout_rows", "holdout_validation"]
 
-NOTE = (
-    "Purchase occasions each calibration-cohort customer made in the holdout, against the "
-    "calibration fit's conditional expectation given their calibration-period history. "
-    "Segments come from the whole observation period, holdout included, so per-segment "
-    "errors also show how much the segmentation itself already knew about the holdout."
-)
 
-
-def _row(label: str, actual: np.ndarray, predicted: np.ndarray, **extra) -> HoldoutRow:
+def _row(actual: np.ndarray, predicted: np.ndarray, **extra) -> HoldoutRow:
     n = int(actual.size)
     act, pred = float(actual.sum()), float(predicted.sum())
     diff = predicted - actual
     return HoldoutRow(
-        label=label,
         customers=n,
         actual=act,
         predicted=pred,
@@ -53,34 +45,36 @@ def _groups(codes: np.ndarray, size: int, actual: np.ndarray, predicted: np.ndar
 
 
 def holdout_rows(
-    table: pd.DataFrame, *, segment_names: dict[int, str], frequency_bins: int
+    table: pd.DataFrame, *, groups: list[dict], frequency_bins: int
 ) -> tuple[HoldoutRow, list[HoldoutRow], list[HoldoutRow]]:
-    """Compare predicted and actual holdout purchases overall, per segment and by frequency.
+    """Compare predicted and actual holdout purchases overall, per group and by frequency.
 
     Parameters
     ----------
     table
         One row per calibration-cohort customer with columns ``frequency``
-        (calibration repeat occasions), ``segment`` (int or missing), ``actual``
-        and ``predicted`` (holdout purchase occasions).
-    segment_names
-        ``{segment id: name}``; every segment gets a row, empty ones included.
+        (calibration repeat occasions), ``group`` (the customer's group number,
+        or missing), ``actual`` and ``predicted`` (holdout purchase occasions).
+    groups
+        One dict per group, in row order: ``number`` (what ``table["group"]``
+        holds) and the row's ``segment`` / ``group`` / ``name`` fields. Every
+        group gets a row, empty ones included.
     frequency_bins
-        Frequencies ``0 .. frequency_bins - 1`` get a row each; the rest share ``"n+"``.
+        Frequencies ``0 .. frequency_bins - 1`` get a row each; the rest share the last.
 
     Returns
     -------
     tuple
-        ``(overall, per_segment, by_frequency)``.
+        ``(overall, per_group, by_frequency)``.
     """
     actual = table["actual"].to_numpy(float)
     predicted = table["predicted"].to_numpy(float)
-    overall = _row("All customers", actual, predicted)
-    ids = sorted(segment_names)
-    seg_codes = pd.Index(ids).get_indexer(table["segment"].to_numpy()) if ids else np.full(len(table), -1)
-    per_segment = [
-        _row(segment_names[sid], act, pred, segment=int(sid))
-        for sid, (act, pred) in zip(ids, _groups(seg_codes, len(ids), actual, predicted), strict=True)
+    overall = _row(actual, predicted)
+    numbers = [g["number"] for g in groups]
+    codes = pd.Index(numbers).get_indexer(table["group"].to_numpy()) if numbers else np.full(len(table), -1)
+    per_group = [
+        _row(act, pred, **{k: v for k, v in g.items() if k != "number"})
+        for g, (act, pred) in zip(groups, _groups(codes, len(numbers), actual, predicted), strict=True)
     ]
     freq = table["frequency"].to_numpy(float)
     last = frequency_bins - 1
@@ -88,16 +82,10 @@ def holdout_rows(
         whole = (freq == np.floor(freq)) & (freq >= 0)
     freq_codes = np.where(freq >= last, last, np.where(whole, freq, -1)).astype(np.int64)
     by_frequency = [
-        _row(
-            f"{k}+" if k == last else str(k),
-            act,
-            pred,
-            frequency_min=k,
-            frequency_max=None if k == last else k,
-        )
+        _row(act, pred, frequency_min=k, frequency_max=None if k == last else k)
         for k, (act, pred) in enumerate(_groups(freq_codes, frequency_bins, actual, predicted))
     ]
-    return overall, per_segment, by_frequency
+    return overall, per_group, by_frequency
 
 
 def holdout_validation(
@@ -108,7 +96,8 @@ def holdout_validation(
     end: dt.date,
     unit_days: float,
     new_in_holdout: int,
-    segment_names: dict[int, str],
+    groups: list[dict],
+    basis: str,
     frequency_bins: int,
 ) -> HoldoutValidation:
     """The bundle's holdout check from a :func:`holdout_rows` table of the calibration cohort.
@@ -123,10 +112,12 @@ def holdout_validation(
         Days per model time unit.
     new_in_holdout
         Customers first seen after ``calibration_end``.
-    segment_names, frequency_bins
+    groups, frequency_bins
         As for :func:`holdout_rows`.
+    basis
+        ``"calibration"`` (groups are calibration-time segments) or ``"final"`` (the run's segments).
     """
-    overall, per_seg, by_freq = holdout_rows(table, segment_names=segment_names, frequency_bins=frequency_bins)
+    overall, per_seg, by_freq = holdout_rows(table, groups=groups, frequency_bins=frequency_bins)
     return HoldoutValidation(
         calibration_start=start.isoformat(),
         calibration_end=calibration_end.isoformat(),
@@ -137,7 +128,7 @@ def holdout_validation(
         customers=len(table),
         new_in_holdout=new_in_holdout,
         overall=overall,
+        segments_basis=basis,
         segments=per_seg,
         by_frequency=by_freq,
-        note=NOTE,
     )

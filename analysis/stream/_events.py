@@ -143,7 +143,9 @@ def _parse_sql(spec: StreamSpec) -> str:
         )"""
 
 
-def parse_jsonl(con: duckdb.DuckDBPyConnection, data: bytes, *, first_line: int, spec: StreamSpec) -> EventBatch:
+def parse_jsonl(
+    con: duckdb.DuckDBPyConnection, data: bytes, *, first_line: int, spec: StreamSpec, check_shape: bool = True
+) -> EventBatch:
     """Parse a block of JSON lines (complete lines only) with DuckDB's JSON functions.
 
     Parameters
@@ -156,6 +158,10 @@ def parse_jsonl(con: duckdb.DuckDBPyConnection, data: bytes, *, first_line: int,
         Line number of the block's first line in its source.
     spec
         Which columns to read and which must be present.
+    check_shape
+        Refuse the block when none of its events has a field the model maps
+        (:class:`StreamError`); when False such events are only counted as
+        ``missing_field``. The processor checks the first block of each source.
     """
     array, undecodable = _line_array(data)
     lines = np.arange(first_line, first_line + len(array), dtype=np.int64)
@@ -180,7 +186,7 @@ def parse_jsonl(con: duckdb.DuckDBPyConnection, data: bytes, *, first_line: int,
         except ValueError:  # a tick whose date does not read
             counts["malformed"] += 1
             firsts.append((int(line), "malformed"))
-    if counts["missing_field"]:
+    if counts["missing_field"] and check_shape:
         _check_shape(con, spec)
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW _events AS SELECT _line, {_columns_sql(spec)} FROM _parsed WHERE _kind IS NULL"

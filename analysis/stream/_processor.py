@@ -100,6 +100,7 @@ class Processor:
         self.model: SegmentModel | None = None
         self.spec: StreamSpec | None = None
         self.tracks_products = False
+        self._shaped: set[str] = set()  # sources whose events' shape was checked in this run
         self._load(model, model_path)
 
     # ------------------------------------------------------------------ start-up and models
@@ -193,7 +194,11 @@ class Processor:
             return parse_csv(
                 self.con, chunk.data, header=columns, delimiter=delimiter, first_line=chunk.first_line, spec=self.spec
             )
-        return parse_jsonl(self.con, chunk.data, first_line=chunk.first_line, spec=self.spec)
+        # The shape is judged on a source's first block, as a CSV file's on its header: later, one event
+        # without a mapped field (even alone in a trickle's block) is only counted.
+        first = chunk.source not in self._shaped
+        self._shaped.add(chunk.source)
+        return parse_jsonl(self.con, chunk.data, first_line=chunk.first_line, spec=self.spec, check_shape=first)
 
     def apply(self, chunk: Chunk, *, sink: tuple[str, int, int] | None = None) -> BatchReport:
         """Apply one chunk of events: clean, add, re-assign, commit (the output is written by the caller).

@@ -18,10 +18,12 @@ monotonically (clip, log1p and scaling are all non-decreasing).
   grows a reached edge is lost at an exact whole recency (R always; F and M
   only for customers tied with the edge on frequency and spend).
 
-The day is rounded down (a change is never scheduled late: the rounding
-error is far below a day, and a customer re-scored early only gets the next
-date computed), and is at least the day after the as-of date. A model with
-``tenure`` as a feature (two coordinates moving) is re-scored every day.
+The change happens at the first whole recency at or past the crossing; the
+crossing is lowered by a margin far above the rounding error (and far below
+a day) first, so a change is never scheduled late (a customer re-scored
+early only gets the next day computed). The day is at least the day after
+the as-of date. A model with ``tenure`` as a feature (two coordinates
+moving) is re-scored every day.
 
 :class:`Calendar` indexes customers by that day, so a tick re-scores only the
 customers whose day has come.
@@ -198,7 +200,10 @@ def next_change(
     tie = np.asarray(pseudonyms, dtype=object)
     rfm = _rfm_recency(frame["recency"], frame["frequency"], frame["monetary"], tie, model.rfm.edges)
     with np.errstate(invalid="ignore"):
-        recency = np.floor(np.minimum(seg, rfm))
+        # The first whole recency at or past the crossing; the margin (far above the rounding error, far
+        # below a day) makes a crossing computed a hair past a whole day land on that day, never the next.
+        first = np.minimum(seg, rfm)
+        recency = np.ceil(first - 1e-6 * np.maximum(1.0, np.abs(first)))
     day = np.where(np.isfinite(recency), last_day + np.nan_to_num(recency, posinf=0.0), NEVER)
     return np.where(np.isfinite(recency), np.maximum(day, as_of + 1), NEVER).astype(np.int64)
 

@@ -235,8 +235,9 @@ def clv_chart(bundle: Bundle, *, fmt: Formats | None = None) -> Chart:
     fmt = fmt or formats_for(bundle)
     clv, colors = _reliable_clv(bundle, "clv_chart"), bundle_colors(bundle)
     rows = [r for r in clv.segments if r.segment in colors]
+    names = {s.id: s.name for s in bundle.segments}
     data = (
-        [r.name for r in rows],
+        [names[r.segment] for r in rows],
         [r.clv for r in rows],
         [r.clv_low for r in rows],
         [r.clv_high for r in rows],
@@ -257,7 +258,8 @@ def holdout_chart(bundle: Bundle, *, fmt: Formats | None = None) -> Chart:
     if clv.validation is None or not clv.validation.by_frequency:
         raise PublishError("holdout_chart needs clv.validation.by_frequency. Got none.")
     rows = clv.validation.by_frequency
-    data = [r.label for r in rows], [r.actual_per_customer for r in rows], [r.predicted_per_customer for r in rows]
+    labels = [f"{r.frequency_min}+" if r.frequency_max is None else str(r.frequency_min) for r in rows]
+    data = labels, [r.actual_per_customer for r in rows], [r.predicted_per_customer for r in rows]
     with themed():
         fig = new_figure(WIDTH["screen"], 3.3)
         clv_charts.holdout_bars(*data, ax=fig.subplots(), fmt=fmt)
