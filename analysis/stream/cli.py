@@ -114,7 +114,7 @@ class _Run:
         started = time.perf_counter()
         report = self.processor.apply(chunk, sink=self.written)
         committed = time.perf_counter()
-        position = self.sink.write(self.state)
+        position = self.sink.write(self.state, recent=report.lines_out)
         self.written = self.written if position is None else position[:3]
         for name in ("lines", "kept", "dropped", "malformed", "changes"):
             self.totals[name] += getattr(report, name)
