@@ -10,9 +10,12 @@ and peak resident memory from ``getrusage`` of a wrapper's child); the
 stream's ``--stats`` lines give each batch's time from reading it to its
 change events written, which is the event-to-change latency of a batch
 that arrives whole. At the end the stream's segment table is compared with
-the batch run's ``assignments.csv``::
+the batch run's ``assignments.csv``. Memory per customer is the difference
+between two runs of the same number of lines with different numbers of
+customers (the digests and a batch's working memory do not depend on it)::
 
     uv run python benchmarks/stream.py --lines 10000000 --batch-size 100000 20000
+    uv run python benchmarks/stream.py --lines 10000000 --batch-size 100000 --customers 2000000
 
 Generated data (a few GB at 10M lines) goes to ``--work`` (a temporary
 directory by default) and is not committed.
@@ -174,16 +177,17 @@ def _row(name: str, seconds: float, peak: float, extra: str = "") -> str:
 
 
 def _report(name: str, got: dict, customers: int, base: float, assigned: tuple[int, int]) -> None:
-    per_million = (got["peak_mib"] - base - got["digest_mib"]) / customers * 1e6
+    rest = got["peak_mib"] - base - got["digest_mib"]
     print(_row(name, got["wall_s"], got["peak_mib"], f"{got['lines'] / got['cpu_s']:,.0f} events per CPU second"))
     print(
         f"{'':<28} {got['lines'] / got['busy_s']:,.0f} events/s of batch time, {got['lines'] / got['wall_s']:,.0f} "
         f"with start-up; batch latency p50 {got['latency_p50_s'] * 1e3:,.0f} ms, max "
         f"{got['latency_max_s'] * 1e3:,.0f} ms; {got['changes']:,} change events"
     )
+    # Per million customers: the difference of two runs of the same lines with --customers (see the README).
     print(
-        f"{'':<28} memory: {base:,.0f} MiB at start, {got['digest_mib']:,.0f} MiB of row/order digests, "
-        f"~{per_million:,.0f} MiB per 1M customers; {assigned[1]:,} of {assigned[0]:,} customers differ from the batch"
+        f"{'':<28} memory: {base:,.0f} MiB at start, {got['digest_mib']:,.0f} MiB of row/order digests, {rest:,.0f} "
+        f"MiB for {customers:,} customers and a batch; {assigned[1]:,} of {assigned[0]:,} differ from the batch"
     )
 
 
