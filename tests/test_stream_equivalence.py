@@ -91,8 +91,8 @@ def test_time_alone_moves_customers_exactly_as_the_batch_would_later(run, replay
     state = tmp_path / "state.db"
     state.write_bytes(replayed.read_bytes())
     changes = tmp_path / "changes.jsonl"
-    for day in ("2011-12-31", "2012-02-15", "2012-06-30"):
-        done = stream("--state", str(state), "--tick", day, "--changes", str(changes))
+    for flag, day in (("--tick", "2011-12-31"), ("--as-of", "2012-02-15"), ("--tick", "2012-06-30")):
+        done = stream("--state", str(state), flag, day, "--changes", str(changes))
         assert done.returncode == 0, done.stderr.decode()
         reference = batch_reference(SAMPLE, model, snapshot=day, cleaned=cleaned)
         pd.testing.assert_frame_equal(current(state), reference.assigned, check_dtype=False)

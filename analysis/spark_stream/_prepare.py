@@ -2,16 +2,16 @@
 
 Each Arrow batch of event lines (the ``value`` column of any Spark source) is
 parsed by the local core's :func:`analysis.stream.parse_jsonl` and passed
-through the batch's own cleaning rules with duplicates off (the same SELECT
-list :func:`analysis.stream.clean_events` uses), only to learn three things
-per event:
+through :func:`analysis.stream.clean_events` with no memory of earlier
+batches, only to learn three things per event (from the rows it flags):
 
 - ``customer``: the cleaned customer ID (``13085.0`` is ``13085``), which
   decides the state bucket the event goes to;
 - ``route``: for an event without a customer, a bucket from its digest over
   every column, so that exact copies meet in the same bucket (a copy counts
   as ``duplicate`` before ``missing_customer``, as in the batch);
-- the event's time, if it passes every rule but the duplicate one. Only the
+- the event's time, if it is kept (a copy of an event of an earlier batch
+  has that event's time, so counting it changes nothing). Only the
   batch's maximum of those goes out, on one ``clock`` row, which drives
   Spark's event-time watermark (the stream's as-of clock). Event rows carry no
   time, so Spark never drops an event as late: a purchase older than the
@@ -29,11 +29,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 
+import numpy as np
 import pyarrow as pa
 
 from analysis._rules import quote_ident
 from analysis.spark_stream._context import DAY_MS, JobSpec, context
-from analysis.stream._clean import _raw_view, _rules  # the core's own view and rule list (see the module doc)
+from analysis.stream._clean import clean_events
 from analysis.stream._events import parse_jsonl
 from analysis.stream._spec import StreamSpec
 
@@ -41,6 +42,10 @@ __all__ = ["prepared_schema", "prepare", "prepare_batch", "value_columns"]
 
 _EPOCH = dt.date(1970, 1, 1)
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+def _nothing_seen(h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+    return np.zeros(len(h1), dtype=bool)
 
 
 def value_columns(spec: StreamSpec) -> list[str]:
@@ -81,12 +86,10 @@ def prepare_batch(job: JobSpec, values: pa.Array) -> pa.Table:
     schema = prepared_schema(spec)
     # A stream job never stops for its input: events of another shape are counted as missing_field.
     events = parse_jsonl(con, _lines(values), first_line=1, spec=spec, check_shape=False)
-    view, _ = _raw_view(spec, events.relation)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW raw AS {view}")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _routed AS SELECT _row, customer_id, reason, ts, h1 "
-        f"FROM (SELECT {_rules(con, spec)} FROM raw)"
-    )
+    # The core's own cleaning, with no memory of earlier batches: only its row flags are used here
+    # (its working table ``flagged``: _row, customer_id, ts, reason, h1, ...); the bucket cleans again with memory.
+    clean_events(con, events.relation, spec=spec, seen=_nothing_seen)
+    con.execute("CREATE OR REPLACE TEMP TABLE _routed AS SELECT _row, customer_id, reason, ts, h1 FROM flagged")
     picked = ", ".join(f"e.{quote_ident(c)} AS {v}" for c, v in zip(spec.columns, value_columns(spec), strict=True))
     routed = con.sql(
         f"SELECT 'event' AS kind, r.customer_id AS customer, CAST(r.h1 % {job.buckets} AS BIGINT) AS route, "

@@ -148,6 +148,18 @@ def _rules(con: duckdb.DuckDBPyConnection, spec: StreamSpec) -> str:
         # The training file had typed timestamps; events carry them as ISO 8601 text.
         parsed = {**values.parsed, "timestamp": "TRY_CAST(NULLIF(trim(\"timestamp\"), '') AS TIMESTAMP)"}
         values = Values(parsed, values.present, values.numbers)
+    # Each parsed value once, as a column of ``parsed`` (the rules repeat the parsing expressions many times).
+    inner = {f"_parsed_{r}": e for r, e in values.parsed.items()} | {f"_has_{r}": e for r, e in values.present.items()}
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW parsed AS SELECT *, "
+        + ", ".join(f"{e} AS {quote_ident(n)}" for n, e in inner.items())
+        + " FROM raw"
+    )
+    values = Values(
+        {r: quote_ident(f"_parsed_{r}") for r in values.parsed},
+        {r: quote_ident(f"_has_{r}") for r in values.present},
+        values.numbers,
+    )
     config = spec.cleaning.model_copy(update={"drop_duplicates": False})
     select = transaction_rules(data, config, values, _implausible(values.parsed["timestamp"], spec))
     columns = [quote_ident(c) for c in types if c != "_row"]
@@ -255,7 +267,7 @@ def clean_events(
     """
     view, _ = _raw_view(spec, events)
     con.execute(f"CREATE OR REPLACE TEMP VIEW raw AS {view}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE flagged AS SELECT {_rules(con, spec)} FROM raw")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE flagged AS SELECT {_rules(con, spec)} FROM parsed")
     empty = np.zeros(0, dtype=np.uint64)
     lines, invoices = _duplicates(con, spec, seen, seen_invoices) if spec.dedup else ((empty, empty), (empty, empty))
     counts = dict(con.execute("SELECT reason, count(*) FROM flagged GROUP BY reason").fetchall())

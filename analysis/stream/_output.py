@@ -64,17 +64,19 @@ class ChangeSink:
             state.record_sink(*position)
         return 0 if position is None else position[3]
 
-    def write(self, state: StateStore) -> tuple[str, int, int, int] | None:
+    def write(self, state: StateStore, *, recent: list[tuple[int, str]] = ()) -> tuple[str, int, int, int] | None:
         """Write the change events not yet recorded as written; return (target, seq, offset, count) to record.
 
         The caller records the returned position in the state (with the next
         batch's transaction, or :meth:`StateStore.record_sink`); until then a
         restart writes the same events again, over the same bytes of a file.
-        None when nothing needs recording.
+        None when nothing needs recording. ``recent`` are the change events
+        the last batch committed (seq, line); when they are the first not yet
+        written they are taken as they are instead of read back from the state.
         """
         recorded = state.sink()
         done = recorded[1] if recorded is not None else 0
-        pending = state.pending(done)
+        pending = list(recent) if recent and recent[0][0] == done + 1 else state.pending(done)
         if self.path is None:
             return self._to_stream(pending)
         return self._to_file(pending, recorded)

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 
 import duckdb
 import numpy as np
@@ -72,6 +72,7 @@ class BatchReport:
     changes: int
     as_of: str | None
     first_bad: tuple[int, str] | None
+    lines_out: tuple[tuple[int, str], ...] = ()  # the change events (seq, JSON line) committed
 
 
 def tick_chunk(date: dt.date) -> Chunk:
@@ -258,6 +259,7 @@ class Processor:
             changes=len(changes),
             as_of=day_iso(self.as_of),
             first_bad=events.first_bad,
+            lines_out=tuple(changes),
         )
 
     # ------------------------------------------------------------------ assignment
@@ -281,27 +283,34 @@ class Processor:
         for i, cell in zip(slots.tolist(), cells, strict=True):
             c.cells[i] = cell
         self.calendar.schedule(slots, days, next_day=c["next_day"])
-        bought = set(touched.tolist())
-        names = {s.id: s.name for s in (*model.retired, *model.segments)}
-        changes = []
-        for k in np.flatnonzero(segments != before).tolist():
-            slot, old, new = int(slots[k]), int(before[k]), int(segments[k])
-            self.change_seq += 1
-            why = reason or ("purchase" if slot in bought else "time")
-            event = {
-                "seq": self.change_seq,
-                "pseudonym": c.pseudonyms[slot],
-                "from": old or None,
-                "to": new,
-                "from_name": names.get(old),
-                "to_name": names[new],
-                "rfm_cell": cells[k],
-                "at": day_iso(self.as_of),
-                "reason": why,
-            }
-            changes.append((self.change_seq, json.dumps(event, ensure_ascii=False, separators=(",", ":"))))
+        changes = self._changes(slots, before, segments, cells, touched, reason)
         rows = self._rows(slots)
         return rows, changes
+
+    def _changes(self, slots, before, segments, cells, touched, reason) -> list[tuple[int, str]]:
+        """One JSON line per customer whose segment moved: what ``json.dumps`` gives, from pre-encoded parts.
+
+        (A change event per purchase would otherwise cost a dict and a ``json.dumps`` each.)
+        """
+        text = encode_basestring
+        names = {s.id: text(s.name) for s in (*self.model.retired, *self.model.segments)}
+        moved = np.flatnonzero(segments != before)
+        if not len(moved):
+            return []
+        bought = np.isin(slots[moved], touched)
+        tail = f'"at":{text(day_iso(self.as_of))},"reason":'
+        why = {True: text(reason or "purchase"), False: text(reason or "time")}
+        pseudonyms, changes = self.customers.pseudonyms, []
+        for k, buy in zip(moved.tolist(), bought.tolist(), strict=True):
+            old, new = int(before[k]), int(segments[k])
+            self.change_seq += 1
+            line = (
+                f'{{"seq":{self.change_seq},"pseudonym":{text(pseudonyms[int(slots[k])])},'
+                f'"from":{old or "null"},"to":{new},"from_name":{names.get(old, "null")},"to_name":{names[new]},'
+                f'"rfm_cell":{text(cells[k])},{tail}{why[buy]}}}'
+            )
+            changes.append((self.change_seq, line))
+        return changes
 
     def _rows(self, slots: np.ndarray) -> list[tuple]:
         c = self.customers

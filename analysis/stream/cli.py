@@ -56,7 +56,9 @@ def add_stream_parser(sub, parents) -> None:
     p.add_argument("--source", default="stdin", help="name of the standard-input stream, for resuming it")
     p.add_argument("--batch-size", type=_positive, default=20_000, help="events per micro-batch (default 20000)")
     p.add_argument("--flush-ms", type=float, default=50.0, help="flush a partial batch after this idle time")
-    p.add_argument("--tick", type=_date, default=None, help="move the as-of date to DATE (no events read)")
+    p.add_argument(
+        "--tick", "--as-of", dest="tick", type=_date, default=None, help="move the as-of date to DATE (no events read)"
+    )
     p.add_argument("--export", type=Path, default=None, metavar="FILE.csv", help="write the segment table, exit")
     p.add_argument("--serve", action="store_true", help="serve lookups over HTTP (read-only)")
     p.add_argument("--host", default="127.0.0.1", help="with --serve: address to bind (default 127.0.0.1)")
@@ -114,7 +116,7 @@ class _Run:
         started = time.perf_counter()
         report = self.processor.apply(chunk, sink=self.written)
         committed = time.perf_counter()
-        position = self.sink.write(self.state)
+        position = self.sink.write(self.state, recent=report.lines_out)
         self.written = self.written if position is None else position[:3]
         for name in ("lines", "kept", "dropped", "malformed", "changes"):
             self.totals[name] += getattr(report, name)
