@@ -152,6 +152,9 @@ def serve(state: Path, *, host: str, port: int, allow_customer_id: bool) -> None
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    # Listening before saying so: a client that connects while uvicorn still starts waits in the backlog
+    # instead of being refused.
+    sock.listen(128)
     bound = sock.getsockname()[1]
     print(f"serving {state} on http://{host}:{bound} (read-only)", flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
