@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis._checks import transaction_values
+from analysis._dates import date_bounds
 from analysis.bundle import Bundle, DataSection, DateRange, FeaturesSection, Returns
 from analysis.fingerprint import code_version, sha256_file, sha256_json
 from analysis.history_schema import HistorySection, TrendPoint, TrendSegment
@@ -212,6 +214,8 @@ def model_of(s: RunStages) -> SegmentModel:
             date_format=s.cleaned.date_format,
             cleaning=s.config.cleaning.model_dump(mode="json"),
             currency=s.currency,
+            columns=list(s.loaded.columns_found),
+            date_bounds=_date_bounds(s),
         ),
         features=FeaturesModel(scaler=t.scaler, transforms=specs),
         clusters=s.segmentation.clusters,
@@ -220,6 +224,21 @@ def model_of(s: RunStages) -> SegmentModel:
         clv=_clv_model(s),
         retired=_retired(s),
     )
+
+
+def _date_bounds(s: RunStages) -> tuple[str | None, str | None] | None:
+    """The implausible-date bounds the cleaning used, as ISO text, so the stream applies the very same ones.
+
+    The cleaning keeps them only inside its SQL, so they are computed again here
+    by the same function over the same parsed dates (a quartile of every parsed
+    date in ``raw``: the same data gives the same bounds).
+    """
+    if s.loaded.level != "transactions":
+        return None
+    ts = transaction_values(s.loaded, s.cleaned.date_format).parsed["timestamp"]
+    c = s.config.cleaning
+    low, high = date_bounds(s.loaded.con, ts, fence=c.date_fence, min_date=c.min_date, max_date=c.max_date)
+    return (None if low is None else low.isoformat(sep=" "), None if high is None else high.isoformat(sep=" "))
 
 
 def _retired(s: RunStages) -> list[SegmentEntry]:

@@ -1,4 +1,7 @@
-"""Command line: ``python -m analysis run [DATA] [--config FILE] [--out DIR] [--k N] [--engine NAME]``.
+"""Command line: ``python -m analysis run [DATA] [--config FILE] [--out DIR] [--k N] [--engine NAME]``,
+``schema`` and ``stream``.
+
+``stream`` (real-time segmentation) lives in :mod:`analysis.stream.cli`.
 
 Errors become one line on stderr and a non-zero exit; ``--debug`` shows the traceback.
 """
@@ -12,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from analysis.errors import SegmentationError
+from analysis.stream.cli import add_stream_parser, run_stream
 
 __all__ = ["main", "dispatch", "DEFAULT_DATA"]
 
@@ -125,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     schema.add_argument("--out", type=Path, default=None, help="write it to this file instead")
     schema.add_argument("--model", action="store_true", help="the schema of model.json instead of bundle.json")
+    add_stream_parser(sub, [debug_flag()])
     return parser
 
 
@@ -229,4 +234,4 @@ def dispatch(handlers: dict[str, Callable[[argparse.Namespace], int]], args: arg
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
-    return dispatch({"run": _run, "schema": _schema}, _parser().parse_args(argv))
+    return dispatch({"run": _run, "schema": _schema, "stream": run_stream}, _parser().parse_args(argv))

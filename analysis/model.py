@@ -9,7 +9,10 @@ floats are written with Python's shortest round-trip repr, so a loaded model
 reproduces the run's numbers exactly.
 
 Versioning: :func:`load_model` reads only the ``schema_version`` values it
-knows (:data:`KNOWN_VERSIONS`) and refuses any other with one line.
+knows (:data:`KNOWN_VERSIONS`) and refuses any other with one line. 1.1.0 added
+``input.columns`` and ``input.date_bounds`` (what the stream processor needs
+from the whole training file); a 1.0.0 model still loads, and the stream
+refuses it with one line.
 """
 
 from __future__ import annotations
@@ -38,8 +41,8 @@ __all__ = [
     "model_json_schema",
 ]
 
-MODEL_SCHEMA_VERSION = "1.0.0"
-KNOWN_VERSIONS = frozenset({MODEL_SCHEMA_VERSION})
+MODEL_SCHEMA_VERSION = "1.1.0"
+KNOWN_VERSIONS = frozenset({"1.0.0", MODEL_SCHEMA_VERSION})
 
 
 class _Model(BaseModel):
@@ -141,6 +144,16 @@ class InputModel(_Model):
     date_format: str | None
     cleaning: dict[str, Any] = Field(description="the [cleaning] settings of the run")
     currency: str | None
+    columns: list[str] | None = Field(
+        default=None,
+        description="every column of the training file, in file order (exact duplicates are judged on all of them); "
+        "None in models older than 1.1.0",
+    )
+    date_bounds: tuple[str | None, str | None] | None = Field(
+        default=None,
+        description="the (lowest, highest) plausible timestamp the run's implausible_date rule used, ISO 8601, "
+        "None for an open side; None for customer-level input and in models older than 1.1.0",
+    )
 
 
 class SegmentModel(_Model):
