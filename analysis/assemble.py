@@ -14,8 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis._checks import transaction_values
-from analysis._dates import date_bounds
 from analysis.bundle import Bundle, DataSection, DateRange, FeaturesSection, Returns
 from analysis.fingerprint import code_version, sha256_file, sha256_json
 from analysis.history_schema import HistorySection, TrendPoint, TrendSegment
@@ -227,18 +225,11 @@ def model_of(s: RunStages) -> SegmentModel:
 
 
 def _date_bounds(s: RunStages) -> tuple[str | None, str | None] | None:
-    """The implausible-date bounds the cleaning used, as ISO text, so the stream applies the very same ones.
-
-    The cleaning keeps them only inside its SQL, so they are computed again here
-    by the same function over the same parsed dates (a quartile of every parsed
-    date in ``raw``: the same data gives the same bounds).
-    """
-    if s.loaded.level != "transactions":
+    """The implausible-date bounds the cleaning used, as ISO text, so the stream applies the very same ones."""
+    bounds = s.cleaned.date_bounds
+    if s.loaded.level != "transactions" or bounds is None:
         return None
-    ts = transaction_values(s.loaded, s.cleaned.date_format).parsed["timestamp"]
-    c = s.config.cleaning
-    low, high = date_bounds(s.loaded.con, ts, fence=c.date_fence, min_date=c.min_date, max_date=c.max_date)
-    return (None if low is None else low.isoformat(sep=" "), None if high is None else high.isoformat(sep=" "))
+    return tuple(None if side is None else side.isoformat(sep=" ") for side in bounds)
 
 
 def _retired(s: RunStages) -> list[SegmentEntry]:

@@ -44,6 +44,7 @@ A text date column's format is detected without guessing (see
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from analysis import _rules as rules
@@ -60,12 +61,21 @@ from analysis._checks import (
     transaction_values,
     warn_implausible,
 )
+from analysis._dates import date_bounds
 from analysis._parts import materialize_parts, materialize_products
 from analysis.config import CleaningConfig
 from analysis.errors import EmptyDataError
 from analysis.load import LoadedData
 
-__all__ = ["REASONS", "CUSTOMER_REASONS", "CleanedData", "clean_transactions"]
+__all__ = [
+    "REASONS",
+    "CUSTOMER_REASONS",
+    "CleanedData",
+    "clean_transactions",
+    "parsed_select",
+    "flagged_sql",
+    "lines_sql",
+]
 
 # reason -> plain-language meaning, in evaluation order.
 REASONS: dict[str, str] = {
@@ -103,7 +113,8 @@ class CleanedData:
     ``clean`` columns (customer-level input): _row, customer_id, recency,
     frequency, monetary, avg_unit_cost. ``lines`` has the same columns for
     every row, plus ``reason`` (NULL for a kept row). ``currency`` is the one
-    ISO 4217 code of the file's currency column, when it has one.
+    ISO 4217 code of the file's currency column, when it has one; ``date_bounds``
+    the (lowest, highest) plausible timestamp the rules used (None for an open side).
     """
 
     loaded: LoadedData
@@ -115,6 +126,7 @@ class CleanedData:
     returns_value: float
     returns_customers: int
     currency: str | None = None
+    date_bounds: tuple[dt.datetime | None, dt.datetime | None] | None = None
 
     @property
     def rows_in(self) -> int:
@@ -143,7 +155,7 @@ def _duplicate_flag(data: LoadedData, config: CleaningConfig) -> tuple[str, str]
     return " LEFT JOIN _dups ON _parsed._row = _dups._row", "_dups._row IS NOT NULL"
 
 
-def _parsed_select(data: LoadedData, values: Values) -> str:
+def parsed_select(data: LoadedData, values: Values) -> str:
     """The SELECT list of ``_parsed`` for transactions: the row, the identifiers and texts, the values."""
     d, roles = data.engine.dialect, data.roles
     text = {
@@ -158,7 +170,7 @@ def _parsed_select(data: LoadedData, values: Values) -> str:
     )
 
 
-def _flagged_sql(data: LoadedData, config: CleaningConfig, values: Values, join: str, dup: str) -> str:
+def flagged_sql(data: LoadedData, config: CleaningConfig, values: Values, join: str, dup: str) -> str:
     """``_parsed`` with the line amount, the duplicate flag and the flags of the first two rules."""
     d, limit = data.engine.dialect, config.max_abs_number
     missing = [f"CAST(NULL AS DOUBLE) AS {c}" for c in ("quantity", "unit_price") if c not in values.columns.values()]
@@ -169,7 +181,7 @@ def _flagged_sql(data: LoadedData, config: CleaningConfig, values: Values, join:
         FROM (SELECT *, {amount} AS amt FROM ({parsed}) parsed) with_amount"""
 
 
-def _lines_sql(data: LoadedData, config: CleaningConfig, parsed: str, implausible: str) -> str:
+def lines_sql(data: LoadedData, config: CleaningConfig, parsed: str, implausible: str) -> str:
     """View ``lines``: the parsed rows, the order id, the exact amount and the first rule each row breaks."""
     d, roles, limit = data.engine.dialect, data.roles, config.max_abs_number
     needed = ["ts", "amt"] + [role for role in ("unit_price", "quantity") if role in roles]
@@ -184,7 +196,7 @@ def _lines_sql(data: LoadedData, config: CleaningConfig, parsed: str, implausibl
     # amount within the limit is cast, so that no value can overflow the decimal.
     exact = f"CASE WHEN {d.is_finite('amt')} AND abs(amt) <= {limit!r} THEN CAST(round(amt, 6) AS DECIMAL(38, 6)) END"
     return f"""
-        SELECT _row, customer_id, coalesce(invoice, customer_id || '@' || {d.format_ts("ts")}) AS order_id, ts,
+        SELECT _row, customer_id, invoice, coalesce(invoice, customer_id || '@' || {d.format_ts("ts")}) AS order_id, ts,
                quantity, unit_price, {exact} AS amount, product, country,
                CASE
                  WHEN bad_parse THEN 'unparseable'
@@ -214,14 +226,15 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
     engine = data.engine
     fmt = date_format(data)
     values = transaction_values(data, fmt)
-    parse_once(data, _parsed_select(data, values))
+    parse_once(data, parsed_select(data, values))
     fence = config.date_fence > 0 and (config.min_date is None or config.max_date is None)
     found = profile(data, values, config.max_abs_number, quartiles=fence)
     check_values(data, found, config.max_abs_number, config.max_unparseable_share)
     currency = check_currency(data, found)
     implausible, bounds = date_check(found, "ts", config)
+    exact = date_bounds(found.quartiles, fence=config.date_fence, min_date=config.min_date, max_date=config.max_date)
     join, dup = _duplicate_flag(data, config)
-    lines = _lines_sql(data, config, _flagged_sql(data, config, values, join, dup), implausible)
+    lines = lines_sql(data, config, flagged_sql(data, config, values, join, dup), implausible)
     engine.execute(f"CREATE OR REPLACE TEMP VIEW lines AS {lines}")
     engine.execute(
         "CREATE OR REPLACE TEMP VIEW clean AS SELECT _row, customer_id, order_id, ts, quantity, unit_price, "
@@ -248,6 +261,7 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
         returns_value=float(returns[1]),
         returns_customers=int(returns[2]),
         currency=currency,
+        date_bounds=exact,
     )
 
 

@@ -22,6 +22,7 @@ job can call it on each micro-batch.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +31,11 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from analysis._checks import Values, transaction_values
+from analysis._checks import parse_once, transaction_values
 from analysis._rules import quote_ident
 from analysis.bundle import Source
-from analysis.clean import REASONS
-from analysis.clean import _transaction_rules as transaction_rules  # the batch's rule list; see the module doc
+from analysis.clean import REASONS, flagged_sql, lines_sql, parsed_select
+from analysis.engines import DUCKDB, Engine
 from analysis.load import LoadedData
 from analysis.stream._spec import StreamSpec
 
@@ -42,8 +43,6 @@ __all__ = ["CleanBatch", "connect", "clean_events", "digest_sql", "digest_probe"
 
 # Reasons checked after 'duplicate': a copy of an earlier row is counted as a duplicate before any of these.
 _AFTER_DUPLICATE = tuple(list(REASONS)[list(REASONS).index("duplicate") + 1 :])
-# As analysis.clean: an order is the invoice, or one customer's purchases at one timestamp.
-_ORDER_ID = "coalesce(invoice, customer_id || '@' || strftime(ts, '%Y-%m-%dT%H:%M:%S'))"
 
 Seen = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -129,12 +128,36 @@ def _implausible(ts: str, spec: StreamSpec) -> str:
     return f"({' OR '.join(tests)})" if tests else "FALSE"
 
 
+class _Connection(Engine):
+    """The stream's own DuckDB connection seen through the batch's engine interface."""
+
+    name = "duckdb"
+    dialect = DUCKDB
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def execute(self, sql: str) -> None:
+        self.con.execute(sql)
+
+    def rows(self, sql: str) -> list[tuple]:
+        return self.con.execute(sql).fetchall()
+
+    def types(self, relation: str) -> dict[str, str]:
+        return {name: dtype for name, dtype, *_ in self.con.execute(f"DESCRIBE {relation}").fetchall()}
+
+
 def _rules(con: duckdb.DuckDBPyConnection, spec: StreamSpec) -> str:
-    """The batch's SELECT list over ``raw`` (duplicates off; they are judged with the state) plus the digests."""
+    """The batch's rules over ``raw`` (duplicates off; they are judged with the state), plus invoice and digests.
+
+    The same layers as :func:`analysis.clean.clean_transactions`: ``_parsed``
+    (each value parsed once), the first rule each row breaks (``lines``), with
+    the model's date format and date bounds instead of ones sniffed from a batch.
+    """
     _, types = _raw_view(spec)
     source = Source(name="events", sha256="0" * 64, format="csv", shape="custom", level="transactions")
     data = LoadedData(
-        con=con,
+        engine=_Connection(con),
         path=Path(source.name),
         source=source,
         roles=spec.roles,
@@ -147,23 +170,12 @@ def _rules(con: duckdb.DuckDBPyConnection, spec: StreamSpec) -> str:
     if spec.date_format is None:
         # The training file had typed timestamps; events carry them as ISO 8601 text.
         parsed = {**values.parsed, "timestamp": "TRY_CAST(NULLIF(trim(\"timestamp\"), '') AS TIMESTAMP)"}
-        values = Values(parsed, values.present, values.numbers)
-    # Each parsed value once, as a column of ``parsed`` (the rules repeat the parsing expressions many times).
-    inner = {f"_parsed_{r}": e for r, e in values.parsed.items()} | {f"_has_{r}": e for r, e in values.present.items()}
-    con.execute(
-        "CREATE OR REPLACE TEMP VIEW parsed AS SELECT *, "
-        + ", ".join(f"{e} AS {quote_ident(n)}" for n, e in inner.items())
-        + " FROM raw"
-    )
-    values = Values(
-        {r: quote_ident(f"_parsed_{r}") for r in values.parsed},
-        {r: quote_ident(f"_has_{r}") for r in values.present},
-        values.numbers,
-    )
+        values = dataclasses.replace(values, parsed=parsed)
+    parse_once(data, parsed_select(data, values))
     config = spec.cleaning.model_copy(update={"drop_duplicates": False})
-    select = transaction_rules(data, config, values, _implausible(values.parsed["timestamp"], spec))
-    columns = [quote_ident(c) for c in types if c != "_row"]
-    return f"{select}, {digest_sql(columns)}"
+    lines = lines_sql(data, config, flagged_sql(data, config, values, "", "FALSE"), _implausible("ts", spec))
+    columns = [f"r.{quote_ident(c)}" for c in types if c != "_row"]
+    return f"SELECT l.*, {digest_sql(columns)} FROM ({lines}) l JOIN raw r ON l._row = r._row"
 
 
 def _invoices_seen(con: duckdb.DuckDBPyConnection, candidate: str, seen: Seen) -> tuple[str, np.ndarray, np.ndarray]:
@@ -229,7 +241,7 @@ def _aggregates(con: duckdb.DuckDBPyConnection, spec: StreamSpec) -> tuple[pa.Ta
         """
     ).to_arrow_table()
     # Digests of the distinct pairs only (an order has about 20 lines).
-    pairs = f"SELECT DISTINCT customer_id, {_ORDER_ID} AS order_id FROM {kept}"
+    pairs = f"SELECT DISTINCT customer_id, order_id FROM {kept}"
     orders = con.sql(f"SELECT customer_id, {digest_sql(['customer_id', 'order_id'])} FROM ({pairs})").to_arrow_table()
     products = None
     if spec.needs_products:
@@ -267,7 +279,7 @@ def clean_events(
     """
     view, _ = _raw_view(spec, events)
     con.execute(f"CREATE OR REPLACE TEMP VIEW raw AS {view}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE flagged AS SELECT {_rules(con, spec)} FROM parsed")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE flagged AS {_rules(con, spec)}")
     empty = np.zeros(0, dtype=np.uint64)
     lines, invoices = _duplicates(con, spec, seen, seen_invoices) if spec.dedup else ((empty, empty), (empty, empty))
     counts = dict(con.execute("SELECT reason, count(*) FROM flagged GROUP BY reason").fetchall())

@@ -167,20 +167,20 @@ def parse_jsonl(
     lines = np.arange(first_line, first_line + len(array), dtype=np.int64)
     table = pa.table({"_line": pa.array(lines), "line": array})
     con.register("_lines", table)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _parsed AS {_parse_sql(spec)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _decoded AS {_parse_sql(spec)}")
     con.unregister("_lines")
     con.register("_lines_parsed", table)  # kept until the next batch, for the rare second look
     if undecodable.any():
         con.execute(
-            "UPDATE _parsed SET _kind = 'malformed' WHERE list_contains(?, _line)", [lines[undecodable].tolist()]
+            "UPDATE _decoded SET _kind = 'malformed' WHERE list_contains(?, _line)", [lines[undecodable].tolist()]
         )
     counts, firsts, ticks = dict.fromkeys(EVENT_REASONS, 0), [], []
-    kinds = "SELECT _kind, count(*), min(_line) FROM _parsed WHERE _kind IS NOT NULL GROUP BY _kind"
+    kinds = "SELECT _kind, count(*), min(_line) FROM _decoded WHERE _kind IS NOT NULL GROUP BY _kind"
     for kind, n, line in con.execute(kinds).fetchall():
         if kind in EVENT_REASONS:
             counts[kind] += int(n)
             firsts.append((int(line), kind))
-    for line, text in con.execute("SELECT _line, _tick FROM _parsed WHERE _kind = 'tick'").fetchall():
+    for line, text in con.execute("SELECT _line, _tick FROM _decoded WHERE _kind = 'tick'").fetchall():
         try:
             ticks.append(dt.date.fromisoformat(text))
         except ValueError:  # a tick whose date does not read
@@ -189,7 +189,7 @@ def parse_jsonl(
     if counts["missing_field"] and check_shape:
         _check_shape(con, spec)
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW _events AS SELECT _line, {_columns_sql(spec)} FROM _parsed WHERE _kind IS NULL"
+        f"CREATE OR REPLACE TEMP VIEW _events AS SELECT _line, {_columns_sql(spec)} FROM _decoded WHERE _kind IS NULL"
     )
     return EventBatch("_events", counts, min(firsts) if firsts else None, tuple(ticks))
 
@@ -202,7 +202,7 @@ def _check_shape(con: duckdb.DuckDBPyConnection, spec: StreamSpec) -> None:
     """
     objects, missing = con.execute(
         "SELECT count(*) FILTER (WHERE _kind IS NULL OR _kind = 'missing_field'), "
-        "count(*) FILTER (WHERE _kind = 'missing_field') FROM _parsed"
+        "count(*) FILTER (WHERE _kind = 'missing_field') FROM _decoded"
     ).fetchall()[0]
     if missing < objects:
         return
