@@ -14,6 +14,7 @@ engine. The other functions turn the profile into one-line errors or SQL for
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import warnings
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ __all__ = [
     "date_format",
     "transaction_values",
     "date_check",
+    "implausible_sql",
     "warn_implausible",
 ]
 
@@ -256,29 +258,36 @@ def transaction_values(data: LoadedData, fmt: str | None) -> Values:
     return Values(parsed, present, numbers, {role: names[role] for role in parsed})
 
 
-def date_check(found: Profile, ts: str, config: CleaningConfig) -> tuple[str, tuple[str, str] | None]:
-    """SQL that is true for an implausible date, and the bounds used (ISO text) when there are any."""
-    low, high = date_bounds(
-        found.quartiles, fence=config.date_fence, min_date=config.min_date, max_date=config.max_date
-    )
+def implausible_sql(ts: str, low: dt.datetime | None, high: dt.datetime | None) -> str:
+    """SQL that is true for a timestamp ``ts`` outside ``low`` .. ``high`` (``None``: an open side)."""
     tests = []
     if low is not None:
         tests.append(f"{ts} < TIMESTAMP '{low.isoformat(sep=' ')}'")
     if high is not None:
         tests.append(f"{ts} > TIMESTAMP '{high.isoformat(sep=' ')}'")
-    if not tests:
-        return "FALSE", None
-    shown = (low.date().isoformat() if low else "-", high.date().isoformat() if high else "-")
-    return f"({' OR '.join(tests)})", shown
+    return f"({' OR '.join(tests)})" if tests else "FALSE"
 
 
-def warn_implausible(data: LoadedData, count: int, first: int | None, bounds: tuple[str, str] | None) -> None:
+def date_check(
+    found: Profile, ts: str, config: CleaningConfig
+) -> tuple[str, tuple[dt.datetime | None, dt.datetime | None]]:
+    """SQL that is true for an implausible date, and the (lowest, highest) plausible timestamp it uses."""
+    low, high = date_bounds(
+        found.quartiles, fence=config.date_fence, min_date=config.min_date, max_date=config.max_date
+    )
+    return implausible_sql(ts, low, high), (low, high)
+
+
+def warn_implausible(
+    data: LoadedData, count: int, first: int | None, bounds: tuple[dt.datetime | None, dt.datetime | None]
+) -> None:
     if not count:
         return
+    low, high = (side.date().isoformat() if side else "-" for side in bounds)
     ts = column(data, "timestamp")[0]
     value = data.engine.rows(f"SELECT {ts} FROM raw WHERE _row = {int(first)}")[0][0]
     warnings.warn(
-        f"{data.path.name}: {count:,} row(s) dated outside {bounds[0]} .. {bounds[1]} were dropped as "
+        f"{data.path.name}: {count:,} row(s) dated outside {low} .. {high} were dropped as "
         f"implausible_date (first at {data.where(first)}: {str(value)!r}); "
         "set [cleaning] min_date / max_date to change the bounds.",
         stacklevel=3,

@@ -61,7 +61,6 @@ from analysis._checks import (
     transaction_values,
     warn_implausible,
 )
-from analysis._dates import date_bounds
 from analysis._parts import materialize_parts, materialize_products
 from analysis.config import CleaningConfig
 from analysis.errors import EmptyDataError
@@ -232,7 +231,6 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
     check_values(data, found, config.max_abs_number, config.max_unparseable_share)
     currency = check_currency(data, found)
     implausible, bounds = date_check(found, "ts", config)
-    exact = date_bounds(found.quartiles, fence=config.date_fence, min_date=config.min_date, max_date=config.max_date)
     join, dup = _duplicate_flag(data, config)
     lines = lines_sql(data, config, flagged_sql(data, config, values, join, dup), implausible)
     engine.execute(f"CREATE OR REPLACE TEMP VIEW lines AS {lines}")
@@ -261,7 +259,7 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
         returns_value=float(returns[1]),
         returns_customers=int(returns[2]),
         currency=currency,
-        date_bounds=exact,
+        date_bounds=bounds,
     )
 
 

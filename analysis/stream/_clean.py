@@ -31,11 +31,11 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from analysis._checks import parse_once, transaction_values
+from analysis._checks import implausible_sql, parse_once, transaction_values
 from analysis._rules import quote_ident
 from analysis.bundle import Source
 from analysis.clean import REASONS, flagged_sql, lines_sql, parsed_select
-from analysis.engines import DUCKDB, Engine
+from analysis.engines import DuckDBEngine
 from analysis.load import LoadedData
 from analysis.stream._spec import StreamSpec
 
@@ -118,33 +118,12 @@ def _raw_view(spec: StreamSpec, events: str = "_events") -> tuple[str, dict[str,
     return f"SELECT _line AS _row, {', '.join(parts + extra)} FROM {quote_ident(events)}", types
 
 
-def _implausible(ts: str, spec: StreamSpec) -> str:
-    # The same comparisons analysis._checks.date_check writes, with the bounds the run computed.
-    tests = []
-    if spec.low is not None:
-        tests.append(f"{ts} < TIMESTAMP '{spec.low.isoformat(sep=' ')}'")
-    if spec.high is not None:
-        tests.append(f"{ts} > TIMESTAMP '{spec.high.isoformat(sep=' ')}'")
-    return f"({' OR '.join(tests)})" if tests else "FALSE"
-
-
-class _Connection(Engine):
-    """The stream's own DuckDB connection seen through the batch's engine interface."""
-
-    name = "duckdb"
-    dialect = DUCKDB
+class _Connection(DuckDBEngine):
+    """The stream's own DuckDB connection seen through the batch's engine (no spill directory of its own)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
-
-    def execute(self, sql: str) -> None:
-        self.con.execute(sql)
-
-    def rows(self, sql: str) -> list[tuple]:
-        return self.con.execute(sql).fetchall()
-
-    def types(self, relation: str) -> dict[str, str]:
-        return {name: dtype for name, dtype, *_ in self.con.execute(f"DESCRIBE {relation}").fetchall()}
+        self._removal = lambda: None
 
 
 def _rules(con: duckdb.DuckDBPyConnection, spec: StreamSpec) -> str:
@@ -173,7 +152,9 @@ def _rules(con: duckdb.DuckDBPyConnection, spec: StreamSpec) -> str:
         values = dataclasses.replace(values, parsed=parsed)
     parse_once(data, parsed_select(data, values))
     config = spec.cleaning.model_copy(update={"drop_duplicates": False})
-    lines = lines_sql(data, config, flagged_sql(data, config, values, "", "FALSE"), _implausible("ts", spec))
+    lines = lines_sql(
+        data, config, flagged_sql(data, config, values, "", "FALSE"), implausible_sql("ts", spec.low, spec.high)
+    )
     columns = [f"r.{quote_ident(c)}" for c in types if c != "_row"]
     return f"SELECT l.*, {digest_sql(columns)} FROM ({lines}) l JOIN raw r ON l._row = r._row"
 
