@@ -2,8 +2,9 @@
 
 ``_parts`` groups view ``lines`` by reason, customer, order, country and
 calendar day (the row accounting, the orders, the purchase days and most
-per-customer figures are sums over it); ``_products`` holds each customer's
-distinct products among the kept lines. Both are written by
+per-customer figures are sums over it); ``_products`` counts, per customer and
+calendar day, the distinct products the customer bought for the first time that
+day (among the kept lines). Both are written by
 :func:`analysis.clean.clean_transactions` in the engine of the loaded data.
 """
 
@@ -35,17 +36,23 @@ def materialize_parts(data: LoadedData) -> None:
 
 
 def materialize_products(data: LoadedData) -> None:
-    """Table ``_products``: each customer's distinct products among the kept lines, with the first day bought.
+    """Table ``_products``: per customer and day, how many of the customer's distinct products were first bought then.
 
-    The one per-customer count that cannot be read from ``_parts``; kept as a
-    table so that the customer table, and the one cut at a calibration date,
-    do not each read every line again.
+    The one per-customer count that cannot be read from ``_parts``. Summing
+    ``products`` over a customer's days gives the distinct products; over the
+    days up to a date, the distinct products bought by then. Stored per day
+    rather than per (customer, product) pair: the pairs are nearly as many as
+    the kept lines (7.7M of 7.8M on a 10M-line synthetic log), the days about
+    one in twenty of them, so the table stays small in memory however large
+    the log.
     """
     d = data.engine.dialect
     data.engine.run(
         d.materialize(
             "_products",
-            f"SELECT customer_id, product, min({d.epoch_day('ts')}) AS day FROM clean "
-            "WHERE product IS NOT NULL GROUP BY customer_id, product",
+            f"""SELECT customer_id, day, count(*) AS products
+                FROM (SELECT customer_id, product, min({d.epoch_day("ts")}) AS day FROM clean
+                      WHERE product IS NOT NULL GROUP BY customer_id, product) pairs
+                GROUP BY customer_id, day""",
         )
     )

@@ -13,8 +13,6 @@ One public verb, :func:`fit_segments`. Two properties matter downstream:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.mixture import GaussianMixture
@@ -90,14 +88,17 @@ def _fit_canonical(X: np.ndarray, k: int, config: ClusterConfig) -> np.ndarray:
 def _relabel(X: np.ndarray, raw: np.ndarray, spend: np.ndarray) -> np.ndarray:
     """Map raw cluster ids onto 1..m by descending mean spend, size, centroid."""
     keys = []
-    for c in np.unique(raw):
+    values = np.unique(raw)
+    for c in values:
         members = raw == c
-        mean_spend = math.fsum(np.sort(spend[members])) / int(members.sum())
-        centroid = tuple(math.fsum(np.sort(col)) / int(members.sum()) for col in X[members].T)
-        keys.append(((-mean_spend, -int(members.sum()), centroid), c))
+        size = int(members.sum())
+        # Sums of sorted values: they do not depend on the order of the rows.
+        mean_spend = float(np.sum(np.sort(spend[members]))) / size
+        centroid = tuple(float(np.sum(col)) / size for col in np.sort(X[members], axis=0).T)
+        keys.append(((-mean_spend, -size, centroid), c))
     keys.sort(key=lambda item: item[0])
     mapping = {c: i + 1 for i, (_, c) in enumerate(keys)}
-    return np.array([mapping[c] for c in raw], dtype=np.int64)
+    return np.asarray([mapping[c] for c in values], dtype=np.int64)[np.searchsorted(values, raw)]
 
 
 def fit_segments(X: np.ndarray, k: int, *, config: ClusterConfig, spend) -> np.ndarray:

@@ -5,8 +5,8 @@ per-customer feature, the segment's mean and median, its z-score against the
 whole customer base, and the five-number summary with 1.5 IQR whiskers, so a
 renderer can draw boxplots without any customer-level data.
 
-Means and standard deviations use :func:`math.fsum`, so the numbers do not
-depend on the order of the customers.
+Means and standard deviations are sums over the values sorted ascending, so
+the numbers do not depend on the order of the customers.
 """
 
 from __future__ import annotations
@@ -97,12 +97,18 @@ def _r(value: float) -> float:
 
 
 def _mean(values: np.ndarray) -> float:
-    return math.fsum(values) / len(values)
+    """Mean of values sorted ascending: the sum of a sorted array does not depend on the rows' order.
+
+    numpy's pairwise sum over the sorted values, rather than :func:`math.fsum`, which walks the
+    values one Python float at a time (0.12 s per 1.6M values; profiles take dozens of means).
+    """
+    return float(np.sum(values)) / len(values)
 
 
 def _std(values: np.ndarray) -> float:
+    """Population standard deviation of values sorted ascending."""
     centre = _mean(values)
-    return math.sqrt(math.fsum((values - centre) ** 2) / len(values))
+    return math.sqrt(float(np.sum(np.sort((values - centre) ** 2))) / len(values))
 
 
 def _box(values: np.ndarray) -> BoxStats:
@@ -192,9 +198,10 @@ def profile_segments(
             values = pd.to_numeric(customers[f], errors="coerce").to_numpy(dtype="float64")
             if np.isfinite(values).any() and all(np.isfinite(values[labels == s]).any() for s in np.unique(labels)):
                 columns[f] = values
-    base_mean = {f: _mean(v[np.isfinite(v)]) for f, v in columns.items()}
-    base_std = {f: _std(v[np.isfinite(v)]) for f, v in columns.items()}
-    total_revenue = math.fsum(spend)
+    ordered = {f: np.sort(v[np.isfinite(v)]) for f, v in columns.items()}
+    base_mean = {f: _mean(v) for f, v in ordered.items()}
+    base_std = {f: _std(v) for f, v in ordered.items()}
+    total_revenue = float(np.sum(np.sort(spend)))
     # Mid-rank percentiles: ties share their average rank, the base mean is exactly 0.5.
     ranks = {}
     for f, v in columns.items():
@@ -214,7 +221,7 @@ def profile_segments(
             mean = _mean(v)
             z = (mean - base_mean[f]) / base_std[f] if base_std[f] > 0 else 0.0
             feats[f] = FeatureProfile(mean=_r(mean), median=_r(np.median(v)), z=_r(z), box=_box(v))
-        revenue = math.fsum(np.sort(spend[members]))
+        revenue = float(np.sum(np.sort(spend[members])))
         outlier = share < min_share
         evidence = _outlier_evidence(feats, base_mean, tuple(features)) if outlier else (None, None)
         profiles.append(

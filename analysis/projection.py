@@ -73,8 +73,9 @@ def project_customers(X: np.ndarray, labels, *, max_points: int = 2000, random_s
     pca = PCA(n_components=2, svd_solver="full", random_state=random_state).fit(X[order])
     coords = pca.transform(X)
 
-    hashes = _row_hashes(X)
-    keep = sorted(range(X.shape[0]), key=lambda i: (hashes[i], int(labels[i])))[:max_points]
+    # Ordered by (hash, label, row): 8-byte digests compare as big-endian integers.
+    hashes = np.frombuffer(b"".join(_row_hashes(X)), dtype=">u8")
+    keep = np.lexsort((labels, hashes))[:max_points].tolist()
     points = [
         ProjectionPoint(
             x=round(float(coords[i, 0]), _DECIMALS) + 0.0,

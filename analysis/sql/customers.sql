@@ -2,8 +2,9 @@
 -- Plain SQL on purpose: the same text runs in DuckDB and in Spark SQL over
 -- `kept_parts` (the kept rows of table `_parts`, one row per customer, order,
 -- country and calendar day: lines, amount, quantity, first_us / last_us in
--- microseconds since 1970) and `kept_products` (each customer's distinct
--- products among the kept lines: the one count that cannot be read from the parts).
+-- microseconds since 1970) and `kept_products` (per customer and calendar day,
+-- the distinct products first bought that day among the kept lines: the one
+-- count that cannot be read from the parts).
 WITH per_customer AS (
     SELECT
         customer_id,
@@ -16,7 +17,7 @@ WITH per_customer AS (
     GROUP BY customer_id
 ),
 products AS (
-    SELECT customer_id, COUNT(*) AS distinct_products
+    SELECT customer_id, CAST(SUM(products) AS BIGINT) AS distinct_products
     FROM kept_products
     GROUP BY customer_id
 ),
