@@ -26,6 +26,7 @@ _MAX_SCORE = MAX_SCORE
 
 
 def check_customers(customers: pd.DataFrame) -> None:
+    """Raise unless ``customers`` has the RFM columns, at least one row, finite values and unique ids."""
     missing = [c for c in _REQUIRED if c not in customers.columns]
     if missing:
         raise DataError(
