@@ -186,7 +186,14 @@ def design_experiments(
     source = "history" if problem else "bgnbd"
     args = dict(source=source, orders=orders, clv=clv, start=start, stop=stop)
     rows = member_table(table, window_days=config.window_days, **args)
-    rows_for_window = (lambda days: member_table(table, window_days=days, **args)) if source == "bgnbd" else None
+    # Every segment asks for the same longer windows: each window's forecast is made once.
+    by_window = {config.window_days: rows}
+
+    def rows_for_window(days: int) -> pd.DataFrame:
+        if days not in by_window:
+            by_window[days] = member_table(table, window_days=days, **args)
+        return by_window[days]
+
     draws = table.set_index("segment")["draw"].sort_index(kind="stable")
     designs = []
     for seg in sorted(segments, key=lambda s: int(_get(s, "id"))):
@@ -200,7 +207,7 @@ def design_experiments(
             source=source,
             config=config,
             neighbours=list((neighbours or {}).get(sid, ())),
-            rows_for_window=rows_for_window,
+            rows_for_window=rows_for_window if source == "bgnbd" else None,
         )
         designs.append(_design(seg, mine, base, options, config))
     section = ExperimentsSection(
