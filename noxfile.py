@@ -28,7 +28,9 @@ REQUIRED = ("index.html", "brief.pdf", "build-info.json")
 def _sync(session: nox.Session, *groups: str) -> None:
     """Install the locked dependencies (and the project) into the session's virtualenv."""
     # uv's --no-dev wins over --group dev, so it is passed only when no group is asked for.
-    args = ["uv", "sync", "--frozen"]
+    # --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set, every test's subprocess would
+    # otherwise compile pandas, scikit-learn and scipy again.
+    args = ["uv", "sync", "--frozen", "--compile-bytecode"]
     args += [arg for group in groups for arg in ("--group", group)] if groups else ["--no-dev"]
     session.run_install(*args, env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}, external=True)
 
@@ -55,6 +57,7 @@ def spark(session: nox.Session) -> None:
         "uv",
         "sync",
         "--frozen",
+        "--compile-bytecode",
         "--group",
         "dev",
         "--extra",

@@ -25,5 +25,7 @@ if ! command -v uv >/dev/null 2>&1 || [ "$(uv --version | cut -d' ' -f2)" != "$U
   command -v uv >/dev/null 2>&1 || { command -v pyenv >/dev/null 2>&1 && pyenv rehash; }
   command -v uv >/dev/null 2>&1 || { echo "setup: uv was installed but is not on PATH" >&2; exit 1; }
 fi
-uv sync --frozen --all-groups --quiet
+# Compiled once here: where PYTHONDONTWRITEBYTECODE is set (as on our machines) every process
+# would otherwise compile pandas, scikit-learn and scipy again (import 7.0 s instead of 2.6 s).
+uv sync --frozen --all-groups --quiet --compile-bytecode
 echo "setup: system packages, uv $UV_VERSION and the locked environment are ready"
