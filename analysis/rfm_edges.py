@@ -31,19 +31,8 @@ KEY_ORDER = {
 
 
 def text_rank(texts: Sequence[str]) -> np.ndarray:
-    """0-based rank of each text in code-point order, equal texts in input order.
-
-    What ``np.argsort(np.argsort(texts, kind="stable"), kind="stable")`` gives,
-    sorted by Arrow (UTF-8 byte order is code-point order) instead of numpy's
-    fixed-width unicode copies: a tenth of the time on a million pseudonyms.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    order = pc.sort_indices(pa.array(texts, type=pa.string())).to_numpy()  # a stable sort
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order), dtype=np.int64)
-    return rank
+    """0-based rank of each text in code-point order, equal texts in input order (a stable sort)."""
+    return np.argsort(np.argsort(np.asarray(texts, dtype=object).astype(str), kind="stable"), kind="stable")
 
 
 def score_keys(recency, frequency, monetary) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:

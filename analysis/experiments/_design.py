@@ -189,10 +189,12 @@ def design_experiments(
     # Every segment asks for the same longer windows: each window's forecast is made once.
     by_window = {config.window_days: rows}
 
-    def rows_for_window(days: int) -> pd.DataFrame:
+    def window_rows(days: int) -> pd.DataFrame:
         if days not in by_window:
             by_window[days] = member_table(table, window_days=days, **args)
         return by_window[days]
+
+    rows_for_window = window_rows if source == "bgnbd" else None
 
     draws = table.set_index("segment")["draw"].sort_index(kind="stable")
     designs = []
@@ -207,7 +209,7 @@ def design_experiments(
             source=source,
             config=config,
             neighbours=list((neighbours or {}).get(sid, ())),
-            rows_for_window=rows_for_window if source == "bgnbd" else None,
+            rows_for_window=rows_for_window,
         )
         designs.append(_design(seg, mine, base, options, config))
     section = ExperimentsSection(
