@@ -35,6 +35,13 @@ def materialize_parts(data: LoadedData) -> None:
     )
 
 
+def _injective(data: LoadedData, column: str, source: str) -> bool:
+    """Whether no two distinct values of ``column`` in ``source`` share a 64-bit hash."""
+    h = data.engine.dialect.row_hash([column])
+    distinct, hashes = data.engine.rows(f"SELECT count(DISTINCT {column}), count(DISTINCT {h}) FROM {source}")[0]
+    return distinct == hashes
+
+
 def materialize_products(data: LoadedData) -> None:
     """Table ``_products``: per customer and day, how many of the customer's distinct products were first bought then.
 
@@ -45,14 +52,28 @@ def materialize_products(data: LoadedData) -> None:
     the kept lines (7.7M of 7.8M on a 10M-line synthetic log), the days about
     one in twenty of them, so the table stays small in memory however large
     the log.
+
+    The pairs are grouped by the 64-bit hashes of the customer and the product
+    (two integers instead of two texts: 28 s instead of 37 s for 77M pairs on
+    a 100M-line log) when that is exact, which two small queries prove: no two
+    kept customers and no two products of the file share a hash. Otherwise,
+    and on a collision that will then essentially never be seen, by the texts.
     """
     d = data.engine.dialect
-    data.engine.run(
-        d.materialize(
-            "_products",
-            f"""SELECT customer_id, day, count(*) AS products
-                FROM (SELECT customer_id, product, min({d.epoch_day("ts")}) AS day FROM clean
-                      WHERE product IS NOT NULL GROUP BY customer_id, product) pairs
-                GROUP BY customer_id, day""",
-        )
-    )
+    day = d.epoch_day("ts")
+    hc, hp = d.row_hash(["customer_id"]), d.row_hash(["product"])
+    if _injective(data, "customer_id", "_parts WHERE reason IS NULL") and _injective(data, "product", "_parsed"):
+        query = f"""
+            SELECT c.customer_id, p.day, p.products
+            FROM (SELECT hc, day, count(*) AS products
+                  FROM (SELECT {hc} AS hc, min({day}) AS day FROM clean
+                        WHERE product IS NOT NULL GROUP BY {hc}, {hp}) pairs
+                  GROUP BY hc, day) p
+            JOIN (SELECT DISTINCT customer_id, {hc} AS hc FROM _parts WHERE reason IS NULL) c ON p.hc = c.hc"""
+    else:
+        query = f"""
+            SELECT customer_id, day, count(*) AS products
+            FROM (SELECT customer_id, product, min({day}) AS day FROM clean
+                  WHERE product IS NOT NULL GROUP BY customer_id, product) pairs
+            GROUP BY customer_id, day"""
+    data.engine.run(d.materialize("_products", query))

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis._align import join_by_id
 from analysis.bundle import Bundle, DataSection, DateRange, FeaturesSection, Returns
 from analysis.fingerprint import code_version, sha256_file, sha256_json
 from analysis.history_schema import HistorySection, TrendPoint, TrendSegment
@@ -264,5 +265,5 @@ def export_of(s: RunStages) -> pd.DataFrame:
         value = per_customer.drop(columns=["segment"], errors="ignore").add_prefix("clv_")
         renamed = {"clv_customer_id": "customer_id", "clv_clv": "clv", "clv_clv_low": "clv_low"}
         value = value.rename(columns={**renamed, "clv_clv_high": "clv_high"})
-        out = out.merge(value, on="customer_id", how="left", validate="one_to_one")
+        out = join_by_id(out, value, how="left")
     return out

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from babel import Locale, UnknownLocaleError
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 
 from analysis._config_input import CleaningConfig, ColumnsConfig, EngineConfig, _Section
 from analysis.errors import ConfigError
@@ -126,7 +126,12 @@ class ClusterConfig(_Section):
     k: int | None = Field(default=None, ge=2, le=30, description="fixed k; skips the automatic choice")
     random_state: int = 42
     n_init: int = Field(default=10, ge=1)
-    minibatch_above: int = Field(default=200_000, ge=1000)
+    subsample_above: int = Field(
+        default=200_000,
+        ge=1000,
+        validation_alias=AliasChoices("subsample_above", "minibatch_above"),  # and under its former name
+        description="above this many customers, the k-means restarts run on an evenly spaced subsample of this size",
+    )
     min_share: float = Field(default=0.02, ge=0.0, lt=0.5)
 
 

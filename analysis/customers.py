@@ -76,19 +76,30 @@ class CustomerTable:
 
     ``occasions`` (purchase days grouped by customer) and ``order_count`` are
     ``None`` for pre-aggregated (customer-level) input; so is ``orders``, the
-    per-order frame, which is read from the engine on first access only (it
-    has one row per order: millions at scale). ``currency`` is the ISO 4217
-    code of the amounts when the data or the configuration says it.
+    per-order frame. Both are read from the engine on first access only (the
+    days are a customer-day table, the orders one row per order: millions at
+    scale, and a table cut at the calibration date needs neither). ``currency``
+    is the ISO 4217 code of the amounts when the data or the configuration says it.
     """
 
     customers: pd.DataFrame
-    occasions: Occasions | None
     order_count: int | None
     snapshot_date: dt.date | None
     first_date: dt.date | None
     last_date: dt.date | None
     currency: str | None = None
     read_orders: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
+    read_occasions: Callable[[], Occasions] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def has_occasions(self) -> bool:
+        """Whether there are purchase days (transaction input), without reading them."""
+        return self.read_occasions is not None
+
+    @cached_property
+    def occasions(self) -> Occasions | None:
+        """The purchase days of every customer (day and spend), for the lifetime-value models."""
+        return None if self.read_occasions is None else self.read_occasions()
 
     @cached_property
     def orders(self) -> pd.DataFrame | None:
@@ -133,12 +144,16 @@ def _views(data: CleanedData, until: dt.date | None) -> dict[str, str]:
     # A part holds the lines of one calendar day, so cutting parts by day is cutting lines by date.
     last_day = (until - dt.date(1970, 1, 1)).days
     stop = (until + dt.timedelta(days=1)).isoformat()
-    engine.execute(f"CREATE OR REPLACE TEMP VIEW kept_parts_until AS SELECT * FROM kept_parts WHERE day <= {last_day}")
-    engine.execute(f"CREATE OR REPLACE TEMP VIEW clean_until AS SELECT * FROM clean WHERE ts < TIMESTAMP '{stop}'")
+    # Named by the day, so a table read lazily later still sees its own cut whatever other cuts were made since.
+    names = {r: f"{r}_until_{last_day}" for r in ("clean", "kept_parts", "kept_products")}
     engine.execute(
-        f"CREATE OR REPLACE TEMP VIEW kept_products_until AS SELECT * FROM _products WHERE day <= {last_day}"
+        f"CREATE OR REPLACE TEMP VIEW {names['kept_parts']} AS SELECT * FROM kept_parts WHERE day <= {last_day}"
     )
-    return {"clean": "clean_until", "kept_parts": "kept_parts_until", "kept_products": "kept_products_until"}
+    engine.execute(f"CREATE OR REPLACE TEMP VIEW {names['clean']} AS SELECT * FROM clean WHERE ts < TIMESTAMP '{stop}'")
+    engine.execute(
+        f"CREATE OR REPLACE TEMP VIEW {names['kept_products']} AS SELECT * FROM _products WHERE day <= {last_day}"
+    )
+    return names
 
 
 def _days_sql(data: CleanedData, relations: dict[str, str]) -> str:
@@ -207,16 +222,15 @@ def _from_transactions(data: CleanedData, config: CustomersConfig, until: dt.dat
         has_quantity="quantity" in data.loaded.roles,
         has_product="product" in data.loaded.roles,
     )
-    occasions = _occasions(data, relations)
     return CustomerTable(
         customers=table.customers,
-        occasions=occasions,
         order_count=int(table.customers["frequency"].sum()),
         snapshot_date=table.snapshot_date,
         first_date=table.first_date,
         last_date=table.last_date,
         currency=_currency(data, config),
         read_orders=_orders_reader(data, relations),
+        read_occasions=lambda: _occasions(data, relations),
     )
 
 
@@ -293,7 +307,6 @@ def table_from_frames(
     checked = None if orders is None else OrderSchema.validate(orders.rename(columns={"ts": "timestamp"}))
     return CustomerTable(
         customers=CustomerSchema.validate(frame).reset_index(drop=True),
-        occasions=None,
         order_count=None if checked is None else len(checked),
         snapshot_date=snapshot,
         first_date=first,
@@ -315,7 +328,6 @@ def _from_customer_level(data: CleanedData, config: CustomersConfig) -> Customer
     frame = frame[list(CustomerSchema.to_schema().columns)]
     return CustomerTable(
         customers=CustomerSchema.validate(frame).reset_index(drop=True),
-        occasions=None,
         order_count=None,
         snapshot_date=None,
         first_date=None,

@@ -90,7 +90,7 @@ class _Scorer:
 
     def __init__(self, S: np.ndarray, config: KSelectionConfig, cluster: ClusterConfig, step: Callable[[], None]):
         self.S, self.cluster, self.step = S, cluster, step
-        self.fit = dict(n_init=cluster.n_init, method=cluster.method, minibatch_above=cluster.minibatch_above)
+        self.fit = dict(n_init=cluster.n_init, method=cluster.method, subsample_above=cluster.subsample_above)
         n = S.shape[0]
         seed = cluster.random_state
         sub_rng = np.random.default_rng([seed, 1])

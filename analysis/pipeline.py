@@ -120,7 +120,7 @@ def _lifetime_value(cleaned, table, features, segmentation, segments, config: Co
 
 def _value_and_tests(cleaned, table, pseudonyms, features, segmentation, segments, config: Config, progress: Progress):
     """CLV, test plans and the optional results read-out (transactions only)."""
-    if table.occasions is None:
+    if not table.has_occasions:
         return None, None, None
     customers, labels = table.customers, segmentation.labels
     clv: ClvResult | None = None

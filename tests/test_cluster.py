@@ -47,10 +47,19 @@ def test_methods_recover_well_separated_blobs(method):
     assert set(labels[truth == 2]) == {1}
 
 
-def test_minibatch_above_threshold_still_labels_every_row():
-    X, truth = _blobs([(0, 0), (6, 6)], [700, 600], seed=1)
-    labels = fit_segments(X, 2, config=ClusterConfig(n_init=1, minibatch_above=1000), spend=truth.astype(float))
-    assert set(labels[truth == 1]) == {1} and set(labels[truth == 0]) == {2}
+def test_above_the_subsample_threshold_every_row_is_labelled_and_blobs_recovered():
+    X, truth = _blobs([(0, 0), (6, 6), (0, 6)], [700, 600, 500], seed=1)
+    config = ClusterConfig(n_init=2, subsample_above=1000)
+    labels = fit_segments(X, 3, config=config, spend=truth.astype(float))
+    assert labels.shape == truth.shape
+    assert [set(labels[truth == t]) for t in (2, 1, 0)] == [{1}, {2}, {3}]
+    # The subsample is taken in canonical order, so shuffling the rows changes no one's segment.
+    perm = np.random.default_rng(5).permutation(len(X))
+    assert np.array_equal(fit_segments(X[perm], 3, config=config, spend=truth[perm].astype(float)), labels[perm])
+
+
+def test_the_old_name_of_the_subsample_threshold_is_still_read():
+    assert ClusterConfig.model_validate({"minibatch_above": 5000}).subsample_above == 5000
 
 
 @pytest.mark.parametrize(

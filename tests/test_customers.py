@@ -15,7 +15,7 @@ from analysis.config import CleaningConfig, ColumnsConfig, CustomersConfig
 from analysis.customers import customer_table
 from analysis.errors import DataError
 from analysis.load import load_transactions
-from tests._data import DATA
+from tests._data import DATA, SAMPLE
 
 
 def _table(path, snapshot=None, columns=None):
@@ -103,3 +103,30 @@ def test_a_table_cut_at_a_date_is_the_table_of_the_rows_up_to_that_day():
     assert set(cut.customers["customer_id"]) == set(kept["customer_id"])
     spend = kept.groupby("customer_id")["amount"].sum()
     assert cut.customers.set_index("customer_id")["monetary"].to_dict() == pytest.approx(spend.to_dict())
+
+
+def test_products_by_hashed_keys_equal_products_by_text(monkeypatch):
+    import analysis._parts as parts
+
+    def products(hashed: bool) -> list[tuple]:
+        monkeypatch.setattr(parts, "_injective", lambda *args: hashed)
+        cleaned = clean_transactions(load_transactions(SAMPLE, columns=ColumnsConfig()), config=CleaningConfig())
+        engine = cleaned.loaded.engine
+        assert engine.rows("SELECT count(*) FROM _parts WHERE reason IS NULL")[0][0] > 1000
+        return engine.rows("SELECT customer_id, day, products FROM _products ORDER BY customer_id, day")
+
+    by_text = products(False)
+    assert len(by_text) > 1000 and sum(r[2] for r in by_text) > len(by_text)
+    assert products(True) == by_text
+
+
+def test_the_collision_check_compares_distinct_values_with_distinct_hashes(monkeypatch):
+    from analysis._parts import _injective
+
+    cleaned = clean_transactions(load_transactions(SAMPLE, columns=ColumnsConfig()), config=CleaningConfig())
+    data = cleaned.loaded
+    assert _injective(data, "customer_id", "_parts WHERE reason IS NULL")
+    assert _injective(data, "product", "_parsed")
+    # Every value hashed to one number: what a collision looks like to the check.
+    monkeypatch.setattr(type(data.engine.dialect), "row_hash", lambda self, exprs: "42")
+    assert not _injective(data, "product", "_parsed")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis._align import join_by_id
 from analysis.clv import ClvResult, window_forecast
 from analysis.clv._data import Occasions, day_number
 
@@ -94,7 +95,7 @@ def _model_rows(members: pd.DataFrame, clv: ClvResult, *, window_days: int) -> p
         clv.per_customer, params=section.forecast_params, window=window_days / section.time_unit_days
     )
     keys = pd.DataFrame({"customer_id": members["customer_id"].astype(str), "segment": members["segment"].to_numpy()})
-    rows = keys.merge(forecast, on="customer_id", how="inner", validate="one_to_one")
+    rows = join_by_id(keys, forecast, how="inner")
     return rows.rename(
         columns={"p_purchase": "converted", "expected_revenue": "revenue", "revenue_second_moment": "second_moment"}
     )[["customer_id", "segment", "converted", "revenue", "second_moment"]]
