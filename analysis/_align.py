@@ -16,12 +16,21 @@ import pandas as pd
 __all__ = ["join_by_id", "same_ids"]
 
 
+def _text(ids: pd.Series) -> pd.Series:
+    return ids.reset_index(drop=True).astype("str")
+
+
 def same_ids(a: pd.Series, b: pd.Series) -> bool:
     """Whether ``a`` and ``b`` hold the same ids (as text) in the same order."""
-    if len(a) != len(b):
-        return False
-    left, right = a.reset_index(drop=True).astype("str"), b.reset_index(drop=True).astype("str")
-    return bool((left == right).all())
+    return len(a) == len(b) and bool((_text(a) == _text(b)).all())
+
+
+def _unique(ids: pd.Series) -> bool:
+    """Whether no id repeats; a vectorised compare when they are sorted (the tables of a run are), else a hash."""
+    text = _text(ids)
+    if len(text) < 2 or bool((text.iloc[1:].reset_index(drop=True) > text.iloc[:-1].reset_index(drop=True)).all()):
+        return True
+    return bool(ids.is_unique)
 
 
 def join_by_id(
@@ -33,7 +42,7 @@ def join_by_id(
     holds, for ``how="inner"``), a fresh index, ``left``'s columns then the
     rest of ``right``'s.
     """
-    if same_ids(left[on], right[on]) and left[on].is_unique:
+    if same_ids(left[on], right[on]) and _unique(left[on]):
         rest = right.drop(columns=on).reset_index(drop=True)
         return pd.concat([left.reset_index(drop=True), rest], axis=1)
     return left.merge(right, on=on, how=how, validate="one_to_one")

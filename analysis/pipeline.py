@@ -42,7 +42,7 @@ from analysis.privacy import key_check, pseudonymize, require_real_key, resolve_
 from analysis.profiles import profile_segments
 from analysis.projection import project_customers
 from analysis.rfm import rfm_mix, score_rfm, summarize_rfm
-from analysis.rfm_edges import fit_edges
+from analysis.rfm_edges import fit_edges, score_orders
 from analysis.rfm_rules import all_cells, default_rules_path, load_rfm_rules
 from analysis.segmentation import segment_customers
 from analysis.stages import RfmResult, RunStages
@@ -78,13 +78,13 @@ class RunResult:
 
 
 def _rfm(customers: pd.DataFrame, labels: np.ndarray, pseudonyms: np.ndarray, config: Config) -> RfmResult:
-    scored = score_rfm(customers, config=config.rfm, tiebreak=pseudonyms)
+    values = customers["recency"], customers["frequency"], customers["monetary"]
+    orders = score_orders(*values, pseudonyms)
+    scored = score_rfm(customers, config=config.rfm, tiebreak=pseudonyms, orders=orders)
     rules = load_rfm_rules(None)
     return RfmResult(
         scored=scored,
-        edges=fit_edges(
-            customers["recency"], customers["frequency"], customers["monetary"], pseudonyms, bins=config.rfm.bins
-        ),
+        edges=fit_edges(*values, pseudonyms, bins=config.rfm.bins, orders=orders),
         mix=rfm_mix(scored, labels),
         section=summarize_rfm(scored, customers, labels),
         rules_sha256=sha256_file(default_rules_path()),

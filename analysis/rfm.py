@@ -45,7 +45,7 @@ import pandas as pd
 
 from analysis.config import RfmConfig
 from analysis.errors import DataError
-from analysis.rfm_edges import score_keys, text_rank
+from analysis.rfm_edges import score_orders
 from analysis.rfm_rules import RfmRule, RfmRules, load_rfm_rules
 from analysis.rfm_summary import check_customers, rfm_mix, summarize_rfm
 
@@ -64,10 +64,9 @@ FM_DEFINITION = "FM is the mean of the F and M scores rounded down: floor((F + M
 # --------------------------------------------------------------------------- scoring
 
 
-def _rank_scores(keys: Sequence[np.ndarray], id_rank: np.ndarray, bins: int) -> np.ndarray:
-    """Cut customers into ``bins`` equal runs along ``keys`` (primary first, ascending)."""
-    n = len(id_rank)
-    order = np.lexsort((id_rank, *reversed(keys)))  # lexsort: the LAST key is primary
+def _rank_scores(order: np.ndarray, bins: int) -> np.ndarray:
+    """Cut customers into ``bins`` equal runs along ``order`` (row indices, worst first)."""
+    n = len(order)
     position = np.empty(n, dtype=np.int64)
     position[order] = np.arange(n, dtype=np.int64)
     return (position * bins // n + 1).astype(np.int64)
@@ -79,6 +78,7 @@ def score_rfm(
     config: RfmConfig,
     rules_path: Path | None = None,
     tiebreak: Sequence[str] | None = None,
+    orders: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Score every customer 1..5 on recency, frequency and monetary, and name the segment.
 
@@ -96,6 +96,10 @@ def score_rfm(
         Text that orders customers equal on all three values (one per row);
         default the customer id. The pipeline passes the keyed pseudonyms, so
         the saved model's score edges carry no raw id (:mod:`analysis.rfm_edges`).
+    orders
+        :func:`analysis.rfm_edges.score_orders` of the same customers and
+        tiebreak, when the caller has made them (the pipeline shares them with
+        the edge fit); made here otherwise.
 
     Returns
     -------
@@ -127,11 +131,11 @@ def score_rfm(
     ties = ids if tiebreak is None else np.asarray([str(t) for t in tiebreak], dtype=object)
     if len(ties) != len(ids):
         raise DataError(f"'tiebreak' must hold one value per customer ({len(ids)}); got {len(ties)}.")
-    id_rank = text_rank(ties)
     # "Goodness" keys: ascending = worst first (recency is negated, so the oldest come first).
-    keys = score_keys(customers["recency"], customers["frequency"], customers["monetary"])
+    if orders is None:
+        orders = score_orders(customers["recency"], customers["frequency"], customers["monetary"], ties)
     bins = config.bins
-    r, f, m = (_rank_scores(keys[s], id_rank, bins) for s in ("r", "f", "m"))
+    r, f, m = (_rank_scores(orders[s], bins) for s in ("r", "f", "m"))
     # Each of the bins**3 cells named once, then looked up by the cell's index.
     code = ((r - 1) * bins + (f - 1)) * bins + (m - 1)
     every = [(a, b, c) for a in range(1, bins + 1) for b in range(1, bins + 1) for c in range(1, bins + 1)]

@@ -34,3 +34,9 @@ def test_same_ids_compares_text_in_order():
     assert same_ids(pd.Series(["1", "2"]), pd.Series([1, 2]))
     assert not same_ids(pd.Series(["1", "2"]), pd.Series(["2", "1"]))
     assert not same_ids(pd.Series(["1"]), pd.Series(["1", "2"]))
+
+
+def test_repeated_ids_are_left_to_the_merge_and_its_check():
+    left = pd.DataFrame({"customer_id": ["b", "a", "b"], "x": [1, 2, 3]})
+    with pytest.raises(pd.errors.MergeError):
+        join_by_id(left, left.rename(columns={"x": "y"}), how="inner")
