@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from analysis._days import purchase_days
 from analysis.clean import CleanedData
 from analysis.config import CustomersConfig
 from analysis.errors import DataError
@@ -156,46 +157,6 @@ def _views(data: CleanedData, until: dt.date | None) -> dict[str, str]:
     return names
 
 
-def _days_sql(data: CleanedData, relations: dict[str, str]) -> str:
-    """Purchase days: per customer and calendar day, that day's order amounts in time order.
-
-    An order counts on the day of its first line. The amounts of a day are
-    added in Python, in order of time and order id, exactly as the orders
-    used to be added (so the models see the same bits); only the list
-    aggregate is spelt differently by the engines.
-    """
-    amounts = data.loaded.engine.dialect.ordered_list("amount", ["first_us", "order_id"])
-    source = relations.get("kept_parts", "kept_parts")
-    return f"""
-        SELECT customer_id, day, {amounts} AS amounts
-        FROM (SELECT customer_id, order_id, MIN(day) AS day, MIN(first_us) AS first_us,
-                     CAST(SUM(amount) AS DOUBLE) AS amount
-              FROM {source} GROUP BY customer_id, order_id) orders
-        GROUP BY customer_id, day
-        ORDER BY customer_id, day"""
-
-
-def _occasions(data: CleanedData, relations: dict[str, str]) -> Occasions:
-    import pyarrow.compute as pc
-
-    from analysis.clv._data import Occasions  # the lifetime-value package, only for transactions
-
-    days = data.loaded.engine.arrow(_days_sql(data, relations))
-    amounts = days.column("amounts").combine_chunks()
-    lengths = pc.list_value_length(amounts).to_numpy(zero_copy_only=False)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    # np.add.reduceat adds each day's orders left to right, as Occasions does when it merges orders.
-    total = np.add.reduceat(pc.list_flatten(amounts).to_numpy(zero_copy_only=False), starts) if len(starts) else []
-    frame = pd.DataFrame(
-        {
-            "customer_id": days.column("customer_id").to_pandas(),
-            "day": days.column("day").to_numpy().astype("int64").astype("datetime64[D]").astype("datetime64[s]"),
-            "amount": np.asarray(total, dtype=float),
-        }
-    )
-    return Occasions.from_frame(frame)
-
-
 def _orders_reader(data: CleanedData, relations: dict[str, str]) -> Callable[[], pd.DataFrame]:
     engine, query = data.loaded.engine, read_sql("orders", relations=relations)
 
@@ -230,7 +191,7 @@ def _from_transactions(data: CleanedData, config: CustomersConfig, until: dt.dat
         last_date=table.last_date,
         currency=_currency(data, config),
         read_orders=_orders_reader(data, relations),
-        read_occasions=lambda: _occasions(data, relations),
+        read_occasions=lambda: purchase_days(data, relations),
     )
 
 

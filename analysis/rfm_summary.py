@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis._align import ids_unique
 from analysis.bundle import RfmCell, RfmRuleRanges, RfmSection, RfmSegment
 from analysis.errors import DataError, EmptyDataError
 from analysis.rfm_rules import MAX_SCORE, RfmRules, load_rfm_rules
@@ -48,8 +49,8 @@ def check_customers(customers: pd.DataFrame) -> None:
     ids = customers["customer_id"]
     if ids.isna().any():
         raise DataError("customers table has a missing customer_id.", column="customer_id")
-    dup = ids.astype(str).duplicated()
-    if dup.any():
+    if not ids_unique(ids):
+        dup = ids.astype(str).duplicated()
         raise DataError(
             f"customer_id must be unique; {int(dup.sum())} repeated value(s).",
             column="customer_id",

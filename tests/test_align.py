@@ -40,3 +40,22 @@ def test_repeated_ids_are_left_to_the_merge_and_its_check():
     left = pd.DataFrame({"customer_id": ["b", "a", "b"], "x": [1, 2, 3]})
     with pytest.raises(pd.errors.MergeError):
         join_by_id(left, left.rename(columns={"x": "y"}), how="inner")
+
+
+@pytest.mark.parametrize(
+    ("ids", "unique"),
+    [
+        (["a", "b", "c"], True),
+        (["c", "a", "b"], True),
+        (["a", "b", "b"], False),
+        (["b", "a", "b"], False),
+        ([None, "a", None], False),
+        ([None, "a"], True),
+        ([], True),
+    ],
+)
+def test_ids_unique(ids, unique):
+    from analysis._align import ids_unique
+
+    assert ids_unique(pd.Series(ids, dtype="str")) is unique
+    assert ids_unique(pd.Series(ids, dtype=object)) is unique

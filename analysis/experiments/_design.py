@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from analysis._align import ids_unique
 from analysis.clv import ClvResult
 from analysis.config import ExperimentsConfig
 from analysis.errors import DataError
@@ -115,7 +116,7 @@ def _members(members: pd.DataFrame, config: ExperimentsConfig) -> pd.DataFrame:
     missing = [c for c in ("customer_id", "pseudonym", "segment") if c not in members.columns]
     if missing:
         raise DataError(f"members must have customer_id, pseudonym and segment; missing {missing!r}.")
-    if members["customer_id"].duplicated().any():
+    if not ids_unique(members["customer_id"]):
         dup = members.loc[members["customer_id"].duplicated(), "pseudonym"].iloc[0]
         raise DataError("members: each customer must appear once.", column="pseudonym", value=dup)
     members = members.sort_values("customer_id", kind="stable").reset_index(drop=True)
