@@ -19,7 +19,7 @@ sample to within one row per cell, rather than whatever a simple random draw
 happens to give.
 
 The matrix is expected in canonical row order (see
-:func:`analysis.cluster._canonical_order`); the quantiles do not depend on row
+:func:`analysis.cluster.canonical_order`); the quantiles do not depend on row
 order, so neither does the sample.
 """
 

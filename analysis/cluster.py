@@ -21,11 +21,15 @@ from threadpoolctl import threadpool_limits
 from analysis.config import ClusterConfig
 from analysis.errors import DataError
 
-__all__ = ["fit_segments"]
+__all__ = ["canonical_order", "fit_segments"]
 
 
-def _canonical_order(X: np.ndarray) -> np.ndarray:
-    """Row indices sorting ``X`` by its values (first column first)."""
+def canonical_order(X: np.ndarray) -> np.ndarray:
+    """Row indices sorting ``X`` by its values (first column first).
+
+    About a second on 1.6M customers; :attr:`analysis.features.FeatureMatrix.canonical_order`
+    makes it once for every stage that fits on the same matrix.
+    """
     return np.lexsort(X.T[::-1])
 
 
@@ -79,9 +83,9 @@ def _fit_labels(
     return _kmeans(X, k, random_state=random_state, n_init=n_init, subsample_above=subsample_above)
 
 
-def _fit_canonical(X: np.ndarray, k: int, config: ClusterConfig) -> np.ndarray:
+def _fit_canonical(X: np.ndarray, k: int, config: ClusterConfig, order: np.ndarray | None) -> np.ndarray:
     """Raw labels 0..k-1 in the input row order, fitted in canonical row order."""
-    order = _canonical_order(X)
+    order = canonical_order(X) if order is None else order
     # Single-threaded like analysis.kselect, so the final fit matches the one k was chosen on.
     with threadpool_limits(limits=1):
         raw = _fit_labels(
@@ -113,7 +117,7 @@ def _relabel(X: np.ndarray, raw: np.ndarray, spend: np.ndarray) -> np.ndarray:
     return np.asarray([mapping[c] for c in values], dtype=np.int64)[np.searchsorted(values, raw)]
 
 
-def fit_segments(X: np.ndarray, k: int, *, config: ClusterConfig, spend) -> np.ndarray:
+def fit_segments(X: np.ndarray, k: int, *, config: ClusterConfig, spend, order: np.ndarray | None = None) -> np.ndarray:
     """Cluster customers and number the segments by descending mean spend.
 
     Parameters
@@ -128,6 +132,8 @@ def fit_segments(X: np.ndarray, k: int, *, config: ClusterConfig, spend) -> np.n
     spend
         Raw monetary value per row (same order as ``X``), used only to number
         the segments.
+    order
+        :func:`canonical_order` of ``X`` when the caller has it; made here otherwise.
 
     Returns
     -------
@@ -146,5 +152,5 @@ def fit_segments(X: np.ndarray, k: int, *, config: ClusterConfig, spend) -> np.n
     spend = np.asarray(spend, dtype="float64")
     if spend.shape != (X.shape[0],) or not np.isfinite(spend).all():
         raise DataError(f"'spend' must hold one finite value per row ({X.shape[0]}); got shape {spend.shape!r}.")
-    raw = _fit_canonical(X, int(k), config)
+    raw = _fit_canonical(X, int(k), config, order)
     return _relabel(X, raw, spend)

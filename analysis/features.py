@@ -23,12 +23,14 @@ matrix and changes no value, not even in the last bit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.preprocessing import RobustScaler, StandardScaler
 
+from analysis.cluster import canonical_order
 from analysis.config import FeaturesConfig
 from analysis.errors import DataError
 
@@ -104,6 +106,11 @@ class FeatureMatrix:
     winsorize: tuple[float, float] | None
     transform: FeatureTransform
     dropped: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def canonical_order(self) -> np.ndarray:
+        """Row indices sorting ``values`` by value (:func:`analysis.cluster.canonical_order`), made once."""
+        return canonical_order(self.values)
 
 
 def _kept_columns(customers: pd.DataFrame, wanted: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:

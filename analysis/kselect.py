@@ -54,7 +54,7 @@ from threadpoolctl import threadpool_limits
 from analysis._kcriteria import cast_votes, elbow_scores, gap_references, inertia, tally
 from analysis._ksample import stratified_sample
 from analysis.bundle import Candidate, KSample, KSelection
-from analysis.cluster import _canonical_order, _fit_labels, _validate
+from analysis.cluster import _fit_labels, _validate, canonical_order
 from analysis.config import ClusterConfig, KSelectionConfig
 from analysis.errors import DataError
 
@@ -178,6 +178,7 @@ def choose_k(
     config: KSelectionConfig,
     cluster: ClusterConfig,
     on_step: Callable[[], None] | None = None,
+    order: np.ndarray | None = None,
 ) -> KSelection:
     """Score every candidate k on a stratified sample and choose one by the documented vote.
 
@@ -197,6 +198,8 @@ def choose_k(
     on_step
         Called with no argument once per fit; :func:`choose_k_steps` gives the
         total.
+    order
+        :func:`analysis.cluster.canonical_order` of ``X`` when the caller has it.
 
     Returns
     -------
@@ -210,7 +213,7 @@ def choose_k(
         ``X`` is not a finite 2-D matrix or has too few rows for ``k_min``.
     """
     X = _validate(X, config.k_min)
-    X = X[_canonical_order(X)]
+    X = X[canonical_order(X) if order is None else order]
     sample = stratified_sample(X, config.sample_size, rng=np.random.default_rng([cluster.random_state, 0]))
     S = X[sample.rows]
     n = S.shape[0]

@@ -225,10 +225,13 @@ def run_stages(
         progress.stage("features")
         features = build_features(customers, config=config.features)
         tick = progress.steps("choose k", choose_k_steps(config.k_selection, cluster=config.cluster))
-        selection = choose_k(features.values, config=config.k_selection, cluster=config.cluster, on_step=tick)
+        order = features.canonical_order
+        selection = choose_k(
+            features.values, config=config.k_selection, cluster=config.cluster, on_step=tick, order=order
+        )
         progress.stage("cluster")
         spend = customers["monetary"].to_numpy()
-        refit = segment_customers(features.values, selection.chosen_k, config=config.cluster, spend=spend)
+        refit = segment_customers(features.values, selection.chosen_k, config=config.cluster, spend=spend, order=order)
         segmentation, features, continuity = _continue(customers, features, refit, previous, selection, config)
         labels = segmentation.labels
         progress.stage("name")
@@ -241,7 +244,9 @@ def run_stages(
         )
         progress.stage("rfm")
         rfm = _rfm(customers, labels, pseudonyms, config)
-        projection = project_customers(features.values, labels, random_state=config.cluster.random_state)
+        projection = project_customers(
+            features.values, labels, random_state=config.cluster.random_state, order=features.canonical_order
+        )
         clv, experiments, results = _value_and_tests(
             cleaned, table, pseudonyms, features, segmentation, segments, config, progress
         )

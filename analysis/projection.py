@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from analysis.bundle import Projection, ProjectionPoint
-from analysis.cluster import _canonical_order
+from analysis.cluster import canonical_order
 from analysis.errors import DataError
 
 __all__ = ["project_customers"]
@@ -30,7 +30,9 @@ def _row_hashes(X: np.ndarray) -> list[bytes]:
     return [hashlib.blake2b(row.tobytes(), digest_size=8).digest() for row in rows]
 
 
-def project_customers(X: np.ndarray, labels, *, max_points: int = 2000, random_state: int = 0) -> Projection:
+def project_customers(
+    X: np.ndarray, labels, *, max_points: int = 2000, random_state: int = 0, order: np.ndarray | None = None
+) -> Projection:
     """Project customers onto the first two principal components.
 
     Parameters
@@ -69,7 +71,7 @@ def project_customers(X: np.ndarray, labels, *, max_points: int = 2000, random_s
     if max_points < 1:
         raise DataError(f"The 'max_points' parameter must be an int >= 1. Got {max_points!r} instead.")
 
-    order = _canonical_order(X)
+    order = canonical_order(X) if order is None else order
     pca = PCA(n_components=2, svd_solver="full", random_state=random_state).fit(X[order])
     coords = pca.transform(X)
 

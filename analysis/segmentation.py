@@ -104,7 +104,9 @@ def assign_to_clusters(X: np.ndarray, clusters: ClusterModel) -> np.ndarray:
     return np.asarray(clusters.segment_ids, dtype=np.int64)[np.argmax(scores, axis=1)]
 
 
-def segment_customers(X: np.ndarray, k: int, *, config: ClusterConfig, spend) -> Segmentation:
+def segment_customers(
+    X: np.ndarray, k: int, *, config: ClusterConfig, spend, order: np.ndarray | None = None
+) -> Segmentation:
     """Fit ``k`` segments on ``X`` and return labels that the saved model reproduces.
 
     Parameters
@@ -117,12 +119,14 @@ def segment_customers(X: np.ndarray, k: int, *, config: ClusterConfig, spend) ->
         The ``[cluster]`` section (method, seed, ``n_init``).
     spend
         Raw spend per row; orders the segment ids (1 = highest mean spend).
+    order
+        :func:`analysis.cluster.canonical_order` of ``X`` when the caller has it.
 
     Returns
     -------
     Segmentation
     """
-    fitted = fit_segments(X, k, config=config, spend=spend)
+    fitted = fit_segments(X, k, config=config, spend=spend, order=order)
     clusters = _summaries(np.asarray(X, dtype="float64"), fitted, config.method)
     labels = assign_to_clusters(X, clusters)
     present = set(np.unique(labels).tolist())

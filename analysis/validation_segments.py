@@ -76,7 +76,7 @@ def calibration_segments(
         if features.columns != final_features.columns:
             return None
         spend = customers["monetary"].to_numpy()
-        cal = segment_customers(features.values, k, config=config.cluster, spend=spend)
+        cal = segment_customers(features.values, k, config=config.cluster, spend=spend, order=features.canonical_order)
     except SegmentationError:
         return None
     profiles = profile_segments(customers, cal.labels, features=features.columns, config=config.cluster)

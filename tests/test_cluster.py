@@ -99,3 +99,15 @@ def test_labels_in_range_and_independent_of_row_order(n, k, seed, method):
     assert all(a >= b - 1e-9 for a, b in zip(means, means[1:], strict=False))
     perm = rng.permutation(n)
     assert np.array_equal(fit_segments(X[perm], k, config=config, spend=spend[perm]), labels[perm])
+
+
+def test_a_given_canonical_order_gives_the_labels_made_without_it():
+    from analysis.cluster import canonical_order
+
+    X, truth = _blobs([(0, 0), (6, 6), (0, 6)], [40, 30, 20], seed=2)
+    spend = truth.astype(float)
+    order = canonical_order(X)
+    assert np.array_equal(X[order], X[np.lexsort(X.T[::-1])])
+    assert np.array_equal(
+        fit_segments(X, 3, config=FAST, spend=spend, order=order), fit_segments(X, 3, config=FAST, spend=spend)
+    )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from analysis._ksample import _allocate, _bins, _cell_codes, stratified_sample
-from analysis.cluster import _canonical_order
+from analysis.cluster import canonical_order
 
 
 def _mixture(n=10_000, vip_share=0.05, seed=0):
@@ -21,7 +21,7 @@ def _mixture(n=10_000, vip_share=0.05, seed=0):
         ]
     )
     vip = np.r_[np.zeros(n - n_vip, dtype=bool), np.ones(n_vip, dtype=bool)]
-    order = _canonical_order(X)
+    order = canonical_order(X)
     return X[order], vip[order]
 
 
@@ -72,5 +72,5 @@ def test_same_seed_same_sample_and_row_order_does_not_matter():
     again = stratified_sample(X.copy(), 800, rng=np.random.default_rng(7))
     assert np.array_equal(first.rows, again.rows)
     shuffled = X[np.random.default_rng(1).permutation(len(X))]
-    resorted = shuffled[_canonical_order(shuffled)]
+    resorted = shuffled[canonical_order(shuffled)]
     assert np.array_equal(X[first.rows], resorted[stratified_sample(resorted, 800, rng=np.random.default_rng(7)).rows])
