@@ -54,10 +54,10 @@ def materialize_products(data: LoadedData) -> None:
     the log.
 
     The pairs are grouped by the 64-bit hashes of the customer and the product
-    (two integers instead of two texts: 28 s instead of 37 s for 77M pairs on
-    a 100M-line log) when that is exact, which two small queries prove: no two
-    kept customers and no two products of the file share a hash. Otherwise,
-    and on a collision that will then essentially never be seen, by the texts.
+    (two integers instead of two texts: 21.5 s instead of 25.6 s for the 77M
+    pairs of a 100M-line log, checks included) when that is exact, which two
+    small queries prove: no two kept customers and no two products of the file
+    share a hash. When some do (a collision: practically never), by the texts.
     """
     d = data.engine.dialect
     day = d.epoch_day("ts")
