@@ -1,13 +1,14 @@
 """Aggregate cleaned transactions into one row per customer, and per customer and purchase day.
 
-The aggregations are plain SQL (``analysis/sql/customers.sql``, ``days.sql``,
-``orders.sql``) over the kept parts of orders that :mod:`analysis.clean`
-stored, so the same text runs on DuckDB and Spark. Only customer-level rows
-cross into Python: the customer table, and the purchase days (one row per
-customer and day with an order) that the lifetime-value models and the
-experiments' back-test read, already grouped as
-:class:`analysis.clv._data.Occasions`. The per-order frame is built only if
-asked for (:attr:`CustomerTable.orders`). The date arithmetic that SQL
+The aggregations are plain SQL (``analysis/sql/customers.sql``,
+``orders.sql`` and the purchase days' query in :mod:`analysis._days`) over the
+kept parts of orders that :mod:`analysis.clean` stored, so the same text runs
+on DuckDB and Spark. Only customer-level rows cross into Python: the customer
+table, and the purchase days (one row per customer and day with an order)
+that the lifetime-value models and the experiments' back-test read, already
+grouped as :class:`analysis.clv._data.Occasions`. The purchase days and the
+per-order frame are read on first access (:attr:`CustomerTable.occasions`,
+:attr:`CustomerTable.orders`). The date arithmetic that SQL
 dialects spell differently (recency, tenure) is done here, in pandas.
 """
 

@@ -118,10 +118,6 @@ class Dialect:
             f"(SELECT {expr} AS h FROM {source}) hashed) sorted WHERE h = p"
         )
 
-    def ordered_list(self, value: str, order: list[str]) -> str:
-        """Aggregate: the group's values of ``value`` as a list, sorted by the ``order`` columns."""
-        return f"list({value} ORDER BY {', '.join(order)})"
-
     def materialize(self, name: str, query: str) -> list[str]:
         """Statements that store the result of ``query`` as table ``name`` (replacing it)."""
         return [f"CREATE OR REPLACE TEMP TABLE {name} AS {query}"]
@@ -170,10 +166,6 @@ class SparkDialect(Dialect):
     def repeated(self, expr: str, source: str) -> str:
         # A global sort would put every row in one partition; a shuffle aggregation scales out.
         return f"SELECT h FROM (SELECT {expr} AS h FROM {source}) hashed GROUP BY h HAVING count(*) > 1"
-
-    def ordered_list(self, value: str, order: list[str]) -> str:
-        # collect_list keeps no order; sorting structs sorts by their fields in turn.
-        return f"transform(array_sort(collect_list(struct({', '.join(order)}, {value} AS _v))), x -> x._v)"
 
     def materialize(self, name: str, query: str) -> list[str]:
         return [*self.drop(name), f"CACHE TABLE {name} AS {query}"]
