@@ -24,7 +24,6 @@ the site, and this refresh is recorded once the site is in place.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -36,13 +35,13 @@ from analysis.errors import PublishError
 from publishing._fingerprint import BuildInputs, build_inputs, pseudonym_secret
 from publishing._history_records import snapshot_label
 from publishing._incremental import HistoryResult, current_receipt, kept_history, repair_leftovers, up_to_date
-from publishing.deliver._fs import PRIVATE_MODES, PUBLIC_MODES, read_nofollow, set_modes, walk_files
-from publishing.deliver._journal import Naming, Swap, clean_leftovers, new_stage, recover, swap_all
+from publishing.deliver._fs import PRIVATE_MODES, PUBLIC_MODES, set_modes
+from publishing.deliver._journal import recover, swap_all
 from publishing.deliver._lock import LOCK_NAME, hold_lock
-from publishing.deliver._owned import ensure_replaceable, private_manifest, site_manifest, write_private_marker
-from publishing.deliver._privacy import private_lookalikes
+from publishing.deliver._owned import write_private_marker
 from publishing.deliver._signing import SigningKey, load_key
 from publishing.deliver._site import BuildInfo, write_build_info
+from publishing.deliver._staging import check_no_private, prepare_targets, staging
 from publishing.history import (
     HistoryView,
     archive_links,
@@ -165,22 +164,6 @@ def _render_brief(bundle_path: Path, out_pdf: Path, *, site_url: str | None) -> 
     build_brief(bundle_path, out_pdf, site_url=site_url or DEFAULT_SITE_URL)
 
 
-def _check_no_private(site_dir: Path, private_dir: Path) -> None:
-    files = {name: read_nofollow(site_dir, name) for name in walk_files(site_dir, what="site")}
-    suspects = private_lookalikes(files, private_dir)
-    if suspects:
-        raise PublishError(f"{site_dir}: private output found in the site: {', '.join(suspects)}; refusing to build.")
-
-
-def _prepare(out: Path, private: Path) -> None:
-    """Refuse foreign targets and remove staging directories a killed build left (the lock is held)."""
-    ensure_replaceable(out, what="--out", manifest=site_manifest)
-    ensure_replaceable(private, what="--private", manifest=lambda p: private_manifest(p, site=out))
-    # Earlier versions staged the private side as ".private-new-*" and "private.old-*": both styles are ours.
-    for naming in (Naming(out, hidden=False), Naming(private, hidden=True), Naming(private, hidden=False)):
-        clean_leftovers(naming)
-
-
 def _stage(plan: _Plan, *, stage_private: Path, stage_site: Path) -> tuple[BuildInfo, dict[str, float], tuple]:
     """Write the complete private output and site into the staging directories, flushed to disk."""
     seconds: dict[str, float] = {}
@@ -207,7 +190,7 @@ def _stage(plan: _Plan, *, stage_private: Path, stage_site: Path) -> tuple[Build
     _render_brief(bundle_path, stage_site / "brief.pdf", site_url=plan.site_url)
     seconds["brief"] = time.perf_counter() - clock
 
-    _check_no_private(stage_site, stage_private)
+    check_no_private(stage_site, stage_private)
     write_private_marker(stage_private)
     set_modes(stage_private, PRIVATE_MODES, fsync=True)
     info = write_build_info(
@@ -221,25 +204,6 @@ def _stage(plan: _Plan, *, stage_private: Path, stage_site: Path) -> tuple[Build
     )
     set_modes(stage_site, PUBLIC_MODES, fsync=True)
     return info, seconds, tuple(r.label for r in archive)
-
-
-@contextmanager
-def _staging(private: Path, out: Path, journal: Path) -> Iterator[tuple[Swap, Swap]]:
-    """Staging directories for the private side and the site; removed unless the journal still needs them."""
-    swaps = new_stage(Naming(private, hidden=True)), new_stage(Naming(out, hidden=False))
-    try:
-        yield swaps
-    except OSError as exc:
-        if journal.exists():
-            raise PublishError(
-                f"{journal}: could not put the new build in place ({exc.strerror or exc}); "
-                "the next build or publish finishes the swap."
-            ) from None
-        raise
-    finally:
-        if not journal.exists():  # the swap never started, or is complete: the staged copies are spare
-            for swap in swaps:
-                shutil.rmtree(swap.stage, ignore_errors=True)
 
 
 def _replan(plan: _Plan, view: HistoryView | None) -> _Plan:
@@ -259,7 +223,7 @@ def _kept_history(plan: _Plan) -> Iterator[tuple[_Plan, tuple[str, ...]]]:
 
 def _build(plan: _Plan, *, out: Path, private: Path, journal: Path) -> tuple[BuildInfo, dict, HistoryResult | None]:
     with _kept_history(plan) as (plan, repaired):
-        with _staging(private, out, journal) as (private_swap, site_swap):
+        with staging(private, out, journal) as (private_swap, site_swap):
             info, seconds, archived = _stage(plan, stage_private=private_swap.stage, stage_site=site_swap.stage)
             recording = (
                 nullcontext(None)
@@ -361,7 +325,7 @@ def build_all(
             kept = None if view is None else HistoryResult(root, repaired=repaired)
             seconds = {"check": time.perf_counter() - clock}
             return BuildResult(info=receipt, seconds=seconds, up_to_date=True, history=kept, **done)
-        _prepare(out, private)
+        prepare_targets(out, private)
         info, seconds, history_result = _build(plan, out=out, private=private, journal=state / JOURNAL_NAME)
     changed = plan.inputs.changed_since(None if receipt is None else receipt.inputs)
     return BuildResult(info=info, seconds=seconds, changed=changed, history=history_result, **done)
