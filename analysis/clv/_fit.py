@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from analysis._rounding import round_tree
 from analysis.clv._bgnbd import expected_purchases_table, fit_bgnbd
 from analysis.clv._data import (
     UNIT_DAYS,
@@ -79,26 +80,6 @@ def _period(occ: Occasions, end: dt.date, time_unit: str) -> _Period:
     rows = history_rows(cols, unit_days=UNIT_DAYS[time_unit])
     cols = {c: cols[c] for c in ("frequency", "recency", "T", "monetary_value")}
     return _Period(ids=occ.customer_ids[seen], cols=cols, rows=rows, seen=seen)
-
-
-def _sig(value: float, digits: int = 6) -> float | None:
-    # Round to significant digits so the bundle's bytes do not depend on the last
-    # bits of an optimiser run; non-finite numbers become None.
-    if value is None or not math.isfinite(value):
-        return None
-    if value == 0:
-        return 0.0
-    return float(f"{value:.{digits}g}")
-
-
-def _round_tree(obj):
-    if isinstance(obj, float):
-        return _sig(obj)
-    if isinstance(obj, dict):
-        return {k: _round_tree(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_round_tree(v) for v in obj]
-    return obj
 
 
 def _merge(bg: MleFit, gg: MleFit) -> tuple[dict[str, float], dict[str, float] | None]:
@@ -355,4 +336,4 @@ def _section(config: ClvConfig, periods: dict, counts: dict, reasons: list[Withh
         **counts,
         **{k: results.get(k) for k in _MODEL_FIELDS},
     )
-    return ClvSection.model_validate(_round_tree(section.model_dump()))
+    return ClvSection.model_validate(round_tree(section.model_dump()))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
 from analysis._align import ids_unique
+from analysis._rounding import round_tree
 from analysis.clv import ClvResult
 from analysis.config import ExperimentsConfig
 from analysis.errors import DataError
@@ -86,16 +86,7 @@ def _design(seg, members: pd.DataFrame, base, options, config: ExperimentsConfig
 
 
 def _clean_numbers(section: ExperimentsSection) -> ExperimentsSection:
-    def walk(obj):
-        if isinstance(obj, float):
-            return float(f"{obj:.6g}") if math.isfinite(obj) else None
-        if isinstance(obj, dict):
-            return {k: walk(v) for k, v in obj.items()}
-        if isinstance(obj, list):
-            return [walk(v) for v in obj]
-        return obj
-
-    return ExperimentsSection.model_validate(walk(section.model_dump()))
+    return ExperimentsSection.model_validate(round_tree(section.model_dump()))
 
 
 def _holdout(clv: ClvResult | None) -> HoldoutCheck | None:
