@@ -225,13 +225,18 @@ def run_stages(
         progress.stage("features")
         features = build_features(customers, config=config.features)
         tick = progress.steps("choose k", choose_k_steps(config.k_selection, cluster=config.cluster))
-        order = features.canonical_order
         selection = choose_k(
-            features.values, config=config.k_selection, cluster=config.cluster, on_step=tick, order=order
+            features.values,
+            config=config.k_selection,
+            cluster=config.cluster,
+            on_step=tick,
+            order=features.canonical_order,
         )
         progress.stage("cluster")
         spend = customers["monetary"].to_numpy()
-        refit = segment_customers(features.values, selection.chosen_k, config=config.cluster, spend=spend, order=order)
+        refit = segment_customers(
+            features.values, selection.chosen_k, config=config.cluster, spend=spend, order=features.canonical_order
+        )
         segmentation, features, continuity = _continue(customers, features, refit, previous, selection, config)
         labels = segmentation.labels
         progress.stage("name")

@@ -128,7 +128,7 @@ def score_rfm(
     check_customers(customers)
     rules = load_rfm_rules(rules_path)
     ids = customers["customer_id"].astype(str).to_numpy(dtype=object)
-    ties = ids if tiebreak is None else np.asarray([str(t) for t in tiebreak], dtype=object)
+    ties = ids if tiebreak is None else tiebreak
     if len(ties) != len(ids):
         raise DataError(f"'tiebreak' must hold one value per customer ({len(ids)}); got {len(ties)}.")
     # "Goodness" keys: ascending = worst first (recency is negated, so the oldest come first).

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["score_orders", "KEY_ORDER", "score_keys", "fit_edges", "score_with_edges", "text_rank"]
+__all__ = ["KEY_ORDER", "score_keys", "score_orders", "fit_edges", "score_with_edges", "text_rank"]
 
 KEY_ORDER = {
     "r": ("fresh", "frequency", "monetary"),

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis._align import ids_unique
+from analysis._align import ids_unique, same_ids
 from analysis.bundle import RfmCell, RfmRuleRanges, RfmSection, RfmSegment
 from analysis.errors import DataError, EmptyDataError
 from analysis.rfm_rules import MAX_SCORE, RfmRules, load_rfm_rules
@@ -220,7 +220,7 @@ def summarize_rfm(
 def _aligned(scored: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
     """``scored`` in the row order of ``ids``; an error unless both hold the same customers once each."""
     scored_ids = scored["customer_id"].astype(str)
-    if len(scored_ids) == len(ids) and ids.is_unique and np.array_equal(scored_ids.to_numpy(), ids.to_numpy()):
+    if same_ids(scored_ids, ids) and ids_unique(ids):
         return scored.reset_index(drop=True)  # the pipeline's case: already in the same order
     by_id = scored.assign(customer_id=scored_ids).set_index("customer_id")
     if len(by_id) != len(ids) or not by_id.index.is_unique or set(by_id.index) != set(ids):
