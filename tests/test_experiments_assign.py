@@ -7,7 +7,7 @@ import pytest
 
 from analysis.config import ExperimentsConfig
 from analysis.experiments import assign_arms
-from analysis.experiments._assign import unit_draw
+from analysis.experiments._assign import unit_draw, unit_draws
 
 PSEUDONYMS = [f"pseudo-{i:05d}" for i in range(20_000)]
 
@@ -27,6 +27,13 @@ def test_a_known_draw_is_stable():
 
     digest = hashlib.sha256(b"seed\x1fabc").digest()
     assert unit_draw("abc", "seed") == int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+def test_the_array_of_draws_is_the_draw_of_each_pseudonym():
+    draws = unit_draws(PSEUDONYMS, seed="s")
+    assert draws.dtype == "float64" and draws.shape == (len(PSEUDONYMS),)
+    assert draws.tolist() == [unit_draw(p, "s") for p in PSEUDONYMS]
+    assert unit_draws([], seed="s").shape == (0,)
 
 
 @pytest.mark.parametrize("share", [0.1, 0.5, 0.8])

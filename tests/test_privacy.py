@@ -9,7 +9,7 @@ import pytest
 
 from analysis.config import PrivacyConfig
 from analysis.errors import ConfigError
-from analysis.privacy import pseudonymize, require_real_key, resolve_key
+from analysis.privacy import PseudonymKey, pseudonymize, require_real_key, resolve_key
 from tests._data import DATA
 
 
@@ -61,3 +61,11 @@ def test_derived_key_warning_says_who_can_recompute_the_pseudonyms(monkeypatch):
     with pytest.raises(ConfigError, match="needs a real key"):
         require_real_key(key, purpose="Migration")
     require_real_key(resolve_key(PrivacyConfig(key="a config key that is long enough"), data_path=DATA), purpose="x")
+
+
+@pytest.mark.parametrize("secret", [b"", b"short key", b"k" * 64, "a long key \u00e9 ".encode() * 10])
+def test_pseudonyms_are_hmac_sha256_of_the_id(secret):
+    key = PseudonymKey(secret=secret, origin="config")
+    ids = ["12345", "", "\u00e9l\u00e8ve-7", "x" * 300]
+    expected = ["c_" + hmac.new(secret, i.encode("utf-8"), hashlib.sha256).hexdigest()[:16] for i in ids]
+    assert pseudonymize(ids, key) == expected

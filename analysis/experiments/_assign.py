@@ -23,9 +23,10 @@ def unit_draw(pseudonym: str, seed: str) -> float:
 
 def unit_draws(pseudonyms: Iterable[str], *, seed: str) -> np.ndarray:
     """:func:`unit_draw` of every pseudonym, as a float array."""
-    prefix = f"{seed}\x1f".encode()
-    top = [int.from_bytes(hashlib.sha256(prefix + str(p).encode()).digest()[:8], "big") for p in pseudonyms]
-    return np.asarray(top, dtype=np.float64) / 2.0**64
+    prefix, sha = f"{seed}\x1f".encode(), hashlib.sha256
+    # The first 8 digest bytes of every pseudonym, read as big-endian integers in one numpy call.
+    tops = b"".join([sha(prefix + str(p).encode()).digest()[:8] for p in pseudonyms])
+    return np.frombuffer(tops, dtype=">u8").astype(np.float64) / 2.0**64
 
 
 def assign_arms(pseudonyms: Iterable[str], *, config: ExperimentsConfig) -> pd.Series:
