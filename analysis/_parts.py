@@ -4,8 +4,9 @@
 calendar day (the row accounting, the orders, the purchase days and most
 per-customer figures are sums over it); ``_products`` counts, per customer and
 calendar day, the distinct products the customer bought for the first time that
-day (among the kept lines). Both are written by
-:func:`analysis.clean.clean_transactions` in the engine of the loaded data.
+day (among the kept lines). Both come from one pass over the lines
+(:func:`materialize_parts`, called by :func:`analysis.clean.clean_transactions`
+in the engine of the loaded data).
 """
 
 from __future__ import annotations
@@ -15,24 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from analysis.load import LoadedData
 
-__all__ = ["materialize_parts", "materialize_products"]
-
-
-def materialize_parts(data: LoadedData) -> None:
-    """Table ``_parts``: ``lines`` grouped by reason, customer, order, country and calendar day."""
-    d = data.engine.dialect
-    day = d.epoch_day("ts")
-    data.engine.run(
-        d.materialize(
-            "_parts",
-            f"""SELECT reason, customer_id, order_id, country, {day} AS day, count(*) AS lines,
-                       min(_row) AS first_row, sum(amount) AS amount, sum(quantity) AS quantity,
-                       min({d.epoch_us("ts")}) AS first_us, max({d.epoch_us("ts")}) AS last_us,
-                       count(CASE WHEN quantity < 0 THEN 1 END) AS return_lines,
-                       sum(CASE WHEN quantity < 0 THEN abs(amount) END) AS return_value
-                FROM lines GROUP BY reason, customer_id, order_id, country, {day}""",
-        )
-    )
+__all__ = ["materialize_parts"]
 
 
 def _injective(data: LoadedData, column: str, source: str) -> bool:
@@ -42,7 +26,43 @@ def _injective(data: LoadedData, column: str, source: str) -> bool:
     return distinct == hashes
 
 
-def materialize_products(data: LoadedData) -> None:
+def materialize_parts(data: LoadedData) -> None:
+    """Tables ``_parts`` and ``_products`` from one pass over view ``lines``.
+
+    The pass groups the lines by reason, customer, order, country and calendar
+    day, and each kept group also lists its products. ``_products`` is read from
+    those lists; ``_parts`` is the groups without them.
+    """
+    d = data.engine.dialect
+    # A product is listed as its 64-bit hash (an integer, not a text) when no two products of the file share one.
+    product = d.row_hash(["product"]) if _injective(data, "product", "_parsed") else "product"
+    listed = d.list_of(product)
+    day = d.epoch_day("ts")
+    data.engine.run(
+        d.materialize(
+            "_part_lists",
+            f"""SELECT reason, customer_id, order_id, country, {day} AS day, count(*) AS lines,
+                       min(_row) AS first_row, sum(amount) AS amount, sum(quantity) AS quantity,
+                       min({d.epoch_us("ts")}) AS first_us, max({d.epoch_us("ts")}) AS last_us,
+                       count(CASE WHEN quantity < 0 THEN 1 END) AS return_lines,
+                       sum(CASE WHEN quantity < 0 THEN abs(amount) END) AS return_value,
+                       {listed} FILTER (WHERE reason IS NULL AND product IS NOT NULL) AS products
+                FROM lines GROUP BY reason, customer_id, order_id, country, {day}""",
+        )
+    )
+    _products(data)
+    data.engine.run(
+        d.materialize(
+            "_parts",
+            "SELECT reason, customer_id, order_id, country, day, lines, first_row, amount, quantity, "
+            "first_us, last_us, return_lines, return_value FROM _part_lists",
+        )
+    )
+    if d.owns_copy:
+        data.engine.run(d.drop("_part_lists"))
+
+
+def _products(data: LoadedData) -> None:
     """Table ``_products``: per customer and day, how many of the customer's distinct products were first bought then.
 
     The one per-customer count that cannot be read from ``_parts``. Summing
@@ -53,27 +73,27 @@ def materialize_products(data: LoadedData) -> None:
     one in twenty of them, so the table stays small in memory however large
     the log.
 
-    The pairs are grouped by the 64-bit hashes of the customer and the product
-    (two integers instead of two texts: 21.5 s instead of 25.6 s for the 77M
-    pairs of a 100M-line log, checks included) when that is exact, which two
-    small queries prove: no two kept customers and no two products of the file
-    share a hash. When some do (a collision: practically never), by the texts.
+    The pairs are read from the product lists of the kept groups rather than
+    from the lines again, and grouped by the 64-bit hashes of the customer and
+    the product when that is exact: no two kept customers (checked here) and no
+    two products of the file (checked before the lists were made) share a
+    hash. Otherwise by the texts. On a 10M-line log the lists and the pairs
+    take 5.7 s against 7.7 s for a second pass over the lines.
     """
     d = data.engine.dialect
-    day = d.epoch_day("ts")
-    hc, hp = d.row_hash(["customer_id"]), d.row_hash(["product"])
-    if _injective(data, "customer_id", "_parts WHERE reason IS NULL") and _injective(data, "product", "_parsed"):
+    kept = "_part_lists WHERE reason IS NULL"
+    pairs = f"SELECT customer_id, day, {d.unnest('products')} AS product FROM {kept}"
+    if _injective(data, "customer_id", kept):
+        hc = d.row_hash(["customer_id"])
         query = f"""
             SELECT c.customer_id, p.day, p.products
             FROM (SELECT hc, day, count(*) AS products
-                  FROM (SELECT {hc} AS hc, min({day}) AS day FROM clean
-                        WHERE product IS NOT NULL GROUP BY {hc}, {hp}) pairs
+                  FROM (SELECT {hc} AS hc, min(day) AS day FROM ({pairs}) listed GROUP BY {hc}, product) firsts
                   GROUP BY hc, day) p
-            JOIN (SELECT DISTINCT customer_id, {hc} AS hc FROM _parts WHERE reason IS NULL) c ON p.hc = c.hc"""
+            JOIN (SELECT DISTINCT customer_id, {hc} AS hc FROM {kept}) c ON p.hc = c.hc"""
     else:
         query = f"""
             SELECT customer_id, day, count(*) AS products
-            FROM (SELECT customer_id, product, min({day}) AS day FROM clean
-                  WHERE product IS NOT NULL GROUP BY customer_id, product) pairs
+            FROM (SELECT customer_id, min(day) AS day FROM ({pairs}) listed GROUP BY customer_id, product) firsts
             GROUP BY customer_id, day"""
     data.engine.run(d.materialize("_products", query))

@@ -18,8 +18,10 @@ work is three passes over the file and one small table.
    collision can never drop a row (table ``_dups``: the ``_row`` of each later copy).
 3. Table ``_parts``: ``lines`` grouped by reason, customer, order, country and
    calendar day, with row counts, sums and first row. The row accounting, the
-   returns, the customer table and the purchase days are read from it; only the
-   distinct products need ``clean`` again (:mod:`analysis.customers`).
+   returns, the customer table and the purchase days are read from it. The
+   same pass lists each kept group's products, from which table ``_products``
+   (the distinct products by the day of their first purchase) is read
+   (:mod:`analysis._parts`).
 
 Two of the rules guard the numbers and dates themselves:
 
@@ -61,7 +63,7 @@ from analysis._checks import (
     transaction_values,
     warn_implausible,
 )
-from analysis._parts import materialize_parts, materialize_products
+from analysis._parts import materialize_parts
 from analysis.config import CleaningConfig
 from analysis.errors import EmptyDataError
 from analysis.load import LoadedData
@@ -239,7 +241,6 @@ def _clean_transactions(data: LoadedData, config: CleaningConfig) -> CleanedData
         "amount, product, country FROM lines WHERE reason IS NULL"
     )
     materialize_parts(data)
-    materialize_products(data)
     dropped, kept, first = _accounting(
         data, REASONS, "SELECT reason, sum(lines), min(first_row) FROM _parts GROUP BY reason"
     )

@@ -105,19 +105,23 @@ def test_a_table_cut_at_a_date_is_the_table_of_the_rows_up_to_that_day():
     assert cut.customers.set_index("customer_id")["monetary"].to_dict() == pytest.approx(spend.to_dict())
 
 
-def test_products_by_hashed_keys_equal_products_by_text(monkeypatch):
+@pytest.mark.parametrize("hashed", [(True, True), (True, False), (False, True), (False, False)])
+def test_products_by_hashed_or_text_keys_are_first_buys_per_day(monkeypatch, hashed):
     import analysis._parts as parts
 
-    def products(hashed: bool) -> list[tuple]:
-        monkeypatch.setattr(parts, "_injective", lambda *args: hashed)
-        cleaned = clean_transactions(load_transactions(SAMPLE, columns=ColumnsConfig()), config=CleaningConfig())
-        engine = cleaned.loaded.engine
-        assert engine.rows("SELECT count(*) FROM _parts WHERE reason IS NULL")[0][0] > 1000
-        return engine.rows("SELECT customer_id, day, products FROM _products ORDER BY customer_id, day")
-
-    by_text = products(False)
-    assert len(by_text) > 1000 and sum(r[2] for r in by_text) > len(by_text)
-    assert products(True) == by_text
+    # (products hashed, customers hashed): every path must give the table defined on the kept lines.
+    monkeypatch.setattr(parts, "_injective", lambda data, column, source: hashed[column == "customer_id"])
+    cleaned = clean_transactions(load_transactions(SAMPLE, columns=ColumnsConfig()), config=CleaningConfig())
+    engine, d = cleaned.loaded.engine, cleaned.loaded.engine.dialect
+    got = engine.rows("SELECT customer_id, day, products FROM _products ORDER BY customer_id, day")
+    expected = engine.rows(
+        f"""SELECT customer_id, day, count(*) FROM (SELECT customer_id, product, min({d.epoch_day("ts")}) AS day
+            FROM clean WHERE product IS NOT NULL GROUP BY customer_id, product) pairs
+            GROUP BY customer_id, day ORDER BY customer_id, day"""
+    )
+    assert len(expected) > 1000 and sum(r[2] for r in expected) > len(expected)
+    assert got == expected
+    assert "_part_lists" not in {r[0] for r in engine.rows("SELECT table_name FROM duckdb_tables()")}
 
 
 def test_the_collision_check_compares_distinct_values_with_distinct_hashes(monkeypatch):

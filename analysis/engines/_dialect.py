@@ -68,6 +68,9 @@ class Dialect:
     """SQL spellings of one engine (see the module docstring)."""
 
     name = "duckdb"
+    # Whether a materialized table holds its own copy of the rows, so the tables it was read from can go.
+    # A cached Spark table is a view over its sources, so those stay.
+    owns_copy = True
 
     def ident(self, name: str) -> str:
         """Quote a column or table name."""
@@ -109,6 +112,14 @@ class Dialect:
         """A 64-bit hash of several values (NULLs included); equal values give equal hashes."""
         return f"hash({', '.join(exprs)})"
 
+    def list_of(self, expr: str) -> str:
+        """The aggregate listing a group's values of ``expr`` in no set order (filter out NULLs: Spark drops them)."""
+        return f"list({expr})"
+
+    def unnest(self, expr: str) -> str:
+        """One output row per element of the list ``expr`` (in a SELECT list; none for an empty or NULL list)."""
+        return f"unnest({expr})"
+
     def repeated(self, expr: str, source: str) -> str:
         """Query of the distinct values of ``expr`` that occur more than once in ``source``."""
         # A sort of one 64-bit column is about twice as fast as a hash aggregation with one group per
@@ -131,6 +142,7 @@ class SparkDialect(Dialect):
     """Spark SQL (3.5+ / 4.x, ANSI mode or not)."""
 
     name = "spark"
+    owns_copy = False
 
     def ident(self, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"
@@ -162,6 +174,12 @@ class SparkDialect(Dialect):
 
     def row_hash(self, exprs: list[str]) -> str:
         return f"xxhash64({', '.join(exprs)})"
+
+    def list_of(self, expr: str) -> str:
+        return f"collect_list({expr})"
+
+    def unnest(self, expr: str) -> str:
+        return f"explode({expr})"
 
     def repeated(self, expr: str, source: str) -> str:
         # A global sort would put every row in one partition; a shuffle aggregation scales out.
