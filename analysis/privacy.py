@@ -17,7 +17,7 @@ from pathlib import Path
 from analysis.config import PrivacyConfig
 from analysis.errors import ConfigError
 
-_BLOCK = 64  # SHA-256's block size in bytes, the HMAC key length
+_BLOCK = hashlib.sha256().block_size  # 64 bytes: the HMAC key length
 
 __all__ = ["PseudonymKey", "resolve_key", "pseudonymize", "require_real_key", "key_check"]
 
