@@ -111,6 +111,12 @@ class KSelectionConfig(_Section):
     gap_references: int = Field(
         default=10, ge=2, le=200, description="B, the uniform reference sets of the gap statistic (NbClust uses 10)"
     )
+    processes: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="processes that score the candidate k (the same numbers with any count); 0: one per CPU",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> KSelectionConfig:

@@ -35,7 +35,8 @@ table without changing the existing ones (except on samples so small that a
 subsample would hold fewer than ``k_max + 1`` rows, where its size is raised to
 that). Each vote then looks at the admissible k only, which is what keeps the
 choice from following ``k_max``: tiny or unstable segmentations at large k never
-enter the count. Fits run single-threaded (see :func:`choose_k`).
+enter the count. Fits run single-threaded, the candidates in ``[k_selection] processes``
+processes (see :mod:`analysis._kscore`).
 """
 
 from __future__ import annotations
@@ -43,27 +44,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.metrics import (
-    adjusted_rand_score,
-    calinski_harabasz_score,
-    davies_bouldin_score,
-    silhouette_score,
-)
 from threadpoolctl import threadpool_limits
 
-from analysis._kcriteria import cast_votes, elbow_scores, gap_references, inertia, tally
+from analysis._kcriteria import cast_votes, elbow_scores, tally
 from analysis._ksample import stratified_sample
+from analysis._kscore import Scorer, score_candidates
+from analysis._kworker import Worker
 from analysis.bundle import Candidate, KSample, KSelection
-from analysis.cluster import _fit_labels, _validate, canonical_order
+from analysis.cluster import _validate, canonical_order
 from analysis.config import ClusterConfig, KSelectionConfig
 from analysis.errors import DataError
 
 __all__ = ["choose_k", "choose_k_steps"]
-
-# Seed offsets from cluster.random_state: stability refit r uses +1+r (as before this rule), gap
-# reference fit b uses +_REFERENCE_SEED+b; the streams that draw the sample, the subsamples and
-# the reference sets are separate, so changing one count does not reshuffle the others.
-_REFERENCE_SEED = 1000
 
 
 def _k_values(config: KSelectionConfig, cluster: ClusterConfig | None) -> list[int]:
@@ -83,80 +75,6 @@ def choose_k_steps(config: KSelectionConfig, *, cluster: ClusterConfig | None = 
     """
     per_k = 1 + config.stability_resamples + config.gap_references
     return len(_k_values(config, cluster)) * per_k + (1 if config.k_min > 2 else 0)
-
-
-class _Scorer:
-    """Fits and scores one k at a time on the sample, with shared subsamples and reference sets."""
-
-    def __init__(self, S: np.ndarray, config: KSelectionConfig, cluster: ClusterConfig, step: Callable[[], None]):
-        self.S, self.cluster, self.step = S, cluster, step
-        self.fit = dict(n_init=cluster.n_init, method=cluster.method, subsample_above=cluster.subsample_above)
-        n = S.shape[0]
-        seed = cluster.random_state
-        sub_rng = np.random.default_rng([seed, 1])
-        m = max(config.k_max + 1, int(round(config.stability_sample * n)))
-        bootstrap = config.stability_sample >= 1.0 or m >= n
-        self.subsets = [
-            np.sort(sub_rng.choice(n, n, replace=True) if bootstrap else sub_rng.choice(n, m, replace=False))
-            for _ in range(config.stability_resamples)
-        ]
-        self.references = gap_references(S, config.gap_references, np.random.default_rng([seed, 2]))
-        sil_rng = np.random.default_rng([seed, 3])
-        big = n > config.silhouette_sample
-        self.sil_rows = np.sort(sil_rng.choice(n, config.silhouette_sample, replace=False)) if big else None
-
-    def labels(self, X: np.ndarray, k: int, seed: int) -> np.ndarray:
-        out = _fit_labels(X, k, random_state=seed, **self.fit)
-        self.step()
-        return out
-
-    def _separation(self, labels: np.ndarray) -> tuple[float, float, float]:
-        S, rows = self.S, self.sil_rows
-        if len(np.unique(labels)) < 2:
-            return -1.0, 0.0, 1e9
-        sub = labels if rows is None else labels[rows]
-        if 2 <= len(np.unique(sub)) < len(sub):
-            silhouette = float(silhouette_score(S if rows is None else S[rows], sub))
-        else:
-            silhouette = -1.0
-        return silhouette, float(calinski_harabasz_score(S, labels)), float(davies_bouldin_score(S, labels))
-
-    def candidate(self, k: int) -> Candidate:
-        S, seed = self.S, self.cluster.random_state
-        labels = self.labels(S, k, seed)
-        silhouette, ch, db = self._separation(labels)
-        stability = [
-            adjusted_rand_score(labels[rows], self.labels(S[rows], k, seed + 1 + r))
-            for r, rows in enumerate(self.subsets)
-        ]
-        w = inertia(S, labels)
-        ref_logs = np.log(
-            [
-                max(inertia(Z, self.labels(Z, k, seed + _REFERENCE_SEED + b)), 1e-300)
-                for b, Z in enumerate(self.references)
-            ]
-        )
-        # Tibshirani et al. (2001), step 3: sd over the B sets (1/B), inflated by sqrt(1 + 1/B).
-        gap_sd = float(ref_logs.std()) * np.sqrt(1.0 + 1.0 / len(ref_logs))
-        return Candidate(
-            k=k,
-            inertia=round(w, 6),
-            silhouette=round(silhouette, 6),
-            calinski_harabasz=round(ch, 6),
-            davies_bouldin=round(db if np.isfinite(db) else 1e9, 6),
-            gap=round(float(ref_logs.mean()) - float(np.log(max(w, 1e-300))), 6),
-            gap_sd=round(gap_sd, 6),
-            elbow=None,
-            stability=round(float(np.mean(stability)), 6),
-            min_share=round(float(np.bincount(labels, minlength=k).min()) / S.shape[0], 6),
-            admissible=False,
-        )
-
-    def base_inertia(self, k_min: int) -> float:
-        """Inertia at ``k_min - 1``: the total sum of squares for k = 1, else one fit."""
-        if k_min == 2:
-            return round(float(((self.S - self.S.mean(axis=0)) ** 2).sum()), 6)
-        return round(inertia(self.S, self.labels(self.S, k_min - 1, self.cluster.random_state)), 6)
 
 
 def _finish(scored: list[Candidate], base: float, config: KSelectionConfig, cluster: ClusterConfig):
@@ -179,6 +97,7 @@ def choose_k(
     cluster: ClusterConfig,
     on_step: Callable[[], None] | None = None,
     order: np.ndarray | None = None,
+    workers: list[Worker] | None = None,
 ) -> KSelection:
     """Score every candidate k on a stratified sample and choose one by the documented vote.
 
@@ -200,6 +119,10 @@ def choose_k(
         total.
     order
         :func:`analysis.cluster.canonical_order` of ``X`` when the caller has it.
+    workers
+        Scoring processes started earlier (:func:`analysis._kscore.scoring_workers`), used and
+        closed here; None: started here as ``[k_selection] processes`` says. The candidates are
+        the same numbers either way.
 
     Returns
     -------
@@ -222,13 +145,14 @@ def choose_k(
         raise DataError(f"cannot form k = {cluster.k} segments from {n} customers; need more than k.")
     if not any(config.k_min <= k <= config.k_max for k in ks):
         raise DataError(f"choosing k needs more than k_min = {config.k_min} customers; got {n}.")
-    scorer = _Scorer(S, config, cluster, on_step if on_step is not None else (lambda: None))
+    scorer = Scorer(S, config, cluster, on_step if on_step is not None else (lambda: None))
     # One BLAS/OpenMP thread: on these small matrices the threading overhead costs more than it
     # saves (measured 7 s vs 77 s on CDNOW on a busy 2-core machine), and results do not depend
-    # on the machine's core count.
+    # on the machine's core count; the second core goes to a second process instead.
     with threadpool_limits(limits=1):
         base = scorer.base_inertia(config.k_min)
-        candidates, in_range, admissible = _finish([scorer.candidate(k) for k in ks], base, config, cluster)
+        scored = score_candidates(scorer, ks, config=config, workers=workers)
+        candidates, in_range, admissible = _finish(scored, base, config, cluster)
     voters = [c for c in in_range if c.admissible] or in_range
     votes = cast_votes(in_range, voters)
     rule_k, decision, rows = tally(votes)

@@ -8,6 +8,7 @@ Only loading (at the start) and the output commit (at the end) touch files.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import warnings
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis._kscore import scoring_workers
 from analysis.assemble import bundle_of, export_of, model_of
 from analysis.bundle import Bundle, bundle_bytes
 from analysis.clean import clean_transactions
@@ -206,7 +208,7 @@ def run_stages(
     migration since then is counted (:mod:`analysis.migration`).
     """
     progress = progress or Progress()
-    with warnings.catch_warnings(record=True) as recorded:
+    with warnings.catch_warnings(record=True) as recorded, contextlib.ExitStack() as stack:
         warnings.simplefilter("always")
         key = resolve_key(config.privacy, data_path=Path(data_path))
         if config.experiments.results is not None:
@@ -215,6 +217,7 @@ def run_stages(
             _check_previous_key(key, previous, config)
         progress.stage("load")
         loaded = load_transactions(data_path, columns=config.columns, engine=config.engine)
+        workers = stack.enter_context(scoring_workers(config.k_selection, lines=loaded.rows_in))
         progress.stage("clean")
         cleaned = clean_transactions(loaded, config=config.cleaning)
         progress.stage("customers")
@@ -231,6 +234,7 @@ def run_stages(
             cluster=config.cluster,
             on_step=tick,
             order=features.canonical_order,
+            workers=workers,
         )
         progress.stage("cluster")
         spend = customers["monetary"].to_numpy()

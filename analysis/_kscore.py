@@ -1,0 +1,233 @@
+"""Fitting and scoring each candidate k on the sample, in this process and in worker processes.
+
+:class:`Scorer` holds what every k shares (the sample, the stability
+subsamples, the gap reference sets, the silhouette rows) and scores one k at a
+time; :func:`score_candidates` scores every k, handing some of them to other
+processes when it is given more than one.
+
+Processes
+---------
+Each candidate costs ``1 + stability_resamples + gap_references`` k-means fits
+of ``n_init`` restarts (21 fits of 10 on the defaults), single-threaded: on
+matrices of a few thousand rows a BLAS or OpenMP thread pool costs more than it
+saves, and threads in one process gain nothing either, because most of a fit
+of this size is Python (measured: 10.2 s in one thread against 13.0 s in two).
+What does use a second core is a second process. The largest k go to worker
+processes (:class:`analysis._kworker.Worker`, a program of its own fed through a
+pipe), heaviest first, while this process scores the smallest k itself,
+lightest first, handing the next largest to a worker as soon as it is idle.
+The workers take a few seconds to import the scientific stack, so the pipeline
+starts them when the log is loaded (:func:`scoring_workers`) and they are ready
+by the time k is chosen. Every score of a k depends on that k's seeds and on
+the shared sets alone, and a worker builds the same :class:`Scorer` from the
+same sample, so the candidates are the same numbers whichever process scored
+them (a test checks this).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from sklearn.metrics import (
+    adjusted_rand_score,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    silhouette_score,
+)
+
+from analysis._kcriteria import gap_references, inertia
+from analysis._kworker import Worker
+from analysis.bundle import Candidate
+from analysis.cluster import _fit_labels
+from analysis.config import ClusterConfig, KSelectionConfig
+
+__all__ = ["Scorer", "process_count", "score_candidates", "scoring_workers"]
+
+# Seed offsets from cluster.random_state: stability refit r uses +1+r (as before this rule), gap
+# reference fit b uses +_REFERENCE_SEED+b; the streams that draw the sample, the subsamples and
+# the reference sets are separate, so changing one count does not reshuffle the others.
+_REFERENCE_SEED = 1000
+
+PARALLEL_LINES = 100_000
+"""Logs shorter than this start no worker before the customer table is known."""
+
+PARALLEL_ROWS = 1000
+"""Samples smaller than this are scored in one process: starting a worker (about a second to
+import the scientific stack) would cost more than the fits it takes over."""
+
+
+class Scorer:
+    """Fits and scores one k at a time on the sample, with shared subsamples and reference sets."""
+
+    def __init__(self, S: np.ndarray, config: KSelectionConfig, cluster: ClusterConfig, step: Callable[[], None]):
+        self.S, self.cluster, self.step = S, cluster, step
+        self.fit = dict(n_init=cluster.n_init, method=cluster.method, subsample_above=cluster.subsample_above)
+        n = S.shape[0]
+        seed = cluster.random_state
+        sub_rng = np.random.default_rng([seed, 1])
+        m = max(config.k_max + 1, int(round(config.stability_sample * n)))
+        bootstrap = config.stability_sample >= 1.0 or m >= n
+        self.subsets = [
+            np.sort(sub_rng.choice(n, n, replace=True) if bootstrap else sub_rng.choice(n, m, replace=False))
+            for _ in range(config.stability_resamples)
+        ]
+        self.references = gap_references(S, config.gap_references, np.random.default_rng([seed, 2]))
+        sil_rng = np.random.default_rng([seed, 3])
+        big = n > config.silhouette_sample
+        self.sil_rows = np.sort(sil_rng.choice(n, config.silhouette_sample, replace=False)) if big else None
+
+    def labels(self, X: np.ndarray, k: int, seed: int) -> np.ndarray:
+        out = _fit_labels(X, k, random_state=seed, **self.fit)
+        self.step()
+        return out
+
+    def _separation(self, labels: np.ndarray) -> tuple[float, float, float]:
+        S, rows = self.S, self.sil_rows
+        if len(np.unique(labels)) < 2:
+            return -1.0, 0.0, 1e9
+        sub = labels if rows is None else labels[rows]
+        if 2 <= len(np.unique(sub)) < len(sub):
+            silhouette = float(silhouette_score(S if rows is None else S[rows], sub))
+        else:
+            silhouette = -1.0
+        return silhouette, float(calinski_harabasz_score(S, labels)), float(davies_bouldin_score(S, labels))
+
+    def candidate(self, k: int) -> Candidate:
+        S, seed = self.S, self.cluster.random_state
+        labels = self.labels(S, k, seed)
+        silhouette, ch, db = self._separation(labels)
+        stability = [
+            adjusted_rand_score(labels[rows], self.labels(S[rows], k, seed + 1 + r))
+            for r, rows in enumerate(self.subsets)
+        ]
+        w = inertia(S, labels)
+        ref_logs = np.log(
+            [
+                max(inertia(Z, self.labels(Z, k, seed + _REFERENCE_SEED + b)), 1e-300)
+                for b, Z in enumerate(self.references)
+            ]
+        )
+        # Tibshirani et al. (2001), step 3: sd over the B sets (1/B), inflated by sqrt(1 + 1/B).
+        gap_sd = float(ref_logs.std()) * np.sqrt(1.0 + 1.0 / len(ref_logs))
+        return Candidate(
+            k=k,
+            inertia=round(w, 6),
+            silhouette=round(silhouette, 6),
+            calinski_harabasz=round(ch, 6),
+            davies_bouldin=round(db if np.isfinite(db) else 1e9, 6),
+            gap=round(float(ref_logs.mean()) - float(np.log(max(w, 1e-300))), 6),
+            gap_sd=round(gap_sd, 6),
+            elbow=None,
+            stability=round(float(np.mean(stability)), 6),
+            min_share=round(float(np.bincount(labels, minlength=k).min()) / S.shape[0], 6),
+            admissible=False,
+        )
+
+    def base_inertia(self, k_min: int) -> float:
+        """Inertia at ``k_min - 1``: the total sum of squares for k = 1, else one fit."""
+        if k_min == 2:
+            return round(float(((self.S - self.S.mean(axis=0)) ** 2).sum()), 6)
+        return round(inertia(self.S, self.labels(self.S, k_min - 1, self.cluster.random_state)), 6)
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def process_count(config: KSelectionConfig, rows: int, candidates: int) -> int:
+    """How many processes score the candidates: ``config.processes``, or when 0 the CPUs this
+    process may run on, at most one per candidate and 1 for a sample under :data:`PARALLEL_ROWS`."""
+    if config.processes:
+        return max(1, min(config.processes, candidates))
+    return 1 if rows < PARALLEL_ROWS else max(1, min(_cpus(), candidates))
+
+
+@contextlib.contextmanager
+def scoring_workers(config: KSelectionConfig, *, lines: int) -> Iterator[list[Worker]]:
+    """Worker processes started early, to import while the log is cleaned; closed on leaving.
+
+    With ``processes = 0`` they start for a log of at least :data:`PARALLEL_LINES` lines (a smaller
+    one seldom gives a sample worth a worker), as many as CPUs less one, at most one per k of the
+    range less one; with ``processes = N``, N - 1 of them. A worker that cannot start is left out.
+    """
+    ks = config.k_max - config.k_min + 1
+    count = config.processes or (min(_cpus(), ks) if lines >= PARALLEL_LINES else 1)
+    workers: list[Worker] = []
+    try:
+        for _ in range(count - 1):
+            with contextlib.suppress(OSError):
+                workers.append(Worker())
+        yield workers
+    finally:
+        for worker in workers:
+            worker.close()
+
+
+class _Shared:
+    """The k not yet handed out, the candidates scored, and the workers that take the largest k."""
+
+    def __init__(self, ks: list[int], workers: list[Worker], tick: Callable[[], None], per_k: int) -> None:
+        self.pending, self.scored, self.workers = list(ks), {}, workers
+        self.tick, self.per_k = tick, per_k
+
+    def service(self, wait: float | None) -> None:
+        """Gather finished candidates and hand the largest pending k to idle workers; a failed
+        worker's k goes back to the pending list, and the worker is closed and dropped."""
+        for worker in list(self.workers):
+            asked = worker.k
+            try:
+                if asked is not None and (candidate := worker.result(wait)) is not None:
+                    self.scored[candidate.k] = candidate
+                    for _ in range(self.per_k):
+                        self.tick()
+                if worker.k is None and self.pending:
+                    worker.send(self.pending.pop())
+            except OSError:
+                if asked is not None:
+                    self.pending = sorted([*self.pending, asked])
+                worker.close()
+                self.workers.remove(worker)
+
+    @property
+    def busy(self) -> bool:
+        return any(w.k is not None for w in self.workers)
+
+
+def score_candidates(
+    scorer: Scorer, ks: list[int], *, config: KSelectionConfig, workers: list[Worker] | None = None
+) -> list[Candidate]:
+    """Score every k of ``ks`` (ascending), the largest in worker processes when there are any.
+
+    ``workers`` are used and closed; None: as many as :func:`process_count` says are started here.
+    Call under ``threadpool_limits(1)``. ``scorer.step`` is called once per fit: as each fit ends
+    in this process, and per finished candidate of a worker, as this process notices it (after
+    each of its own fits, so an idle worker gets its next k within one fit). A worker that cannot
+    start or fails leaves its k to this process.
+    """
+    if workers is None:
+        workers = []
+        for _ in range(process_count(config, scorer.S.shape[0], len(ks)) - 1):
+            with contextlib.suppress(OSError):
+                workers.append(Worker())
+    tick, workers = scorer.step, list(workers)
+    try:
+        if len(ks) < 2 or not workers:
+            return [scorer.candidate(k) for k in ks]
+        for worker in workers:
+            worker.begin(scorer.S, config, scorer.cluster)
+        shared = _Shared(ks, workers, tick, 1 + config.stability_resamples + config.gap_references)
+        scorer.step = lambda: (tick(), shared.service(0.0))
+        shared.service(0.0)
+        while shared.pending or shared.busy:
+            if shared.pending:
+                k = shared.pending.pop(0)
+                shared.scored[k] = scorer.candidate(k)
+            shared.service(0.0 if shared.pending else None)
+        return [shared.scored[k] for k in ks]
+    finally:
+        scorer.step = tick
+        for worker in workers:
+            worker.close()

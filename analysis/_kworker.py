@@ -1,0 +1,160 @@
+"""A worker process that scores candidate k for :func:`analysis._kscore.score_candidates`.
+
+``python -m analysis._kworker`` reads from standard input one JSON line (the
+``k_selection`` and ``cluster`` settings, the sample's shape), then the sample
+as raw little-endian float64 bytes, then one k per line; for each k it writes
+one line, the candidate's JSON, or ``{"error": ...}`` when scoring failed, with
+the warnings the fits raised (the caller raises them again, so a run's
+warnings are the same in one process or several, apart from their order).
+It exits at the end of its input, so it ends with the process that feeds it.
+
+It is a program of its own, not a ``multiprocessing`` child: it imports no
+caller's main module (a script without an ``if __name__ == "__main__"`` guard
+would otherwise run again in it), and nothing crosses the pipe but numbers and
+JSON, never a pickle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import select
+import signal
+import subprocess
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from analysis.bundle import Candidate
+from analysis.config import ClusterConfig, KSelectionConfig
+
+__all__ = ["Worker"]
+
+_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+def _category(module: str, name: str) -> type[Warning]:
+    """The warning class a worker named, if this process has it imported; UserWarning otherwise."""
+    found = getattr(sys.modules.get(module), name, None)
+    return found if isinstance(found, type) and issubclass(found, Warning) else UserWarning
+
+
+class Worker:
+    """One scoring process, fed one k at a time; :meth:`result` collects its answer.
+
+    Its input is written by a thread of this object's own, so that neither the sample (more than
+    a pipe holds) nor a k waits here while the worker is still importing.
+    """
+
+    def __init__(self) -> None:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "analysis._kworker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+        )
+        self.k: int | None = None
+        self.begun = self.closed = False
+        self._inbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._feeder = threading.Thread(target=self._feed, name="k-worker-input", daemon=True)
+        self._feeder.start()
+
+    def begin(self, S: np.ndarray, config: KSelectionConfig, cluster: ClusterConfig) -> None:
+        """Give the worker its sample and settings (once); until then it only imports."""
+        assert not self.begun
+        self.begun = True
+        header = {"config": config.model_dump(mode="json"), "cluster": cluster.model_dump(mode="json")}
+        header["shape"] = list(S.shape)
+        self._inbox.put(json.dumps(header).encode() + b"\n" + np.ascontiguousarray(S, dtype="<f8").tobytes())
+
+    def _feed(self) -> None:
+        stdin = self.proc.stdin
+        assert stdin is not None
+        try:
+            while (chunk := self._inbox.get()) is not None:
+                stdin.write(chunk)
+                stdin.flush()
+        except OSError:
+            pass  # the worker has ended: result() says so
+        finally:
+            with contextlib.suppress(OSError):
+                stdin.close()
+
+    def send(self, k: int) -> None:
+        """Ask for candidate ``k`` (the worker must be begun and idle)."""
+        assert self.begun and self.k is None
+        self.k = k
+        self._inbox.put(f"{k}\n".encode())
+
+    def result(self, timeout: float | None) -> Candidate | None:
+        """The candidate asked for, once it is there (None while it is not, within ``timeout``).
+
+        Raises
+        ------
+        OSError
+            The worker ended or answered with an error; the caller scores that k itself.
+        """
+        assert self.proc.stdout is not None
+        if not select.select([self.proc.stdout], [], [], timeout)[0]:
+            return None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise OSError(f"the scoring worker ended (exit code {self.proc.wait()})")
+        answer, self.k = json.loads(line), None
+        for module, name, message in answer.pop("warnings"):
+            warnings.warn(message, _category(module, name), stacklevel=2)
+        if "error" in answer:
+            raise OSError(f"the scoring worker failed: {answer['error']}")
+        return Candidate.model_validate(answer)
+
+    def close(self) -> None:
+        """End the worker: close its input, and stop it if it is still fitting (again: nothing)."""
+        if self.closed:
+            return
+        self.closed = True
+        self._inbox.put(None)
+        if self.k is not None:
+            self.proc.kill()
+        self.proc.wait()
+        self._feeder.join()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def _serve() -> None:
+    from threadpoolctl import threadpool_limits
+
+    from analysis._kscore import Scorer
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's: it closes or kills this process
+    source, sink = sys.stdin.buffer, sys.stdout
+    first = source.readline()
+    if not first:
+        return  # closed before it was given a sample: nothing to do
+    header = json.loads(first)
+    shape = tuple(header["shape"])
+    S = np.frombuffer(source.read(8 * shape[0] * shape[1]), dtype="<f8").reshape(shape).astype("float64")
+    scorer = Scorer(
+        S,
+        KSelectionConfig.model_validate(header["config"]),
+        ClusterConfig.model_validate(header["cluster"]),
+        lambda: None,
+    )
+    with threadpool_limits(limits=1):
+        for line in source:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    answer = json.loads(scorer.candidate(int(line)).model_dump_json())
+                except Exception as exc:  # reported to the caller, which scores this k itself
+                    answer = {"error": f"{type(exc).__name__}: {exc}"}
+            answer["warnings"] = [[w.category.__module__, w.category.__name__, str(w.message)] for w in caught]
+            sink.write(json.dumps(answer) + "\n")
+            sink.flush()
+
+
+if __name__ == "__main__":
+    _serve()
