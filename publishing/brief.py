@@ -33,9 +33,11 @@ __all__ = [
     "DEFAULT_SITE_URL",
     "LAYOUTS",
     "Layout",
+    "brief_pdf_bytes",
     "build_brief",
     "render_brief_html",
     "render_brief_pdf",
+    "write_pdf",
 ]
 
 #: No public address configured: the brief then names the website it was published with (its
@@ -149,19 +151,13 @@ def _fit(render) -> object:
             return document
 
 
-def render_brief_pdf(
-    bundle: Bundle,
-    out_pdf: Path,
-    *,
-    figures_dir: Path | None = None,
-    site_url: str | None = DEFAULT_SITE_URL,
-) -> Path:
-    """Render an in-memory bundle to a two-page PDF (what :func:`build_brief` does after loading).
+def brief_pdf_bytes(
+    bundle: Bundle, *, figures_dir: Path | None = None, site_url: str | None = DEFAULT_SITE_URL
+) -> bytes:
+    """The two-page PDF of an in-memory bundle, as bytes (what :func:`render_brief_pdf` writes).
 
-    The :data:`LAYOUTS` are tried in order, page 1 first; the first pair that gives two pages is written.
+    The :data:`LAYOUTS` are tried in order, page 1 first; the first pair that gives two pages is kept.
     """
-    # Imported here: WeasyPrint loads Pango at import, which the CLI's --help need not pay for.
-
     # WeasyPrint logs every unsupported CSS property as a warning; keep real errors only.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     view = build_view(bundle, site_url=site_url)
@@ -171,12 +167,17 @@ def render_brief_pdf(
         raise PublishError(
             f"the brief must have {PAGES} pages; its densest layout gave {got}. This is a bug in brief.css."
         )
+    return document.write_pdf()
+
+
+def write_pdf(data: bytes, out_pdf: Path) -> Path:
+    """Write PDF bytes to ``out_pdf`` through a temporary file and a rename (never a partial PDF)."""
     out_pdf = Path(out_pdf)
     out_pdf.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out_pdf.parent, prefix=".brief-", suffix=".pdf")
-    os.close(fd)
     try:
-        document.write_pdf(tmp)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, out_pdf)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -185,6 +186,17 @@ def render_brief_pdf(
         Path(tmp).unlink(missing_ok=True)
         raise
     return out_pdf
+
+
+def render_brief_pdf(
+    bundle: Bundle,
+    out_pdf: Path,
+    *,
+    figures_dir: Path | None = None,
+    site_url: str | None = DEFAULT_SITE_URL,
+) -> Path:
+    """Render an in-memory bundle to a two-page PDF (what :func:`build_brief` does after loading)."""
+    return write_pdf(brief_pdf_bytes(bundle, figures_dir=figures_dir, site_url=site_url), out_pdf)
 
 
 def build_brief(

@@ -8,6 +8,9 @@ each), so the pair always comes from one build: a run killed half-way is
 finished by the next build or publish (:func:`checkout_lock`). A failed build
 leaves the previous pair untouched and no staging directory behind.
 
+The brief is rendered beside the site in a second process started with the
+build (:mod:`publishing._brief_worker`); without it, here: the same bytes.
+
 Only directories the build wrote are ever replaced: ``--out`` and
 ``--private`` are refused, before the analysis starts, when they hold anything
 else. The site is world-readable (0644/0755), the private output owner-only
@@ -32,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from analysis.errors import PublishError
+from publishing._brief_worker import BriefWorker
 from publishing._fingerprint import BuildInputs, build_inputs, pseudonym_secret
 from publishing._history_records import snapshot_label
 from publishing._incremental import HistoryResult, current_receipt, kept_history, repair_leftovers, up_to_date
@@ -164,6 +168,23 @@ def _render_brief(bundle_path: Path, out_pdf: Path, *, site_url: str | None) -> 
     build_brief(bundle_path, out_pdf, site_url=site_url or DEFAULT_SITE_URL)
 
 
+def _brief_worker() -> BriefWorker:  # tests that replace the renderers replace this too
+    return BriefWorker()
+
+
+def _brief_from(worker: BriefWorker, bundle_path: Path, out_pdf: Path, *, site_url: str | None) -> float:
+    """Write the brief the worker rendered, or render it here when it did not; return its seconds."""
+    from publishing.brief import write_pdf
+
+    clock = time.perf_counter()
+    done = worker.result()
+    if done is not None:
+        write_pdf(done[0], out_pdf)
+        return done[1]
+    _render_brief(bundle_path, out_pdf, site_url=site_url)
+    return time.perf_counter() - clock
+
+
 def _stage(plan: _Plan, *, stage_private: Path, stage_site: Path) -> tuple[BuildInfo, dict[str, float], tuple]:
     """Write the complete private output and site into the staging directories, flushed to disk."""
     seconds: dict[str, float] = {}
@@ -171,24 +192,23 @@ def _stage(plan: _Plan, *, stage_private: Path, stage_site: Path) -> tuple[Build
     previous = None if plan.view is None else plan.view.previous(plan.data_sha256)
     if previous is not None:
         previous.verify()
-    bundle = _analyse(
-        plan.data, config=plan.config, out_dir=stage_private, previous=None if previous is None else previous.path
-    )
-    seconds["analysis"] = time.perf_counter() - clock
-    bundle_path = stage_private / "bundle.json"
+    with _brief_worker() as worker:  # imports while the analysis runs, renders while the site does
+        bundle = _analyse(
+            plan.data, config=plan.config, out_dir=stage_private, previous=None if previous is None else previous.path
+        )
+        seconds["analysis"] = time.perf_counter() - clock
+        bundle_path = stage_private / "bundle.json"
+        worker.render(bundle_path, plan.site_url)
 
-    clock = time.perf_counter()
-    archive = ()
-    if plan.view is not None:  # this refresh's own snapshot is the current brief, not an archived one
-        current = snapshot_label(bundle.data.snapshot_date)
-        archive = tuple(r for r in plan.view.archive(plan.data_sha256) if r.label != current)
-    _render_site(bundle_path, stage_site, engine=plan.engine, archive=archive_links(archive))
-    write_archive(archive, stage_site)
-    seconds["site"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    _render_brief(bundle_path, stage_site / "brief.pdf", site_url=plan.site_url)
-    seconds["brief"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        archive = ()
+        if plan.view is not None:  # this refresh's own snapshot is the current brief, not an archived one
+            current = snapshot_label(bundle.data.snapshot_date)
+            archive = tuple(r for r in plan.view.archive(plan.data_sha256) if r.label != current)
+        _render_site(bundle_path, stage_site, engine=plan.engine, archive=archive_links(archive))
+        write_archive(archive, stage_site)
+        seconds["site"] = time.perf_counter() - clock
+        seconds["brief"] = _brief_from(worker, bundle_path, stage_site / "brief.pdf", site_url=plan.site_url)
 
     check_no_private(stage_site, stage_private)
     write_private_marker(stage_private)

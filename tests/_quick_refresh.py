@@ -22,6 +22,7 @@ from _brief_factory import make_bundle
 import publishing.build as build_module
 from analysis.config import Config
 from analysis.privacy import PseudonymKey, key_check, pseudonymize
+from publishing._brief_worker import BriefWorker
 
 KEY = "history tests key, long enough"
 RAW_IDS = ("C-90017", "C-90018", "C-90019", "C-90020")
@@ -78,7 +79,12 @@ def render_brief(bundle_path: Path, out_pdf: Path, *, site_url: str | None) -> N
 
 def install(target) -> None:
     """Replace the analysis and renderers of :mod:`publishing.build` (``target`` is a monkeypatch or the module)."""
-    stand_ins = {"_analyse": analyse, "_render_site": render_site, "_render_brief": render_brief}
+    stand_ins = {
+        "_analyse": analyse,
+        "_render_site": render_site,
+        "_render_brief": render_brief,
+        "_brief_worker": lambda: BriefWorker(start=False),  # the stand-in brief renders in this process
+    }
     for name, value in stand_ins.items():
         if hasattr(target, "setattr"):
             target.setattr(build_module, name, value)

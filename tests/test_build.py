@@ -23,6 +23,7 @@ import publishing.build as build_module
 from analysis.config import Config, load_config
 from analysis.errors import DataError, PublishError
 from analysis.privacy import PseudonymKey, key_check, pseudonymize
+from publishing._brief_worker import BriefWorker
 from publishing.build import build_all
 from publishing.deliver import check_site
 
@@ -52,11 +53,17 @@ def _quick_brief(bundle_path: Path, out_pdf: Path, *, site_url: str | None) -> N
     out_pdf.write_bytes(b"%PDF-1.7\n% a stand-in brief\n%%EOF\n")
 
 
+def _no_worker() -> BriefWorker:
+    """No brief process: the stand-in _render_brief renders the brief in this one."""
+    return BriefWorker(start=False)
+
+
 def quick_build(monkeypatch, root: Path, **kwargs):
     """Build into ``root/_site`` and ``root/build/private`` with the analysis and the renderers replaced."""
     monkeypatch.setattr(build_module, "_analyse", kwargs.pop("analyse", _fake_analyse))
     monkeypatch.setattr(build_module, "_render_site", kwargs.pop("render_site", _quick_site))
     monkeypatch.setattr(build_module, "_render_brief", kwargs.pop("render_brief", _quick_brief))
+    monkeypatch.setattr(build_module, "_brief_worker", _no_worker)
     targets = {"out": root / "_site", "private": root / "build" / "private", **kwargs}
     if not (root / "data.csv").exists():
         (root / "data.csv").write_text("stand-in data: the analysis is replaced\n", encoding="utf-8")

@@ -36,6 +36,7 @@ from types import SimpleNamespace
 import publishing.build as build
 import publishing.deliver._journal as journal
 from analysis.config import Config
+from publishing._brief_worker import BriefWorker
 from analysis.errors import DataError
 
 # Builds every tag in turn; the last one is killed (or held) at `point`.
@@ -80,6 +81,7 @@ def run(tag):
 
 
 build._analyse, build._render_site, build._render_brief = analyse, render_site, render_brief
+build._brief_worker = lambda: BriefWorker(start=False)
 for tag in tags[:-1]:
     run(tag)
 if point.startswith("rename-"):

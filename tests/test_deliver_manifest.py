@@ -13,6 +13,7 @@ import test_deliver as base
 from test_build import _fake_analyse, _quick_brief, _quick_site, build_module, quick_build
 
 from analysis.errors import PublishError
+from publishing._brief_worker import BriefWorker
 from publishing.cli import main
 from publishing.deliver import BUILD_INFO, KEY_ENV, KEY_FILE, check_site, load_key, publish_to_dir
 from publishing.deliver._signing import canonical_json
@@ -190,6 +191,7 @@ def test_cli_says_once_that_it_created_the_key(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(build_module, "_analyse", _fake_analyse)
     monkeypatch.setattr(build_module, "_render_site", _quick_site)
     monkeypatch.setattr(build_module, "_render_brief", _quick_brief)
+    monkeypatch.setattr(build_module, "_brief_worker", lambda: BriefWorker(start=False))
     assert main(args) == 0
     first = capsys.readouterr().out
     assert main(args) == 0
