@@ -111,12 +111,12 @@ class Worker:
         return Candidate.model_validate(answer)
 
     def close(self) -> None:
-        """End the worker: close its input, and stop it if it is still fitting (again: nothing)."""
+        """End the worker: close its input; stop it if it is fitting or was never used (again: nothing)."""
         if self.closed:
             return
         self.closed = True
         self._inbox.put(None)
-        if self.k is not None:
+        if self.k is not None or not self.begun:  # mid-fit, or never given a sample (a run that failed early)
             self.proc.kill()
         self.proc.wait()
         self._feeder.join()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import textwrap
@@ -81,14 +82,14 @@ def test_a_worker_reports_a_failed_fit_as_an_error():
     assert worker.proc.returncode == 0
 
 
-def test_a_short_log_starts_no_worker_and_an_unused_worker_exits_quietly():
+def test_a_short_log_starts_no_worker_and_unused_workers_are_stopped_at_once():
     auto = CONFIG.model_copy(update={"processes": 0})
     with scoring_workers(auto, lines=PARALLEL_LINES - 1) as workers:
         assert workers == []
     with scoring_workers(CONFIG.model_copy(update={"processes": 3}), lines=0) as workers:
         assert len(workers) == 2
         procs = [w.proc for w in workers]
-    assert [p.returncode for p in procs] == [0, 0]
+    assert [p.returncode for p in procs] == [-signal.SIGKILL] * 2  # stopped, not left to finish importing
 
 
 def test_a_script_without_a_main_guard_runs_once(tmp_path):
