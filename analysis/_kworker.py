@@ -52,6 +52,8 @@ class Worker:
     """
 
     def __init__(self) -> None:
+        if not sys.executable:
+            raise OSError("no Python executable to start a worker with")
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "analysis._kworker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env

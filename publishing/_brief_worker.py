@@ -38,7 +38,7 @@ class BriefWorker:
 
     def __init__(self, *, start: bool = True) -> None:
         self.proc: subprocess.Popen | None = None
-        if not start:
+        if not start or not sys.executable:
             return  # a worker that declines every job: the caller renders the brief itself
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])))
         try:
