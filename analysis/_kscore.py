@@ -145,6 +145,15 @@ def process_count(config: KSelectionConfig, rows: int, candidates: int) -> int:
     return 1 if rows < PARALLEL_ROWS else max(1, min(_cpus(), candidates))
 
 
+def _start(count: int) -> list[Worker]:
+    """Up to ``count`` workers; one that cannot start is left out."""
+    workers = []
+    for _ in range(count):
+        with contextlib.suppress(OSError):
+            workers.append(Worker())
+    return workers
+
+
 @contextlib.contextmanager
 def scoring_workers(config: KSelectionConfig, *, lines: int) -> Iterator[list[Worker]]:
     """Worker processes started early, to import while the log is cleaned; closed on leaving.
@@ -157,9 +166,7 @@ def scoring_workers(config: KSelectionConfig, *, lines: int) -> Iterator[list[Wo
     count = config.processes or (min(_cpus(), ks) if lines >= PARALLEL_LINES else 1)
     workers: list[Worker] = []
     try:
-        for _ in range(count - 1):
-            with contextlib.suppress(OSError):
-                workers.append(Worker())
+        workers += _start(count - 1)
         yield workers
     finally:
         for worker in workers:
@@ -208,10 +215,7 @@ def score_candidates(
     start or fails leaves its k to this process.
     """
     if workers is None:
-        workers = []
-        for _ in range(process_count(config, scorer.S.shape[0], len(ks)) - 1):
-            with contextlib.suppress(OSError):
-                workers.append(Worker())
+        workers = _start(process_count(config, scorer.S.shape[0], len(ks)) - 1)
     tick, workers = scorer.step, list(workers)
     try:
         if len(ks) < 2 or not workers:

@@ -18,24 +18,20 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import queue
 import select
 import signal
-import subprocess
 import sys
 import threading
 import warnings
-from pathlib import Path
 
 import numpy as np
 
+from analysis._child import start_module
 from analysis.bundle import Candidate
 from analysis.config import ClusterConfig, KSelectionConfig
 
 __all__ = ["Worker"]
-
-_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 def _category(module: str, name: str) -> type[Warning]:
@@ -52,12 +48,7 @@ class Worker:
     """
 
     def __init__(self) -> None:
-        if not sys.executable:
-            raise OSError("no Python executable to start a worker with")
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "analysis._kworker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
-        )
+        self.proc = start_module("analysis._kworker")
         self.k: int | None = None
         self.begun = self.closed = False
         self._inbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
@@ -150,7 +141,7 @@ def _serve() -> None:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
-                    answer = json.loads(scorer.candidate(int(line)).model_dump_json())
+                    answer = scorer.candidate(int(line)).model_dump(mode="json")
                 except Exception as exc:  # reported to the caller, which scores this k itself
                     answer = {"error": f"{type(exc).__name__}: {exc}"}
             answer["warnings"] = [[w.category.__module__, w.category.__name__, str(w.message)] for w in caught]

@@ -18,19 +18,18 @@ renders the brief in its own process, which gives the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from analysis._child import start_module
 from analysis.errors import PublishError
 
 __all__ = ["BriefWorker"]
-
-_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 class BriefWorker:
@@ -38,18 +37,9 @@ class BriefWorker:
 
     def __init__(self, *, start: bool = True) -> None:
         self.proc: subprocess.Popen | None = None
-        if not start or not sys.executable:
-            return  # a worker that declines every job: the caller renders the brief itself
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])))
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "publishing._brief_worker"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                env=env,
-            )
-        except OSError:
-            pass
+        if start:  # else a worker that declines every job: the caller renders the brief itself
+            with contextlib.suppress(OSError):
+                self.proc = start_module("publishing._brief_worker")
 
     def render(self, bundle_path: Path, site_url: str | None) -> bool:
         """Ask for the brief of ``bundle_path``; False when the worker is not there to do it."""
