@@ -8,8 +8,8 @@ each), so the pair always comes from one build: a run killed half-way is
 finished by the next build or publish (:func:`checkout_lock`). A failed build
 leaves the previous pair untouched and no staging directory behind.
 
-The brief is rendered beside the site in a second process started with the
-build (:mod:`publishing._brief_worker`); without it, here: the same bytes.
+The brief is rendered beside the site in a second process started with the build, which
+then draws a share of the site's charts (:mod:`publishing._brief_worker`); else here: the same bytes.
 
 Only directories the build wrote are ever replaced: ``--out`` and
 ``--private`` are refused, before the analysis starts, when they hold anything
@@ -154,12 +154,12 @@ def _analyse(data: Path, *, config: Config, out_dir: Path, previous: Path | None
     return run_pipeline(data, config=config, out_dir=out_dir, previous=earlier).bundle
 
 
-def _render_site(bundle_path: Path, out_dir: Path, *, engine: str, archive: tuple[tuple[str, str], ...]) -> None:
+def _render_site(bundle_path: Path, out_dir: Path, *, engine: str, archive: tuple, helper: BriefWorker) -> None:
     try:
         from publishing.site import build_site
     except ImportError as exc:
         raise PublishError(f"the website renderer is not available ({exc}).") from None
-    build_site(bundle_path, out_dir, engine=engine, brief_href="brief.pdf", archive=archive)
+    build_site(bundle_path, out_dir, engine=engine, brief_href="brief.pdf", archive=archive, helper=helper)
 
 
 def _render_brief(bundle_path: Path, out_pdf: Path, *, site_url: str | None) -> None:
@@ -192,7 +192,7 @@ def _stage(plan: _Plan, *, stage_private: Path, stage_site: Path) -> tuple[Build
     previous = None if plan.view is None else plan.view.previous(plan.data_sha256)
     if previous is not None:
         previous.verify()
-    with _brief_worker() as worker:  # imports while the analysis runs, renders while the site does
+    with _brief_worker() as worker:  # imports while the analysis runs, renders (and draws) while the site does
         bundle = _analyse(
             plan.data, config=plan.config, out_dir=stage_private, previous=None if previous is None else previous.path
         )
@@ -205,7 +205,7 @@ def _stage(plan: _Plan, *, stage_private: Path, stage_site: Path) -> tuple[Build
         if plan.view is not None:  # this refresh's own snapshot is the current brief, not an archived one
             current = snapshot_label(bundle.data.snapshot_date)
             archive = tuple(r for r in plan.view.archive(plan.data_sha256) if r.label != current)
-        _render_site(bundle_path, stage_site, engine=plan.engine, archive=archive_links(archive))
+        _render_site(bundle_path, stage_site, engine=plan.engine, archive=archive_links(archive), helper=worker)
         write_archive(archive, stage_site)
         seconds["site"] = time.perf_counter() - clock
         seconds["brief"] = _brief_from(worker, bundle_path, stage_site / "brief.pdf", site_url=plan.site_url)

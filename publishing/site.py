@@ -22,11 +22,12 @@ from pydantic import ValidationError
 
 from analysis.bundle import Bundle
 from analysis.errors import PublishError
+from publishing._brief_worker import BriefWorker, draw_site_charts
 from publishing._env import REPORT_DIR, make_env
 from publishing._pages import render_pages
 from publishing._pandoc import render_with_pandoc
 from publishing._quarto import quarto_path, render_with_quarto
-from publishing.charts import site_charts
+from publishing.charts import site_chart_jobs
 from publishing.view import ReportView, build_view
 
 __all__ = ["SiteResult", "build_site", "load_bundle"]
@@ -118,6 +119,7 @@ def build_site(
     engine: Literal["auto", "pandoc", "quarto"] = "auto",
     brief_href: str | None = None,
     archive: Sequence[tuple[str, str]] = (),
+    helper: BriefWorker | None = None,
 ) -> SiteResult:
     """Render the website of one bundle into ``out_dir``.
 
@@ -138,6 +140,10 @@ def build_site(
         ``(snapshot, href)`` of every earlier refresh's brief that the caller
         puts in the site (``build_all`` copies them to ``archive/<snapshot>/brief.pdf``),
         oldest first; the Changes page links to them (``v.archive``).
+    helper
+        The build's brief process (:mod:`publishing._brief_worker`), asked for the brief of
+        the same bundle: once it has rendered it, it draws a share of the charts, the same
+        bytes as here. None: every chart is drawn in this process.
 
     Returns
     -------
@@ -152,7 +158,9 @@ def build_site(
     bundle = load_bundle(bundle_path)
     out = Path(out_dir)
     view = build_view(bundle, archive=archive, brief_href=brief_href)
-    charts = {c.key: c for c in site_charts(view)}
+    if helper is not None and not helper.share_charts(archive=archive, brief_href=brief_href):
+        helper = None
+    charts = {c.key: c for c in draw_site_charts(site_chart_jobs(view), helper)}
     pages = render_pages(view, env=make_env(formats=view.fmt), charts=charts)
 
     with tempfile.TemporaryDirectory(prefix="site-project-") as tmp:

@@ -64,7 +64,7 @@ def analyse(data: Path, *, config: Config, out_dir: Path, previous: Path | None 
     return bundle
 
 
-def render_site(bundle_path: Path, out_dir: Path, *, engine: str, archive=()) -> None:
+def render_site(bundle_path: Path, out_dir: Path, *, engine: str, archive=(), helper=None) -> None:
     """A one-page site that lists the archive it was given."""
     out_dir.mkdir(parents=True, exist_ok=True)
     links = "".join(f'<a href="{href}">{snapshot}</a>' for snapshot, href in archive)

@@ -1,14 +1,20 @@
-"""The brief rendered in a second process is the brief rendered in this one, and the build never depends on it."""
+"""The brief and charts drawn in a second process are the ones drawn in this one; the build never depends on it."""
 
 from __future__ import annotations
+
+import threading
+from functools import partial
 
 import pytest
 from _brief_factory import write_sample_bundle
 
 import publishing.build as build_module
 from analysis.errors import PublishError
-from publishing._brief_worker import BriefWorker
+from publishing._brief_worker import BriefWorker, draw_site_charts
 from publishing.brief import build_brief
+from publishing.charts import site_chart_jobs, site_charts
+from publishing.site import load_bundle
+from publishing.view import build_view
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +62,101 @@ def test_an_unused_worker_and_a_declining_one_end_quietly():
     idle = BriefWorker(start=False)
     assert idle.render("unused.json", None) is False and idle.result() is None
     idle.close()
+
+
+@pytest.fixture(scope="module")
+def drawn_here(bundle):
+    """The sample's view and its site charts, all drawn in this process."""
+    view = build_view(load_bundle(bundle), brief_href="brief.pdf")
+    return view, site_charts(view)
+
+
+def _counted(jobs, here):
+    """``jobs`` that record, in ``here``, each one this process drew."""
+
+    def counted(index, job):
+        def draw():
+            here.append(index)
+            return job()
+
+        return draw
+
+    return [counted(i, job) for i, job in enumerate(jobs)]
+
+
+def _with_brief_done(bundle, worker):
+    assert worker.render(bundle, None) and worker.share_charts(archive=(), brief_href="brief.pdf")
+    data, _seconds = worker.result()  # the brief first, so that the worker is free for charts at once
+    return data
+
+
+def test_the_worker_draws_the_last_charts_and_they_are_the_same_bytes(bundle, drawn_here):
+    view, alone = drawn_here
+    assert len(alone) >= 3
+    here: list[int] = []
+    with BriefWorker() as worker:
+        pdf = _with_brief_done(bundle, worker)
+        shared = draw_site_charts(_counted(site_chart_jobs(view), here), worker)
+    assert pdf.startswith(b"%PDF-")
+    assert shared == alone  # key, SVG, alt text and caption, in the site's order
+    assert here == list(range(len(here))) and 0 < len(here) < len(alone)  # the first here, the rest there
+
+
+def test_without_a_worker_every_chart_is_drawn_here(drawn_here):
+    view, alone = drawn_here
+    assert draw_site_charts(site_chart_jobs(view), None) == alone
+    idle = BriefWorker(start=False)
+    assert idle.share_charts(archive=(), brief_href=None) is False
+
+
+def test_a_chart_the_worker_cannot_draw_is_drawn_here(bundle, drawn_here):
+    view, alone = drawn_here
+    extra = partial(site_chart_jobs(view)[0])  # the worker's list has no such place: it answers an error
+    here: list[int] = []
+    asked: list[int] = []
+    with BriefWorker() as worker:
+        _with_brief_done(bundle, worker)
+        ask = worker.ask
+        worker.ask = lambda index: (asked.append(index), ask(index))[1]
+        jobs = _counted([*site_chart_jobs(view), extra], here)
+        shared = draw_site_charts(jobs, worker)
+    assert shared == [*alone, alone[0]]
+    assert asked == [len(jobs) - 1]  # asked of the worker first, which then gets no more
+    assert sorted(here) == list(range(len(jobs)))  # so every chart, that one too, is drawn here
+
+
+def test_a_worker_that_dies_leaves_the_charts_here(bundle, drawn_here):
+    view, alone = drawn_here
+    here: list[int] = []
+    with BriefWorker() as worker:
+        _with_brief_done(bundle, worker)
+        worker.proc.kill()
+        worker.proc.wait()
+        shared = draw_site_charts(_counted(site_chart_jobs(view), here), worker)
+    assert shared == alone and sorted(here) == list(range(len(shared)))
+
+
+def test_a_failed_brief_leaves_the_charts_here_and_keeps_its_message(drawn_here, tmp_path):
+    broken = tmp_path / "bundle.json"
+    broken.write_text("{not json", encoding="utf-8")
+    view, alone = drawn_here
+    here: list[int] = []
+    with BriefWorker() as worker:
+        assert worker.render(broken, None) and worker.share_charts(archive=(), brief_href="brief.pdf")
+        shared = draw_site_charts(_counted(site_chart_jobs(view), here), worker)
+        with pytest.raises(PublishError, match="not a valid bundle"):
+            worker.result()
+    assert shared == alone and sorted(here) == list(range(len(shared)))
+
+
+def test_a_chart_that_fails_here_fails_the_site_and_stops_the_worker(bundle, drawn_here):
+    view, _alone = drawn_here
+
+    def broken():
+        raise PublishError("chart 'x': no data.")
+
+    with BriefWorker() as worker:
+        _with_brief_done(bundle, worker)
+        with pytest.raises(PublishError, match="no data"):
+            draw_site_charts([broken, *site_chart_jobs(view)], worker)
+        assert not any(t.name == "chart-lender" for t in threading.enumerate())

@@ -44,7 +44,7 @@ def _fake_analyse(data: Path, *, config: Config, out_dir: Path, previous: Path |
     return Bundle.model_validate_json(path.read_text(encoding="utf-8"))
 
 
-def _quick_site(bundle_path: Path, out_dir: Path, *, engine: str, archive=()) -> None:
+def _quick_site(bundle_path: Path, out_dir: Path, *, engine: str, archive=(), helper=None) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "index.html").write_text("<!doctype html><title>new</title>", encoding="utf-8")
 
@@ -122,7 +122,7 @@ def _fail_analysis(data, *, config, out_dir, previous=None):
     raise DataError("no usable rows", path=data)
 
 
-def _fail_site(bundle_path, out_dir, *, engine, archive=()):
+def _fail_site(bundle_path, out_dir, *, engine, archive=(), helper=None):
     _quick_site(bundle_path, out_dir, engine=engine)
     raise PublishError("pandoc failed")
 
@@ -155,7 +155,7 @@ def test_failed_build_leaves_previous_site_untouched(tmp_path, monkeypatch, step
 
 
 def test_rebuild_replaces_the_whole_site(tmp_path, monkeypatch):
-    def site_with_extra_page(bundle_path, out_dir, *, engine, archive=()):
+    def site_with_extra_page(bundle_path, out_dir, *, engine, archive=(), helper=None):
         _quick_site(bundle_path, out_dir, engine=engine)
         (out_dir / "old-page.html").write_text("from an earlier build", encoding="utf-8")
 
@@ -166,7 +166,7 @@ def test_rebuild_replaces_the_whole_site(tmp_path, monkeypatch):
     assert sorted(p.name for p in site.iterdir()) == ["brief.pdf", "build-info.json", "index.html"]
 
 
-def _site_with_folders(bundle_path, out_dir, *, engine, archive=()):
+def _site_with_folders(bundle_path, out_dir, *, engine, archive=(), helper=None):
     _quick_site(bundle_path, out_dir, engine=engine)
     (out_dir / "figures" / "segments").mkdir(parents=True)
     (out_dir / "figures" / "segments" / "one.svg").write_text("<svg/>", encoding="utf-8")

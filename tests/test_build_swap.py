@@ -55,7 +55,7 @@ def analyse(data, *, config, out_dir, previous=None):
     return SimpleNamespace(data=SimpleNamespace(source=SimpleNamespace(name="data.csv", sha256="0" * 64)))
 
 
-def render_site(bundle_path, out_dir, *, engine, archive=()):
+def render_site(bundle_path, out_dir, *, engine, archive=(), helper=None):
     (out_dir / "index.html").write_text(json.loads(bundle_path.read_text())["tag"])
 
 

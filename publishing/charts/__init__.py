@@ -38,6 +38,7 @@ from publishing.charts._adapters_value import (
     holdout_chart,
     impact_chart,
     lift_chart,
+    site_chart_jobs,
     site_charts,
     transition_chart,
     trend_chart,
@@ -139,5 +140,6 @@ __all__ = [
     "transition_chart",
     "trend_chart",
     "site_charts",
+    "site_chart_jobs",
     "brief_charts",
 ]

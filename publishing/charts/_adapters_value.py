@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from analysis.errors import PublishError
@@ -32,6 +34,7 @@ __all__ = [
     "transition_chart",
     "trend_chart",
     "site_charts",
+    "site_chart_jobs",
     "brief_charts",
 ]
 
@@ -171,36 +174,52 @@ def trend_chart(view: ReportView, *, medium: Medium = "screen") -> Chart:
         return to_chart(fig, key="trend" + suffix(medium), alt=alt, caption=caption, medium=medium)
 
 
-def _charts_for(view: ReportView, medium: Medium) -> list[Chart]:
-    charts = [
-        size_revenue_chart(view, medium=medium),
-        impact_chart(view, medium=medium),
-        elbow_chart(view, medium=medium),
-        k_metrics_chart(view, medium=medium),
-        projection_chart(view, medium=medium),
-        rfm_grid_chart(view, medium=medium),
-        rfm_crosstab_chart(view, medium=medium),
+def _jobs_for(view: ReportView, medium: Medium) -> list[Callable[[], Chart]]:
+    def job(draw: Callable[..., Chart], *args: object) -> Callable[[], Chart]:
+        return partial(draw, view, *args, medium=medium)
+
+    jobs = [
+        job(draw)
+        for draw in (
+            size_revenue_chart,
+            impact_chart,
+            elbow_chart,
+            k_metrics_chart,
+            projection_chart,
+            rfm_grid_chart,
+            rfm_crosstab_chart,
+        )
     ]
     for seg in view.segments:
-        charts += [profile_chart(view, seg.id, medium=medium), box_chart(view, seg.id, medium=medium)]
+        jobs += [job(profile_chart, seg.id), job(box_chart, seg.id)]
     clv = view.value.clv
     if clv is not None and clv.reliable:
-        charts.append(clv_chart(view, medium=medium))
+        jobs.append(job(clv_chart))
         if clv.section.validation is not None and clv.section.validation.by_frequency:
-            charts.append(holdout_chart(view, medium=medium))
+            jobs.append(job(holdout_chart))
     tests = view.tests
     if tests is not None and any(ln.row.lift is not None for ln in tests.primary):
-        charts.append(lift_chart(view, medium=medium))
+        jobs.append(job(lift_chart))
     if view.changes is not None and view.changes.counts:
-        charts.append(transition_chart(view, medium=medium))
+        jobs.append(job(transition_chart))
     if view.changes is not None and len(view.changes.snapshots) >= 2:
-        charts.append(trend_chart(view, medium=medium))
-    return charts
+        jobs.append(job(trend_chart))
+    return jobs
+
+
+def site_chart_jobs(view: ReportView) -> list[Callable[[], Chart]]:
+    """Every chart the website shows, not yet drawn: each call draws one, the same for the same view.
+
+    The screen drawings first, then the same charts for phones (key ``<key>-phone``). The list
+    depends on the view alone, so another process that builds the same view from the same bundle
+    can draw any of them by its place in the list (:mod:`publishing._brief_worker`).
+    """
+    return _jobs_for(view, "screen") + _jobs_for(view, "phone")
 
 
 def site_charts(view: ReportView) -> list[Chart]:
     """Every chart the website shows, each drawn for the screen and (key ``<key>-phone``) for phones."""
-    return _charts_for(view, "screen") + _charts_for(view, "phone")
+    return [draw() for draw in site_chart_jobs(view)]
 
 
 #: The most segments the brief's charts draw (the page-1 table lists more).
