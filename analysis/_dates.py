@@ -48,14 +48,42 @@ DATE_FORMATS = (
     "%m-%d-%Y",
 )
 SAMPLE_ROWS = 50_000
+PROBE_VALUES = 256
 _DAY_US = 86_400 * 1_000_000
 
 
-def _fails(con: duckdb.DuckDBPyConnection, values_sql: str, formats: tuple[str, ...]) -> tuple[int, list[int]]:
-    """Return (number of distinct values, failures of each format) in one scan of ``values_sql`` (column v)."""
+def _fails(con: duckdb.DuckDBPyConnection, values_sql: str, formats: tuple[str, ...]) -> list[int]:
+    """Failures of each format over ``values_sql`` (column v), in one scan."""
     counts = ", ".join(f"count(*) FILTER (WHERE try_strptime(v, {quote_literal(f)}) IS NULL)" for f in formats)
-    row = con.execute(f"SELECT count(*), {counts} FROM ({values_sql})").fetchone()
-    return int(row[0]), [int(n) for n in row[1:]]
+    return [int(n) for n in con.execute(f"SELECT {counts} FROM ({values_sql})").fetchone()]
+
+
+def _probe_sql(values_sql: str) -> str:
+    """:data:`PROBE_VALUES` of the values, the same ones on every run and engine (by hash, then text)."""
+    return f"SELECT v FROM ({values_sql}) ORDER BY hash(v), v LIMIT {PROBE_VALUES}"
+
+
+def _fewest_fails(con: duckdb.DuckDBPyConnection, values_sql: str, formats: tuple[str, ...]) -> tuple[int, dict]:
+    """(distinct values, failures of every format that may have the fewest), without trying every format on all.
+
+    A value that does not parse costs DuckDB's ``try_strptime`` ten times one that does, so trying
+    18 formats on 25,000 values took a third of a second, nearly all of it the formats that fit no
+    value. Each format is first tried on :data:`PROBE_VALUES` of the values (a fixed pseudo-random
+    choice): a format fails at least as often on all of them as on those. The formats that failed
+    least on the probe are tried on all values; their fewest failures bound the rest, and only a
+    format that failed no more often than that on the probe is tried on all as well. Any format
+    left out fails more often than the best, so the formats with the fewest failures, and their
+    count, are the same as when every format is tried on every value.
+    """
+    n = int(con.execute(f"SELECT count(*) FROM ({values_sql})").fetchone()[0])
+    on_probe = dict(zip(formats, _fails(con, _probe_sql(values_sql), formats), strict=True))
+    least = min(on_probe.values())
+    first = tuple(f for f in formats if on_probe[f] == least)
+    fails = dict(zip(first, _fails(con, values_sql, first), strict=True))
+    rest = tuple(f for f in formats if f not in fails and on_probe[f] <= min(fails.values()))
+    if rest:
+        fails |= dict(zip(rest, _fails(con, values_sql, rest), strict=True))
+    return n, fails
 
 
 def _disagreement(con: duckdb.DuckDBPyConnection, values_sql: str, a: str, b: str) -> str | None:
@@ -74,9 +102,9 @@ def _reading(value: str, fmt: str) -> str:
 
 def _best(con, values_sql: str, formats: tuple[str, ...]) -> tuple[int, list[str]]:
     """Return (distinct values, the formats with the fewest failures), skipping formats that read like one before."""
-    n, fails = _fails(con, values_sql, formats)
-    fewest = min(fails)
-    tied = [f for f, k in zip(formats, fails, strict=True) if k == fewest]
+    n, fails = _fewest_fails(con, values_sql, formats)
+    fewest = min(fails.values())
+    tied = [f for f in formats if fails.get(f) == fewest]
     if fewest == n:
         return n, []
     distinct: list[str] = []
