@@ -1,7 +1,12 @@
 """``python -m analysis``: see :mod:`analysis.cli`."""
 
-import sys
+from analysis._exit import run_then_exit
 
-from analysis.cli import main
 
-sys.exit(main())
+def _main() -> int:
+    from analysis.cli import main
+
+    return main()
+
+
+run_then_exit(_main)

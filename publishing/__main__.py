@@ -1,7 +1,12 @@
 """``python -m publishing``: see :mod:`publishing.cli`."""
 
-import sys
+from analysis._exit import run_then_exit
 
-from publishing.cli import main
 
-sys.exit(main())
+def _main() -> int:
+    from publishing.cli import main
+
+    return main()
+
+
+run_then_exit(_main)
