@@ -334,3 +334,17 @@ def test_bare_carriage_returns_with_crlf_lines_and_a_short_row(tmp_path):
         DataError, match=r"short.csv: cannot be read as CSV: line 3 has 2 fields where the header has 5"
     ):
         load_transactions(short, columns=ColumnsConfig())
+
+
+@pytest.mark.parametrize("extra", ["", ",rowid"], ids=["rowid-from-the-table", "a-column-named-rowid"])
+def test_csv_rows_are_numbered_in_file_order(tmp_path, extra):
+    # 300,000 lines: DuckDB reads them in parallel chunks, and _row must still be the line's place.
+    n = 300_000
+    header = "customer_id,date,number_of_cds,dollar_value" + extra
+    lines = [f"{i % 977},1997{1 + i % 12:02d}{1 + i % 28:02d},{i},1.5" + (",x" if extra else "") for i in range(n)]
+    path = _write(tmp_path / "numbered.csv", header + "\n" + "\n".join(lines) + "\n")
+    loaded = load_transactions(path, columns=ColumnsConfig())
+    rows = loaded.con.execute("SELECT min(_row), max(_row), count(DISTINCT _row) FROM raw").fetchone()
+    assert rows == (1, n, n)
+    wrong = loaded.con.execute('SELECT count(*) FROM raw WHERE CAST("quantity" AS BIGINT) <> _row - 1').fetchone()
+    assert wrong == (0,)
