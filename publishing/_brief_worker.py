@@ -55,12 +55,17 @@ __all__ = ["BriefWorker", "draw_site_charts"]
 
 
 def _answer(stream: IO[bytes]) -> tuple[dict, bytes] | None:
-    """One answer: its JSON head and the ``size`` bytes after it (none for an error); None at the end."""
-    head = stream.readline()
-    if not head:
+    """One answer: its JSON head and the ``size`` bytes after it (none for an error); None at the end.
+
+    An answer that cannot be read is no answer either: the caller does that work itself.
+    """
+    try:
+        answer = json.loads(stream.readline() or b"null")
+        if not isinstance(answer, dict):
+            return None
+        data = stream.read(answer["size"]) if "size" in answer else b""
+    except (OSError, ValueError, TypeError):
         return None
-    answer = json.loads(head)
-    data = stream.read(answer["size"]) if "size" in answer else b""
     return (answer, data) if len(data) == answer.get("size", 0) else None
 
 

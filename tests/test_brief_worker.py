@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from functools import partial
 
@@ -160,3 +162,15 @@ def test_a_chart_that_fails_here_fails_the_site_and_stops_the_worker(bundle, dra
         with pytest.raises(PublishError, match="no data"):
             draw_site_charts([broken, *site_chart_jobs(view)], worker)
         assert not any(t.name == "chart-lender" for t in threading.enumerate())
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_worker_that_answers_garbage_leaves_the_brief_and_the_charts_here(drawn_here):
+    view, alone = drawn_here
+    worker = BriefWorker(start=False)
+    garbage = "import sys; sys.stdout.write('not json\\n'); sys.stdout.flush(); sys.stdin.read()"
+    worker.proc = subprocess.Popen([sys.executable, "-c", garbage], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    with worker:
+        assert worker.render("bundle.json", None) and worker.share_charts(archive=(), brief_href="brief.pdf")
+        assert draw_site_charts(site_chart_jobs(view), worker) == alone
+        assert worker.result() is None  # so the build renders the brief itself
