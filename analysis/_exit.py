@@ -26,8 +26,9 @@ def run_then_exit(main: Callable[[], int]) -> NoReturn:
     """Run ``main`` and end the process with its exit code once the other exit handlers have run.
 
     Call it before importing anything that registers an exit handler, so that those run first.
-    An exception that escapes ``main`` (``--debug``) is printed as usual and exits with 1;
-    ``SystemExit`` (argparse's usage errors) keeps its code.
+    An exception that escapes ``main`` (``--debug``) is printed as usual and exits with 1, Ctrl-C
+    before the command's own handler is in place (during its imports) with 130, as the CLI's
+    handler does; ``SystemExit`` (argparse's usage errors) keeps its code.
     """
     code = [1]
 
@@ -42,5 +43,8 @@ def run_then_exit(main: Callable[[], int]) -> NoReturn:
         code[0] = main()
     except SystemExit as exc:
         code[0] = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        raise
+    except KeyboardInterrupt:
+        code[0] = 130
         raise
     sys.exit(code[0])

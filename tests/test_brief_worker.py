@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from functools import partial
 
 import pytest
 from _brief_factory import write_sample_bundle
@@ -113,7 +112,7 @@ def test_without_a_worker_every_chart_is_drawn_here(drawn_here):
 
 def test_a_chart_the_worker_cannot_draw_is_drawn_here(bundle, drawn_here):
     view, alone = drawn_here
-    extra = partial(site_chart_jobs(view)[0])  # the worker's list has no such place: it answers an error
+    extra = site_chart_jobs(view)[0]  # at a place the worker's list does not have: it answers an error
     here: list[int] = []
     asked: list[int] = []
     with BriefWorker() as worker:

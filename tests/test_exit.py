@@ -35,6 +35,7 @@ def _run(body: str, marker: Path) -> subprocess.CompletedProcess:
         pytest.param("return 3", 3, id="an-error-code"),
         pytest.param("sys.exit(2)", 2, id="argparse-usage-error"),
         pytest.param("raise RuntimeError('bug')", 1, id="an-escaping-exception"),
+        pytest.param("raise KeyboardInterrupt", 130, id="ctrl-c-before-the-cli-handles-it"),
     ],
 )
 def test_the_code_the_output_and_later_exit_handlers_survive(body, code, tmp_path):
