@@ -8,10 +8,12 @@ the warnings the fits raised (the caller raises them again, so a run's
 warnings are the same in one process or several, apart from their order).
 It exits at the end of its input, so it ends with the process that feeds it.
 
-It is a program of its own, not a ``multiprocessing`` child: it imports no
-caller's main module (a script without an ``if __name__ == "__main__"`` guard
-would otherwise run again in it), and nothing crosses the pipe but numbers and
-JSON, never a pickle.
+On Linux a :class:`Worker` is a fork of the caller serving the same protocol
+(:class:`analysis._child.ForkedChild`), with the scientific stack imported
+already; elsewhere it is that program. Neither is a ``multiprocessing`` child:
+no caller's main module is imported again (a script without an ``if __name__
+== "__main__"`` guard would otherwise run again in it), and nothing crosses the
+pipe but numbers and JSON, never a pickle.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ import signal
 import sys
 import threading
 import warnings
+from typing import BinaryIO
 
 import numpy as np
 
-from analysis._child import start_module
+from analysis._child import ForkedChild, can_fork, start_module
 from analysis.bundle import Candidate
 from analysis.config import ClusterConfig, KSelectionConfig
 
@@ -49,7 +52,7 @@ class Worker:
     """
 
     def __init__(self) -> None:
-        self.proc = start_module("analysis._kworker")
+        self.proc = ForkedChild(serve) if can_fork() else start_module("analysis._kworker")
         self.k: int | None = None
         self.begun = self.closed = False
         self._inbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
@@ -118,13 +121,12 @@ class Worker:
             self.proc.stdout.close()
 
 
-def _serve() -> None:
+def serve(source: BinaryIO, sink: BinaryIO) -> None:
+    """Answer the protocol above: the header and sample from ``source``, then one answer per k."""
     from threadpoolctl import threadpool_limits
 
     from analysis._kscore import Scorer
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's: it closes or kills this process
-    source, sink = sys.stdin.buffer, sys.stdout
     first = source.readline()
     if not first:
         return  # closed before it was given a sample: nothing to do
@@ -146,8 +148,13 @@ def _serve() -> None:
                 except Exception as exc:  # reported to the caller, which scores this k itself
                     answer = {"error": f"{type(exc).__name__}: {exc}"}
             answer["warnings"] = [[w.category.__module__, w.category.__name__, str(w.message)] for w in caught]
-            sink.write(json.dumps(answer) + "\n")
+            sink.write(json.dumps(answer).encode() + b"\n")
             sink.flush()
+
+
+def _main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's: it closes or kills this process
+    serve(sys.stdin.buffer, sys.stdout.buffer)
     # Its input is closed once k is chosen, and the run waits for it to end. Tearing down the
     # interpreter with scikit-learn and SciPy loaded takes a third of a second on our machines;
     # everything it had to say is written and flushed, and it holds no file or lock.
@@ -155,4 +162,4 @@ def _serve() -> None:
 
 
 if __name__ == "__main__":
-    _serve()
+    _main()

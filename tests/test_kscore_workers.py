@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
+from analysis import _kworker
+from analysis._child import ForkedChild, can_fork
 from analysis._kscore import PARALLEL_LINES, scoring_workers
 from analysis._kworker import Worker
 from analysis.config import ClusterConfig, KSelectionConfig
@@ -125,3 +127,15 @@ def test_warnings_raised_in_a_worker_are_raised_again_in_the_caller():
         seen[processes] = {(w.category, str(w.message)) for w in caught}
     assert seen[1] and seen[2] == seen[1]
     assert any(category is ConvergenceWarning for category, _ in seen[2])
+
+
+def test_without_fork_the_workers_are_programs_of_their_own_with_the_same_answers(monkeypatch):
+    if not can_fork():
+        pytest.skip("children are forks on Linux only")
+    forked = choose_k(_planted(), config=CONFIG.model_copy(update={"processes": 2}), cluster=CLUSTER)
+    monkeypatch.setattr(_kworker, "can_fork", lambda: False)
+    worker = _kworker.Worker()
+    assert not isinstance(worker.proc, ForkedChild)
+    spawned = choose_k(_planted(), config=CONFIG, cluster=CLUSTER, workers=[worker])
+    assert spawned == forked
+    assert worker.proc.returncode == 0
