@@ -45,7 +45,7 @@ from analysis.bundle import Candidate
 from analysis.cluster import _fit_labels
 from analysis.config import ClusterConfig, KSelectionConfig
 
-__all__ = ["Scorer", "process_count", "score_candidates", "scoring_workers"]
+__all__ = ["CORE", "Scorer", "Task", "process_count", "score_candidates", "scoring_workers"]
 
 # Seed offsets from cluster.random_state: stability refit r uses +1+r (as before this rule), gap
 # reference fit b uses +_REFERENCE_SEED+b; the streams that draw the sample, the subsamples and
@@ -59,6 +59,12 @@ PARALLEL_ROWS = 1000
 """Samples smaller than this are scored in one process: starting a worker (about a second to
 import the scientific stack) would cost more than the fits it takes over."""
 
+
+CORE = -1
+"""The piece of a candidate that fits the sample itself and refits its stability subsamples (1 +
+``stability_resamples`` fits); pieces ``0 .. gap_references - 1`` each fit one gap reference set.
+Processes share out pieces, not whole candidates, so that none waits long for another's last one.
+"""
 
 PRECOMPUTED_ROWS = 4000
 """The silhouette's distances between the rows it is computed on are kept when there are at most
@@ -118,36 +124,56 @@ class Scorer:
             silhouette = float(silhouette_score(S if rows is None else S[rows], sub))
         return silhouette, float(calinski_harabasz_score(S, labels)), float(davies_bouldin_score(S, labels))
 
-    def candidate(self, k: int) -> Candidate:
+    @property
+    def pieces(self) -> list[int]:
+        """The pieces of every candidate: :data:`CORE`, then one per gap reference set."""
+        return [CORE, *range(len(self.references))]
+
+    def piece(self, k: int, piece: int) -> dict[str, float]:
+        """The numbers of one piece of candidate ``k`` (see :data:`CORE`), as :meth:`assemble` takes them."""
         S, seed = self.S, self.cluster.random_state
+        if piece != CORE:
+            Z = self.references[piece]
+            return {"inertia": float(inertia(Z, self.labels(Z, k, seed + _REFERENCE_SEED + piece)))}
         labels = self.labels(S, k, seed)
         silhouette, ch, db = self._separation(labels)
         stability = [
             adjusted_rand_score(labels[rows], self.labels(S[rows], k, seed + 1 + r))
             for r, rows in enumerate(self.subsets)
         ]
-        w = inertia(S, labels)
-        ref_logs = np.log(
-            [
-                max(inertia(Z, self.labels(Z, k, seed + _REFERENCE_SEED + b)), 1e-300)
-                for b, Z in enumerate(self.references)
-            ]
-        )
+        return {
+            "inertia": float(inertia(S, labels)),
+            "silhouette": silhouette,
+            "calinski_harabasz": ch,
+            "davies_bouldin": db,
+            "stability": float(np.mean(stability)),
+            "min_share": float(np.bincount(labels, minlength=k).min()) / S.shape[0],
+        }
+
+    def assemble(self, k: int, core: dict[str, float], references: list[float]) -> Candidate:
+        """Candidate ``k`` from its :data:`CORE` piece and the inertias of its reference fits, in order."""
+        w, db = core["inertia"], core["davies_bouldin"]
+        ref_logs = np.log([max(r, 1e-300) for r in references])
         # Tibshirani et al. (2001), step 3: sd over the B sets (1/B), inflated by sqrt(1 + 1/B).
         gap_sd = float(ref_logs.std()) * np.sqrt(1.0 + 1.0 / len(ref_logs))
         return Candidate(
             k=k,
             inertia=round(w, 6),
-            silhouette=round(silhouette, 6),
-            calinski_harabasz=round(ch, 6),
+            silhouette=round(core["silhouette"], 6),
+            calinski_harabasz=round(core["calinski_harabasz"], 6),
             davies_bouldin=round(db if np.isfinite(db) else 1e9, 6),
             gap=round(float(ref_logs.mean()) - float(np.log(max(w, 1e-300))), 6),
             gap_sd=round(gap_sd, 6),
             elbow=None,
-            stability=round(float(np.mean(stability)), 6),
-            min_share=round(float(np.bincount(labels, minlength=k).min()) / S.shape[0], 6),
+            stability=round(core["stability"], 6),
+            min_share=round(core["min_share"], 6),
             admissible=False,
         )
+
+    def candidate(self, k: int) -> Candidate:
+        """Every piece of candidate ``k``, fitted here in order."""
+        pieces = {piece: self.piece(k, piece) for piece in self.pieces}
+        return self.assemble(k, pieces[CORE], [pieces[b]["inertia"] for b in self.pieces[1:]])
 
     def base_inertia(self, k_min: int) -> float:
         """Inertia at ``k_min - 1``: the total sum of squares for k = 1, else one fit."""
@@ -196,46 +222,56 @@ def scoring_workers(config: KSelectionConfig, *, lines: int) -> Iterator[list[Wo
             worker.close()
 
 
-class _Shared:
-    """The k not yet handed out, the candidates scored, and the workers that take the largest k."""
+QUEUED = 2
+"""Pieces a worker is given ahead: it starts the next as soon as it ends one, while this process
+notices only between its own fits (a piece may be a single fit)."""
 
-    def __init__(self, ks: list[int], workers: list[Worker], tick: Callable[[], None], per_k: int) -> None:
-        self.pending, self.scored, self.workers = list(ks), {}, workers
-        self.tick, self.per_k = tick, per_k
+Task = tuple[int, int]
+"""(k, piece): one piece of one candidate (see :data:`CORE`)."""
+
+
+class _Shared:
+    """The pieces not yet handed out, the pieces done, and the workers that take them from the end."""
+
+    def __init__(self, tasks: list[Task], workers: list[Worker], tick: Callable[[], None], core_fits: int) -> None:
+        self.pending, self.done, self.workers = list(tasks), {}, workers
+        self.tick, self.core_fits = tick, core_fits
 
     def service(self, wait: float | None) -> None:
-        """Gather finished candidates and hand the largest pending k to idle workers; a failed
-        worker's k goes back to the pending list, and the worker is closed and dropped."""
+        """Gather finished pieces and keep each worker :data:`QUEUED` pieces ahead, from the end of
+        the pending list; a failed worker's pieces go back to it, and the worker is closed and dropped."""
         for worker in list(self.workers):
-            asked = worker.k
             try:
-                if asked is not None and (candidate := worker.result(wait)) is not None:
-                    self.scored[candidate.k] = candidate
-                    for _ in range(self.per_k):
+                while worker.tasks and (answer := worker.result(wait)) is not None:
+                    task, numbers = answer
+                    self.done[task] = numbers
+                    for _ in range(self.core_fits if task[1] == CORE else 1):
                         self.tick()
-                if worker.k is None and self.pending:
+                    wait = 0.0
+                while len(worker.tasks) < QUEUED and self.pending:
                     worker.send(self.pending.pop())
             except OSError:
-                if asked is not None:
-                    self.pending = sorted([*self.pending, asked])
+                self.pending = sorted([*self.pending, *worker.take_back()])
                 worker.close()
                 self.workers.remove(worker)
 
     @property
     def busy(self) -> bool:
-        return any(w.k is not None for w in self.workers)
+        return any(w.tasks for w in self.workers)
 
 
 def score_candidates(
     scorer: Scorer, ks: list[int], *, config: KSelectionConfig, workers: list[Worker] | None = None
 ) -> list[Candidate]:
-    """Score every k of ``ks`` (ascending), the largest in worker processes when there are any.
+    """Score every k of ``ks`` (ascending), pieces of the largest in worker processes when there are any.
 
     ``workers`` are used and closed; None: as many as :func:`process_count` says are started here.
-    Call under ``threadpool_limits(1)``. ``scorer.step`` is called once per fit: as each fit ends
-    in this process, and per finished candidate of a worker, as this process notices it (after
-    each of its own fits, so an idle worker gets its next k within one fit). A worker that cannot
-    start or fails leaves its k to this process.
+    Call under ``threadpool_limits(1)``. The pieces (:data:`CORE`, then the reference fits) are
+    listed k by k: this process fits them from the front, the workers take them from the end,
+    heaviest k first, so the two meet within a piece. ``scorer.step`` is called once per fit: as
+    each fit ends in this process, and per finished piece of a worker, as this process notices it
+    (after each of its own fits, so an idle worker gets its next piece within one fit). A worker
+    that cannot start or fails leaves its piece to this process.
     """
     if workers is None:
         workers = _start(process_count(config, scorer.S.shape[0], len(ks)) - 1)
@@ -245,15 +281,16 @@ def score_candidates(
             return [scorer.candidate(k) for k in ks]
         for worker in workers:
             worker.begin(scorer.S, config, scorer.cluster)
-        shared = _Shared(ks, workers, tick, 1 + config.stability_resamples + config.gap_references)
+        shared = _Shared([(k, p) for k in ks for p in scorer.pieces], workers, tick, 1 + config.stability_resamples)
         scorer.step = lambda: (tick(), shared.service(0.0))
         shared.service(0.0)
         while shared.pending or shared.busy:
             if shared.pending:
-                k = shared.pending.pop(0)
-                shared.scored[k] = scorer.candidate(k)
+                task = shared.pending.pop(0)
+                shared.done[task] = scorer.piece(*task)
             shared.service(0.0 if shared.pending else None)
-        return [shared.scored[k] for k in ks]
+        done = shared.done
+        return [scorer.assemble(k, done[k, CORE], [done[k, b]["inertia"] for b in scorer.pieces[1:]]) for k in ks]
     finally:
         scorer.step = tick
         for worker in workers:

@@ -1,9 +1,10 @@
-"""A worker process that scores candidate k for :func:`analysis._kscore.score_candidates`.
+"""A worker process that fits pieces of candidate k for :func:`analysis._kscore.score_candidates`.
 
 ``python -m analysis._kworker`` reads from standard input one JSON line (the
 ``k_selection`` and ``cluster`` settings, the sample's shape), then the sample
-as raw little-endian float64 bytes, then one k per line; for each k it writes
-one line, the candidate's JSON, or ``{"error": ...}`` when scoring failed, with
+as raw little-endian float64 bytes, then one ``k piece`` per line (see
+:data:`analysis._kscore.CORE`); for each it writes one line, the piece's numbers
+as JSON (floats round-trip exactly), or ``{"error": ...}`` when a fit failed, with
 the warnings the fits raised (the caller raises them again, so a run's
 warnings are the same in one process or several, apart from their order).
 It exits at the end of its input, so it ends with the process that feeds it.
@@ -32,7 +33,6 @@ from typing import BinaryIO
 import numpy as np
 
 from analysis._child import ForkedChild, can_fork, start_module
-from analysis.bundle import Candidate
 from analysis.config import ClusterConfig, KSelectionConfig
 
 __all__ = ["Worker"]
@@ -45,7 +45,7 @@ def _category(module: str, name: str) -> type[Warning]:
 
 
 class Worker:
-    """One scoring process, fed one k at a time; :meth:`result` collects its answer.
+    """One scoring process, fed one piece at a time; :meth:`result` collects its answer.
 
     Its input is written by a thread of this object's own, so that neither the sample (more than
     a pipe holds) nor a k waits here while the worker is still importing.
@@ -53,7 +53,9 @@ class Worker:
 
     def __init__(self) -> None:
         self.proc = ForkedChild(serve) if can_fork() else start_module("analysis._kworker")
-        self.k: int | None = None
+        self.tasks: list[tuple[int, int]] = []  # the (k, piece) asked for and not yet answered, in order
+        self._failed: list[tuple[int, int]] = []  # answered with an error
+        self._read = b""  # what has been read of its output beyond the last whole line
         self.begun = self.closed = False
         self._inbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._feeder = threading.Thread(target=self._feed, name="k-worker-input", daemon=True)
@@ -80,32 +82,54 @@ class Worker:
             with contextlib.suppress(OSError):
                 stdin.close()
 
-    def send(self, k: int) -> None:
-        """Ask for candidate ``k`` (the worker must be begun and idle)."""
-        assert self.begun and self.k is None
-        self.k = k
-        self._inbox.put(f"{k}\n".encode())
+    def send(self, task: tuple[int, int]) -> None:
+        """Ask for piece ``task = (k, piece)`` after those asked for already (the worker must be begun)."""
+        assert self.begun
+        self.tasks.append(task)
+        self._inbox.put(f"{task[0]} {task[1]}\n".encode())
 
-    def result(self, timeout: float | None) -> Candidate | None:
-        """The candidate asked for, once it is there (None while it is not, within ``timeout``).
+    def _line(self, timeout: float | None) -> bytes | None:
+        """Its next whole line of output, if there is one within ``timeout``; read unbuffered, so
+        that a second answer that came with the first is not hidden from ``select``."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._read:
+            if not select.select([fd], [], [], timeout)[0]:
+                return None
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise OSError(f"the scoring worker ended (exit code {self.proc.wait()})")
+            self._read += chunk
+        line, _, self._read = self._read.partition(b"\n")
+        return line
+
+    def result(self, timeout: float | None) -> tuple[tuple[int, int], dict[str, float]] | None:
+        """The first piece asked for and its numbers, once they are there (None while not, within ``timeout``).
 
         Raises
         ------
         OSError
-            The worker ended or answered with an error; the caller scores that k itself.
+            The worker ended or answered with an error; the caller fits the pieces of
+            :meth:`take_back` itself.
         """
-        assert self.proc.stdout is not None
-        if not select.select([self.proc.stdout], [], [], timeout)[0]:
+        assert self.tasks
+        line = self._line(timeout)
+        if line is None:
             return None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise OSError(f"the scoring worker ended (exit code {self.proc.wait()})")
-        answer, self.k = json.loads(line), None
+        answer = json.loads(line)
         for module, name, message in answer.pop("warnings"):
             warnings.warn(message, _category(module, name), stacklevel=2)
+        task = self.tasks.pop(0)
         if "error" in answer:
+            self._failed.append(task)
             raise OSError(f"the scoring worker failed: {answer['error']}")
-        return Candidate.model_validate(answer)
+        return task, answer
+
+    def take_back(self) -> list[tuple[int, int]]:
+        """The pieces asked for that it did not answer with numbers: it failed on them, or has not
+        answered yet (those stay in :attr:`tasks`, so that :meth:`close` stops it mid-fit)."""
+        back, self._failed = [*self._failed, *self.tasks], []
+        return back
 
     def close(self) -> None:
         """End the worker: close its input; stop it if it is fitting or was never used (again: nothing)."""
@@ -113,7 +137,7 @@ class Worker:
             return
         self.closed = True
         self._inbox.put(None)
-        if self.k is not None or not self.begun:  # mid-fit, or never given a sample (a run that failed early)
+        if self.tasks or not self.begun:  # mid-fit, or never given a sample (a run that failed early)
             self.proc.kill()
         self.proc.wait()
         self._feeder.join()
@@ -144,7 +168,8 @@ def serve(source: BinaryIO, sink: BinaryIO) -> None:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
-                    answer = scorer.candidate(int(line)).model_dump(mode="json")
+                    k, piece = (int(word) for word in line.split())
+                    answer = scorer.piece(k, piece)
                 except Exception as exc:  # reported to the caller, which scores this k itself
                     answer = {"error": f"{type(exc).__name__}: {exc}"}
             answer["warnings"] = [[w.category.__module__, w.category.__name__, str(w.message)] for w in caught]

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
 
 import numpy as np
@@ -14,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from analysis import _kworker
 from analysis._child import ForkedChild, can_fork
-from analysis._kscore import PARALLEL_LINES, scoring_workers
+from analysis._kscore import CORE, PARALLEL_LINES, scoring_workers
 from analysis._kworker import Worker
 from analysis.config import ClusterConfig, KSelectionConfig
 from analysis.kselect import choose_k, choose_k_steps
@@ -76,7 +77,7 @@ def test_a_worker_reports_a_failed_fit_as_an_error():
     worker = Worker()
     try:
         worker.begin(_planted(), CONFIG, CLUSTER)
-        worker.send(10**6)  # more segments than rows
+        worker.send((10**6, CORE))  # more segments than rows
         with pytest.raises(OSError, match="the scoring worker failed: .*n_clusters"):
             worker.result(timeout=120)
     finally:
@@ -138,4 +139,23 @@ def test_without_fork_the_workers_are_programs_of_their_own_with_the_same_answer
     assert not isinstance(worker.proc, ForkedChild)
     spawned = choose_k(_planted(), config=CONFIG, cluster=CLUSTER, workers=[worker])
     assert spawned == forked
+    assert worker.proc.returncode == 0
+
+
+def test_answers_that_arrive_together_are_each_read_at_once():
+    """Two pieces queued ahead, both answered before the first is read: the second is then there at
+    once (a buffered read would hide it from ``select`` until the worker wrote again)."""
+    worker = Worker()
+    try:
+        worker.begin(_planted(), CONFIG, CLUSTER)
+        worker.send((2, 0))
+        worker.send((2, 1))
+        time.sleep(3)  # two fits of 600 rows: both answers are in the pipe by now
+        first = worker.result(timeout=120)
+        second = worker.result(timeout=0)
+        assert first is not None and second is not None
+        assert [first[0], second[0]] == [(2, 0), (2, 1)]
+        assert worker.tasks == []
+    finally:
+        worker.close()
     assert worker.proc.returncode == 0
