@@ -12,15 +12,18 @@ of ``n_init`` restarts (21 fits of 10 on the defaults), single-threaded: on
 matrices of a few thousand rows a BLAS or OpenMP thread pool costs more than it
 saves, and threads in one process gain nothing either, because most of a fit
 of this size is Python (measured: 10.2 s in one thread against 13.0 s in two).
-What does use a second core is a second process. The largest k go to worker
-processes (:class:`analysis._kworker.Worker`, a program of its own fed through a
-pipe), heaviest first, while this process scores the smallest k itself,
-lightest first, handing the next largest to a worker as soon as it is idle.
-The workers take a few seconds to import the scientific stack, so the pipeline
-starts them when the log is loaded (:func:`scoring_workers`) and they are ready
-by the time k is chosen. Every score of a k depends on that k's seeds and on
-the shared sets alone, and a worker builds the same :class:`Scorer` from the
-same sample, so the candidates are the same numbers whichever process scored
+What does use a second core is a second process. Each candidate is split
+into pieces (:data:`CORE`: the fit and its stability refits; then one piece
+per gap reference fit), listed k by k. Worker processes
+(:class:`analysis._kworker.Worker`, fed through a pipe) take pieces from the
+end, heaviest k first, each kept :data:`QUEUED` pieces ahead, while this
+process fits them from the front, so that the processes end within a piece
+of each other. The pipeline starts the workers when the log is loaded
+(:func:`scoring_workers`); on Linux each is a fork of this process, with the
+scientific stack imported already. Every piece of a k depends on that k's
+seeds and on the shared sets alone, a worker builds the same :class:`Scorer`
+from the same sample, and floats cross the pipe as JSON, which keeps every
+bit, so the candidates are the same numbers whichever processes fitted
 them (a test checks this).
 """
 
@@ -205,7 +208,7 @@ def _start(count: int) -> list[Worker]:
 
 @contextlib.contextmanager
 def scoring_workers(config: KSelectionConfig, *, lines: int) -> Iterator[list[Worker]]:
-    """Worker processes started early, to import while the log is cleaned; closed on leaving.
+    """Workers started early (forks on Linux; elsewhere they import while the log is cleaned); closed on leaving.
 
     With ``processes = 0`` they start for a log of at least :data:`PARALLEL_LINES` lines (a smaller
     one seldom gives a sample worth a worker), as many as CPUs less one, at most one per k of the
